@@ -1,0 +1,110 @@
+"""The per-run function table and the patch mechanism.
+
+Model code never calls another patchable kernel function directly: it calls
+through the run's table, ``yield from k.fn.lru_add_drain_all()``.  A variant
+is the baseline table plus an ordered list of :class:`Patch` objects; each
+patch replaces or adds functions *for one run only*.  Nothing global is
+modified, so runs in one process or in parallel processes cannot interfere.
+
+Baseline functions register themselves with :func:`kfunc` when their module
+is imported (the registry is static code, like the kernel's text section).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+BASELINE: dict = {}
+
+
+class PatchError(Exception):
+    """A patch does not apply (unknown function, wrong kind, conflict)."""
+
+
+def kfunc(fn=None, *, name=None):
+    """Register a baseline kernel function under its kernel name."""
+
+    def register(f):
+        key = name or f.__name__
+        if key in BASELINE and BASELINE[key] is not f:
+            raise PatchError(f"kernel function {key} defined twice "
+                             f"({BASELINE[key].__module__} and {f.__module__})")
+        BASELINE[key] = f
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+class Patch:
+    """A patch or series: the functions it replaces or adds, and the state it
+    adds to the kernel (``init`` hooks)."""
+
+    def __init__(self, name, *, title, summary, commit=None, date=None,
+                 version=None, link=None, requires=()):
+        self.name = name
+        self.title = title
+        self.summary = summary
+        self.commit = commit
+        self.date = date
+        self.version = version
+        self.link = link
+        self.requires = tuple(requires)
+        self.replaced = {}
+        self.added = {}
+        self.init_hooks = []
+        self.source = None        # path of a user's patch file
+
+    def replaces(self, name=None):
+        def deco(f):
+            self.replaced[name or f.__name__] = f
+            return f
+        return deco
+
+    def adds(self, name=None):
+        def deco(f):
+            self.added[name or f.__name__] = f
+            return f
+        return deco
+
+    def init(self, f):
+        self.init_hooks.append(f)
+        return f
+
+    def __repr__(self):
+        return f"<Patch {self.name}>"
+
+
+def build_table(patches):
+    """Baseline plus patches, in order: {name: function}."""
+    table = dict(BASELINE)
+    for p in patches:
+        for key, f in p.added.items():
+            if key in table:
+                raise PatchError(f"patch {p.name}: adds {key}, which already exists")
+            table[key] = f
+        for key, f in p.replaced.items():
+            if key not in table:
+                raise PatchError(f"patch {p.name}: replaces {key}, which the kernel does not have")
+            old = table[key]
+            if inspect.isgeneratorfunction(old) != inspect.isgeneratorfunction(f):
+                kind = "a generator (it yields)" if inspect.isgeneratorfunction(old) else "a plain function"
+                raise PatchError(f"patch {p.name}: {key} must be {kind}, like the function it replaces")
+            table[key] = f
+    return table
+
+
+class FunctionTable:
+    """``k.fn.<kernel function>``: the run's functions, bound to the kernel."""
+
+    def __init__(self, k, table):
+        self._k = k
+        self._table = table
+        for key, f in table.items():
+            setattr(self, key, functools.partial(f, k))
+
+    def __contains__(self, key):
+        return key in self._table
+
+    def source(self, key):
+        return self._table[key]

@@ -1,0 +1,81 @@
+"""RCU grace periods: synchronize_rcu() and synchronize_rcu_expedited().
+
+Since v5.1 one flavour serves rcu, rcu_bh and rcu_sched: a preempt- or
+irq-disabled region is a read-side critical section.  A grace period that
+starts while CPU c is inside such a region (or inside rcu_read_lock) ends
+only after c has passed a quiescent state:
+
+* any context switch, idle, user mode, or cond_resched() (all models);
+* under PREEMPT_FULL (preemptible RCU), any point outside a read-side section;
+* for the expedited form, any point outside a read-side section (the IPI
+  handler finds preemption enabled and reports at once), whatever the model.
+
+So the two forms close the same window; they differ in latency only (the
+cost model of measure/ gives the normal one its milliseconds).
+"""
+
+from __future__ import annotations
+
+from .machine import BLOCKED, DONE
+
+
+class GracePeriod:
+    __slots__ = ("pending", "expedited", "waiter", "done")
+
+    def __init__(self, pending, expedited, waiter):
+        self.pending = pending
+        self.expedited = expedited
+        self.waiter = waiter
+        self.done = False
+
+    def complete(self, m):
+        self.done = True
+        m.wake(self.waiter)
+
+    def __repr__(self):
+        cpus = [str(i) for i in range(64) if self.pending >> i & 1]
+        kind = "expedited grace period" if self.expedited else "grace period"
+        return f"{kind} (CPUs {','.join(cpus)} not yet quiescent)"
+
+
+def rcu_read_lock(m):
+    m.current.rcu_nesting += 1
+
+
+def rcu_read_unlock(m):
+    t = m.current
+    t.rcu_nesting -= 1
+    yield "rcu_read_unlock"
+
+
+def _synchronize(m, expedited):
+    t = m.current
+    name = "synchronize_rcu_expedited" if expedited else "synchronize_rcu"
+    m.might_sleep(t, name)
+    pending = 0
+    for c in m.cpus:
+        if c.id == t.cpu:
+            continue                  # we are about to sleep: a context switch
+        cur = c.curr
+        if cur is None or cur.state == BLOCKED or cur.state == DONE or cur.user:
+            continue                  # idle or in user mode
+        in_cs = cur.preempt_count or cur.irqs_off or cur.rcu_nesting
+        if not in_cs and (expedited or m.preempt_full):
+            continue
+        pending |= 1 << c.id
+    if not pending:
+        yield f"{name}: every CPU already quiescent"
+        return
+    gp = GracePeriod(pending, expedited, t)
+    m.rcu_gps.append(gp)
+    while not gp.done:
+        m.block(t, gp)
+        yield f"{name}: waits for {gp}"
+
+
+def synchronize_rcu(m):
+    yield from _synchronize(m, False)
+
+
+def synchronize_rcu_expedited(m):
+    yield from _synchronize(m, True)

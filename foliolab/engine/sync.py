@@ -1,0 +1,392 @@
+"""Kernel synchronisation primitives, written so model code reads like C.
+
+Generators (use ``yield from``): every operation another CPU can observe or
+that can switch tasks -- lock acquire/release, atomic read-modify-write,
+preempt_enable, sleeping.  Plain functions: operations that are invisible to
+other CPUs (preempt_disable, local_lock acquire, atomic_read).
+
+Lockdep: every lock has a class name (``"&lruvec->lru_lock"``).  Acquiring a
+lock records the order against every lock the task holds; an order cycle, a
+recursive acquisition, or a release by a task that does not hold the lock
+raises :class:`~foliolab.engine.oracles.LockdepSplat`.
+"""
+
+from __future__ import annotations
+
+from .machine import SCHED_ALWAYS, SCHED_VOLUNTARY
+from .memory import locked_op
+from .oracles import KernelBug, LockdepSplat
+
+
+# ------------------------------------------------------------------ lockdep
+class _Lock:
+    __slots__ = ("m", "name", "cls", "owner", "waiters")
+
+    def __init__(self, m, name, cls=None):
+        self.m = m
+        self.name = name
+        self.cls = cls or name
+        self.owner = None
+        self.waiters = []
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name})"
+
+
+def _lockdep_acquire(m, t, lock):
+    _lockdep_check(m, t, lock)
+    t.held.append(lock)
+
+
+def _lockdep_check(m, t, lock):
+    """lock_acquire(): checked before spinning or sleeping, as lockdep does."""
+    for h in t.held:
+        if h is lock:
+            raise LockdepSplat(
+                f"WARNING: possible recursive locking detected: {t.name}/{t.pid} "
+                f"is trying to acquire {lock.cls} ({lock.name}) but already holds it; "
+                f"*** DEADLOCK ***")
+    deps = m.lock_deps
+    for h in t.held:
+        a, b = h.cls, lock.cls
+        if a == b:
+            continue
+        out = deps.setdefault(a, {})
+        if b not in out:
+            out[b] = t.name
+            path = _lockdep_path(deps, b, a)
+            if path is not None:
+                chain = " -> ".join(path + [b])
+                raise LockdepSplat(
+                    "WARNING: possible circular locking dependency detected: "
+                    f"{t.name}/{t.pid} acquires {b} while holding {a}; "
+                    f"existing dependency chain: {chain}")
+
+
+def _lockdep_path(deps, src, dst):
+    """A path src -> ... -> dst in the lock-order graph, or None."""
+    stack = [(src, [src])]
+    seen = {src}
+    while stack:
+        node, path = stack.pop()
+        if node == dst:
+            return path
+        for nxt in deps.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, path + [nxt]))
+    return None
+
+
+def _lockdep_release(m, t, lock):
+    held = t.held
+    for i in range(len(held) - 1, -1, -1):
+        if held[i] is lock:
+            del held[i]
+            return
+    raise LockdepSplat(
+        f"WARNING: bad unlock balance detected: {t.name}/{t.pid} is trying to "
+        f"release lock {lock.name} but there are no more locks to release")
+
+
+def lockdep_assert_held(lock):
+    t = lock.m.current
+    owner = lock.owner[t.cpu] if isinstance(lock, local_lock_t) else lock.owner
+    if owner is not t:
+        raise LockdepSplat(f"WARNING: lockdep_assert_held({lock.name}) failed in {t.name}")
+
+
+# ------------------------------------------------------------------ preempt
+def preempt_disable(m):
+    m.current.preempt_count += 1
+
+
+def preempt_enable(m):
+    t = m.current
+    if t.preempt_count <= 0:
+        raise KernelBug(f"BUG: preempt count underflow in {t.name}")
+    t.preempt_count -= 1
+    yield "preempt_enable"
+
+
+def local_irq_disable(m):
+    m.current.irqs_off += 1
+
+
+def local_irq_enable(m):
+    t = m.current
+    t.irqs_off -= 1
+    yield "local_irq_enable"
+
+
+def cond_resched(m):
+    """A scheduling point under every preemption model; an RCU quiescent state."""
+    m.might_sleep(m.current, "cond_resched")
+    m.current.sched_point = SCHED_ALWAYS
+    yield "cond_resched"
+
+
+def might_sleep_point(m, label):
+    """might_sleep(): a voluntary preemption point (PREEMPT_VOLUNTARY)."""
+    t = m.current
+    m.might_sleep(t, label)
+    t.sched_point = SCHED_VOLUNTARY
+    yield label
+
+
+# ---------------------------------------------------------------- local_lock
+class local_lock_t(_Lock):
+    """A per-CPU local_lock (!PREEMPT_RT: preempt_disable + lockdep)."""
+
+    def __init__(self, m, name):
+        super().__init__(m, name)
+        self.owner = [None] * m.ncpus
+
+
+def local_lock(ll):
+    t = ll.m.current
+    t.preempt_count += 1
+    ll.owner[t.cpu] = t
+    t.held.append(ll)
+
+
+def local_unlock(ll):
+    t = ll.m.current
+    ll.owner[t.cpu] = None
+    _lockdep_release(ll.m, t, ll)
+    t.preempt_count -= 1
+    yield f"local_unlock({ll.name})"
+
+
+def local_lock_irqsave(ll):
+    t = ll.m.current
+    t.irqs_off += 1
+    ll.owner[t.cpu] = t
+    t.held.append(ll)
+
+
+def local_unlock_irqrestore(ll):
+    t = ll.m.current
+    ll.owner[t.cpu] = None
+    _lockdep_release(ll.m, t, ll)
+    t.irqs_off -= 1
+    yield f"local_unlock_irqrestore({ll.name})"
+
+
+# ----------------------------------------------------------------- spinlock
+class spinlock_t(_Lock):
+    pass
+
+
+def _spin_acquire(lock, t, label):
+    m = lock.m
+    _lockdep_check(m, t, lock)
+    while lock.owner is not None:
+        lock.waiters.append(t)
+        m.spin(t, lock)
+        yield f"{label}({lock.name}) spins, held by {lock.owner.name}"
+    locked_op(m)
+    lock.owner = t
+    t.held.append(lock)
+    yield f"{label}({lock.name})"
+
+
+def _spin_release(lock, t):
+    if lock.owner is not t:
+        raise LockdepSplat(
+            f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
+    lock.owner = None
+    _lockdep_release(lock.m, t, lock)
+    m = lock.m
+    for w in lock.waiters:
+        m.wake(w)
+    lock.waiters.clear()
+
+
+def spin_lock(lock):
+    t = lock.m.current
+    t.preempt_count += 1
+    yield from _spin_acquire(lock, t, "spin_lock")
+
+
+def spin_unlock(lock):
+    t = lock.m.current
+    _spin_release(lock, t)
+    t.preempt_count -= 1
+    yield f"spin_unlock({lock.name})"
+
+
+def spin_lock_irq(lock):
+    t = lock.m.current
+    t.irqs_off += 1
+    t.preempt_count += 1
+    yield from _spin_acquire(lock, t, "spin_lock_irq")
+
+
+def spin_unlock_irq(lock):
+    t = lock.m.current
+    _spin_release(lock, t)
+    t.preempt_count -= 1
+    t.irqs_off -= 1
+    yield f"spin_unlock_irq({lock.name})"
+
+
+spin_lock_irqsave = spin_lock_irq
+spin_unlock_irqrestore = spin_unlock_irq
+
+
+def spin_trylock(lock):
+    """Returns True when taken; one step either way."""
+    t = lock.m.current
+    if lock.owner is None:
+        t.preempt_count += 1
+        locked_op(lock.m)
+        lock.owner = t
+        _lockdep_acquire(lock.m, t, lock)
+        yield f"spin_trylock({lock.name}) ok"
+        return True
+    yield f"spin_trylock({lock.name}) busy"
+    return False
+
+
+# -------------------------------------------------------------------- mutex
+class mutex(_Lock):
+    pass
+
+
+def mutex_lock(mtx):
+    m = mtx.m
+    t = m.current
+    m.might_sleep(t, f"mutex_lock({mtx.name})")
+    _lockdep_check(m, t, mtx)
+    while mtx.owner is not None:
+        mtx.waiters.append(t)
+        m.block(t, mtx)
+        yield f"mutex_lock({mtx.name}) sleeps, held by {mtx.owner.name}"
+    locked_op(m)
+    mtx.owner = t
+    t.held.append(mtx)
+    t.sched_point = SCHED_VOLUNTARY
+    yield f"mutex_lock({mtx.name})"
+
+
+def mutex_unlock(mtx):
+    m = mtx.m
+    t = m.current
+    if mtx.owner is not t:
+        raise LockdepSplat(f"DEBUG_LOCKS_WARN_ON(owner != current): {mtx.name} by {t.name}")
+    locked_op(m)
+    mtx.owner = None
+    _lockdep_release(m, t, mtx)
+    if mtx.waiters:
+        m.wake(mtx.waiters.pop(0))
+    yield f"mutex_unlock({mtx.name})"
+
+
+# ------------------------------------------------------------------- atomic
+class atomic_t:
+    """atomic_t: RMW operations are locked instructions (full barriers)."""
+
+    __slots__ = ("m", "name", "counter")
+
+    def __init__(self, m, name, value=0):
+        self.m = m
+        self.name = name
+        self.counter = value
+
+    def __repr__(self):
+        return f"atomic_t({self.name}={self.counter})"
+
+
+def atomic_read(a):
+    return a.counter
+
+
+def atomic_set(a, v):
+    a.counter = v
+
+
+def atomic_inc(a):
+    locked_op(a.m)
+    a.counter += 1
+    yield f"atomic_inc({a.name}) -> {a.counter}"
+
+
+def atomic_dec(a):
+    locked_op(a.m)
+    a.counter -= 1
+    yield f"atomic_dec({a.name}) -> {a.counter}"
+
+
+def atomic_inc_return(a):
+    locked_op(a.m)
+    a.counter += 1
+    yield f"atomic_inc_return({a.name}) -> {a.counter}"
+    return a.counter
+
+
+def atomic_dec_return(a):
+    locked_op(a.m)
+    a.counter -= 1
+    yield f"atomic_dec_return({a.name}) -> {a.counter}"
+    return a.counter
+
+
+def atomic_inc_not_zero(a):
+    locked_op(a.m)
+    if a.counter == 0:
+        yield f"atomic_inc_not_zero({a.name}) fails (0)"
+        return False
+    a.counter += 1
+    yield f"atomic_inc_not_zero({a.name}) -> {a.counter}"
+    return True
+
+
+# -------------------------------------------------------------- wait queues
+class wait_queue_head_t:
+    __slots__ = ("m", "name", "waiters")
+
+    def __init__(self, m, name):
+        self.m = m
+        self.name = name
+        self.waiters = []
+
+    def __repr__(self):
+        return f"waitqueue({self.name})"
+
+
+def wait_event(wq, cond, label="wait_event"):
+    """Sleep until ``cond()`` holds (checked after every wake-up)."""
+    m = wq.m
+    t = m.current
+    while not cond():
+        wq.waiters.append(t)
+        m.block(t, wq)
+        yield f"{label}: sleeps on {wq.name}"
+
+
+def wake_up(wq):
+    m = wq.m
+    for t in wq.waiters:
+        m.wake(t)
+    wq.waiters.clear()
+
+
+class completion:
+    __slots__ = ("m", "name", "done", "wait")
+
+    def __init__(self, m, name):
+        self.m = m
+        self.name = name
+        self.done = 0
+        self.wait = wait_queue_head_t(m, name)
+
+
+def complete(c):
+    c.done += 1
+    wake_up(c.wait)
+
+
+def wait_for_completion(c):
+    yield from wait_event(c.wait, lambda: c.done > 0, f"wait_for_completion({c.name})")
+    c.done -= 1

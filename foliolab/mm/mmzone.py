@@ -1,0 +1,134 @@
+"""Zones, free areas, pageblocks, lruvecs and nodes.
+
+Models include/linux/mmzone.h and include/linux/pageblock-flags.h (v5.10 -
+v6.x).  One node, one zone ("Normal") whose pageblocks carry a migratetype;
+CMA pageblocks are MIGRATE_CMA.  Orders run 0..MAX_ORDER-1 (MAX_ORDER = 11 as
+in v5.x, i.e. NR_PAGE_ORDERS of v6.4+), pageblock_order = 9 by default.
+
+Free lists are ordered dicts keyed by pfn: the first entry is the list head,
+so ``add_to_free_list`` (head) and ``add_to_free_list_tail`` keep the
+kernel's ordering, and removal is O(1).  The same container serves the LRU
+lists of an lruvec (head = most recently added).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..engine.sync import spinlock_t
+
+# enum migratetype (v5.x order)
+MIGRATE_UNMOVABLE = 0
+MIGRATE_MOVABLE = 1
+MIGRATE_RECLAIMABLE = 2
+MIGRATE_PCPTYPES = 3
+MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
+MIGRATE_CMA = 4
+MIGRATE_ISOLATE = 5
+MIGRATE_TYPES = 6
+MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
+
+# enum lru_list
+LRU_INACTIVE_ANON = 0
+LRU_ACTIVE_ANON = 1
+LRU_INACTIVE_FILE = 2
+LRU_ACTIVE_FILE = 3
+LRU_UNEVICTABLE = 4
+NR_LRU_LISTS = 5
+LRU_NAMES = ("inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")
+
+MAX_ORDER = 11          # orders 0..10 (v5.x MAX_ORDER; v6.4+ NR_PAGE_ORDERS)
+
+
+def is_migrate_isolate(mt):
+    return mt == MIGRATE_ISOLATE
+
+
+def is_migrate_cma(mt):
+    return mt == MIGRATE_CMA
+
+
+class ListHead(OrderedDict):
+    """A kernel list: first entry = head.  Keys are pfns, values pages."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def __repr__(self):
+        return f"list({self.name}, {len(self)})"
+
+    def first(self):
+        return next(iter(self.values())) if self else None
+
+    def last(self):
+        return next(reversed(self.values())) if self else None
+
+
+class free_area:
+    __slots__ = ("free_list", "nr_free")
+
+    def __init__(self, order):
+        self.free_list = [ListHead(f"free_area[{order}].{MIGRATETYPE_NAMES[mt]}")
+                          for mt in range(MIGRATE_TYPES)]
+        self.nr_free = 0
+
+
+class zone:
+    """struct zone (one per node here)."""
+
+    def __init__(self, k, name, start_pfn, spanned_pages, pageblock_order):
+        self.k = k
+        self.name = name
+        self.zone_start_pfn = start_pfn
+        self.spanned_pages = spanned_pages
+        self.pageblock_order = pageblock_order
+        self.pageblock_nr_pages = 1 << pageblock_order
+        self.free_area = [free_area(o) for o in range(MAX_ORDER)]
+        self.lock = spinlock_t(k.m, f"zone({name})->lock", "&zone->lock")
+        nblocks = (spanned_pages + self.pageblock_nr_pages - 1) >> pageblock_order
+        self.pageblock_flags = [MIGRATE_MOVABLE] * nblocks
+        self.vm_stat = {"NR_FREE_PAGES": 0, "NR_FREE_CMA_PAGES": 0}
+        self.nr_isolate_pageblock = 0
+        self.cma_pages = 0
+
+    def zone_end_pfn(self):
+        return self.zone_start_pfn + self.spanned_pages
+
+    def zone_spans_pfn(self, pfn):
+        return self.zone_start_pfn <= pfn < self.zone_end_pfn()
+
+    def __repr__(self):
+        return f"zone({self.name})"
+
+
+class lruvec:
+    """struct lruvec: the LRU lists of one (memcg, node) and their lock
+    (per-memcg lru_lock since v5.11)."""
+
+    def __init__(self, k, pgdat, memcg, name):
+        self.k = k
+        self.pgdat = pgdat
+        self.memcg = memcg
+        self.name = name
+        self.lists = [ListHead(f"{name}.{LRU_NAMES[i]}") for i in range(NR_LRU_LISTS)]
+        self.lru_lock = spinlock_t(k.m, f"{name}->lru_lock", "&lruvec->lru_lock")
+        self.nr_pages = [0] * NR_LRU_LISTS
+
+    def __repr__(self):
+        return f"lruvec({self.name})"
+
+
+class pglist_data:
+    """struct pglist_data (node 0)."""
+
+    def __init__(self, k, node_id=0):
+        self.node_id = node_id
+        self.node_zones = []
+        self.__lruvec = None
+        self.vm_stat = {"NR_ISOLATED_ANON": 0, "NR_ISOLATED_FILE": 0}
+
+    def __repr__(self):
+        return f"node{self.node_id}"

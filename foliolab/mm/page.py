@@ -1,0 +1,286 @@
+"""struct page / struct folio and their flags.
+
+Models include/linux/mm_types.h and include/linux/page-flags.h (v5.10-v6.x;
+folio names as in v5.16+).  A folio is its head page: ``Page`` serves as
+both, as the kernel's overlay does.  Pages are created lazily by
+``pfn_to_page()``; a free buddy block is represented by its head page only.
+
+Fields keep the kernel's names and conventions: ``_refcount`` (0 when free),
+``_mapcount`` (-1 when unmapped), ``private`` (the buddy order while
+PageBuddy), ``mapping``/``index``, ``memcg_data``.
+
+Flag helpers are plain functions (no interleaving point): the model code
+around them yields where another CPU could observe the change.  Atomic bit
+operations (set_bit, test_and_clear_bit ...) drain the store buffer under TSO
+as x86 locked instructions do.
+"""
+
+from __future__ import annotations
+
+from ..engine.memory import locked_op
+from ..engine.oracles import BadPageState, KernelBug, RefcountUnderflow
+
+# enum pageflags (order as in page-flags.h, v5.12)
+PG_locked = 0
+PG_referenced = 1
+PG_uptodate = 2
+PG_dirty = 3
+PG_lru = 4
+PG_active = 5
+PG_workingset = 6
+PG_waiters = 7
+PG_error = 8
+PG_slab = 9
+PG_owner_priv_1 = 10
+PG_arch_1 = 11
+PG_reserved = 12
+PG_private = 13
+PG_private_2 = 14
+PG_writeback = 15
+PG_head = 16
+PG_mappedtodisk = 17
+PG_reclaim = 18
+PG_swapbacked = 19
+PG_unevictable = 20
+PG_mlocked = 21
+PG_isolated = 22
+PG_reported = PG_uptodate      # free page reporting reuses PG_uptodate on buddy pages
+
+PAGEFLAG_NAMES = {
+    PG_locked: "locked", PG_referenced: "referenced", PG_uptodate: "uptodate",
+    PG_dirty: "dirty", PG_lru: "lru", PG_active: "active",
+    PG_workingset: "workingset", PG_waiters: "waiters", PG_error: "error",
+    PG_slab: "slab", PG_owner_priv_1: "owner_priv_1", PG_arch_1: "arch_1",
+    PG_reserved: "reserved", PG_private: "private", PG_private_2: "private_2",
+    PG_writeback: "writeback", PG_head: "head", PG_mappedtodisk: "mappedtodisk",
+    PG_reclaim: "reclaim", PG_swapbacked: "swapbacked",
+    PG_unevictable: "unevictable", PG_mlocked: "mlocked", PG_isolated: "isolated",
+}
+
+# page_type (PageBuddy is a page type, not a flag, since v4.18)
+PGTY_buddy = 1
+
+# Flags that must be clear when a page is freed (PAGE_FLAGS_CHECK_AT_FREE)
+PAGE_FLAGS_CHECK_AT_FREE = (
+    (1 << PG_lru) | (1 << PG_locked) | (1 << PG_private) | (1 << PG_private_2)
+    | (1 << PG_writeback) | (1 << PG_reserved) | (1 << PG_slab)
+    | (1 << PG_active) | (1 << PG_unevictable) | (1 << PG_mlocked)
+)
+# Flags that must be clear when a page is allocated (PAGE_FLAGS_CHECK_AT_PREP)
+PAGE_FLAGS_CHECK_AT_PREP = PAGE_FLAGS_CHECK_AT_FREE | (1 << PG_dirty) | (1 << PG_referenced)
+
+GUP_PIN_COUNTING_BIAS = 1024
+
+
+class Page:
+    """struct page (and struct folio, its head-page view)."""
+
+    __slots__ = (
+        "k", "pfn", "flags", "_refcount", "_mapcount", "mapping", "index",
+        "private", "page_type", "lru", "compound_head", "order",
+        "memcg_data", "_pincount", "name", "waitq", "pvmw",
+    )
+
+    def __init__(self, k, pfn):
+        self.k = k
+        self.pfn = pfn
+        self.flags = 0
+        self._refcount = 0
+        self._mapcount = -1
+        self.mapping = None
+        self.index = 0
+        self.private = 0
+        self.page_type = 0
+        self.lru = None            # the LRU or free list the page is on (list debugging)
+        self.compound_head = None  # head page, for a tail page
+        self.order = 0             # folio order (head pages)
+        self.memcg_data = None
+        self._pincount = 0
+        self.name = None           # a scenario's name for the folio ("F")
+        self.waitq = None          # page wait queue (lazily created)
+        self.pvmw = []             # reverse map: [(mm, address)] mapping this folio
+
+    def __repr__(self):
+        nm = f" {self.name}" if self.name else ""
+        return f"<folio{nm} pfn=0x{self.pfn:x} ref={self._refcount} {dump_flags(self)}>"
+
+    @property
+    def label(self):
+        return self.name or f"pfn 0x{self.pfn:x}"
+
+
+Folio = Page
+
+
+def dump_flags(page):
+    names = [n for b, n in PAGEFLAG_NAMES.items() if page.flags >> b & 1]
+    if page.page_type & PGTY_buddy:
+        names.append("buddy")
+    return "|".join(names) or "0"
+
+
+# ----------------------------------------------------------- flag accessors
+def _test(page, bit):
+    return page.flags >> bit & 1 == 1
+
+
+def _set(page, bit):
+    locked_op(page.k.m)
+    page.flags |= 1 << bit
+
+
+def _clear(page, bit):
+    locked_op(page.k.m)
+    page.flags &= ~(1 << bit)
+
+
+def _test_and_set(page, bit):
+    locked_op(page.k.m)
+    old = page.flags >> bit & 1
+    page.flags |= 1 << bit
+    return old == 1
+
+
+def _test_and_clear(page, bit):
+    locked_op(page.k.m)
+    old = page.flags >> bit & 1
+    page.flags &= ~(1 << bit)
+    return old == 1
+
+
+def _nonatomic_set(page, bit):
+    page.flags |= 1 << bit
+
+
+def _nonatomic_clear(page, bit):
+    page.flags &= ~(1 << bit)
+
+
+def folio_test_lru(f): return _test(f, PG_lru)
+def folio_set_lru(f): _set(f, PG_lru)
+def folio_clear_lru(f): _clear(f, PG_lru)
+def folio_test_clear_lru(f): return _test_and_clear(f, PG_lru)
+def folio_test_active(f): return _test(f, PG_active)
+def folio_set_active(f): _set(f, PG_active)
+def folio_clear_active(f): _clear(f, PG_active)
+def folio_test_clear_active(f): return _test_and_clear(f, PG_active)
+def folio_test_referenced(f): return _test(f, PG_referenced)
+def folio_set_referenced(f): _set(f, PG_referenced)
+def folio_clear_referenced(f): _clear(f, PG_referenced)
+def folio_test_workingset(f): return _test(f, PG_workingset)
+def folio_set_workingset(f): _set(f, PG_workingset)
+def folio_test_unevictable(f): return _test(f, PG_unevictable)
+def folio_set_unevictable(f): _set(f, PG_unevictable)
+def folio_clear_unevictable(f): _clear(f, PG_unevictable)
+def folio_test_mlocked(f): return _test(f, PG_mlocked)
+def folio_test_locked(f): return _test(f, PG_locked)
+def folio_test_set_locked(f): return _test_and_set(f, PG_locked)
+def folio_test_dirty(f): return _test(f, PG_dirty)
+def folio_test_writeback(f): return _test(f, PG_writeback)
+def folio_test_swapbacked(f): return _test(f, PG_swapbacked)
+def folio_set_swapbacked(f): _set(f, PG_swapbacked)
+def folio_test_private(f): return _test(f, PG_private)
+def folio_test_uptodate(f): return _test(f, PG_uptodate)
+def folio_set_uptodate(f): _set(f, PG_uptodate)
+def folio_test_reclaim(f): return _test(f, PG_reclaim)
+def folio_test_head(f): return _test(f, PG_head)
+def folio_test_large(f): return f.order > 0
+def folio_test_anon(f): return f.mapping is not None and getattr(f.mapping, "anon", False)
+def __folio_set_locked(f): _nonatomic_set(f, PG_locked)
+def __folio_clear_locked(f): _nonatomic_clear(f, PG_locked)
+
+
+def PageBuddy(page): return page.page_type & PGTY_buddy != 0
+def __SetPageBuddy(page): page.page_type |= PGTY_buddy
+def __ClearPageBuddy(page): page.page_type &= ~PGTY_buddy
+def PageReported(page): return PageBuddy(page) and _test(page, PG_reported)
+def __SetPageReported(page): _nonatomic_set(page, PG_reported)
+def __ClearPageReported(page): _nonatomic_clear(page, PG_reported)
+def buddy_order(page): return page.private
+def set_buddy_order(page, order): page.private = order
+
+
+def folio_nr_pages(f): return 1 << f.order
+
+
+def page_folio(page):
+    return page.compound_head or page
+
+
+def folio_page(f, n):
+    return f.k.pfn_to_page(f.pfn + n)
+
+
+def folio_pfn(f):
+    return f.pfn
+
+
+# ----------------------------------------------------------------- refcount
+def folio_ref_count(f):
+    return f._refcount
+
+
+def page_count(page):
+    return page_folio(page)._refcount
+
+
+def folio_get(f):
+    """folio_get(): the caller must already hold a reference."""
+    locked_op(f.k.m)
+    if f._refcount <= 0:
+        raise KernelBug(f"kernel BUG: VM_BUG_ON_FOLIO(folio_ref_zero_or_close_to_overflow) "
+                        f"on {f.label}: folio_get() of a free folio")
+    f._refcount += 1
+
+
+def folio_ref_add(f, nr):
+    locked_op(f.k.m)
+    f._refcount += nr
+
+
+def folio_try_get(f):
+    """folio_try_get(): speculative reference; fails on a frozen/free folio."""
+    locked_op(f.k.m)
+    if f._refcount == 0:
+        return False
+    f._refcount += 1
+    return True
+
+
+def folio_ref_freeze(f, count):
+    """folio_ref_freeze(): atomically 'count' -> 0, else fail."""
+    locked_op(f.k.m)
+    if f._refcount == count:
+        f._refcount = 0
+        return True
+    return False
+
+
+def folio_ref_unfreeze(f, count):
+    f._refcount = count
+
+
+def folio_put_testzero(f):
+    """put_page_testzero(): drop a reference, True when it was the last."""
+    locked_op(f.k.m)
+    if f._refcount <= 0:
+        raise RefcountUnderflow(
+            f"BUG: Bad page state: VM_BUG_ON_PAGE(page_ref_count(page) == 0) "
+            f"on {f.label} (pfn 0x{f.pfn:x}): put of a page with refcount {f._refcount}")
+    f._refcount -= 1
+    return f._refcount == 0
+
+
+def folio_mapcount(f):
+    return f._mapcount + 1
+
+
+def folio_mapped(f):
+    return f._mapcount >= 0
+
+
+def bad_page(page, reason):
+    raise BadPageState(
+        f"BUG: Bad page state in process: page:{page.label} pfn:0x{page.pfn:x} "
+        f"refcount:{page._refcount} mapcount:{page._mapcount + 1} "
+        f"flags: {dump_flags(page)} -- {reason}")
