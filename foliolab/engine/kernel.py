@@ -54,6 +54,7 @@ class Patch:
         self.added = {}
         self.init_hooks = []
         self.source = None        # path of a user's patch file
+        self.digest = None        # sha256 prefix of that file
 
     def replaces(self, name=None):
         def deco(f):

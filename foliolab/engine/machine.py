@@ -60,11 +60,11 @@ class Task:
         "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "starve", "held", "is_sb", "retval",
-        "pid",
+        "pid", "invisible",
     )
 
     def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
-                 user=False, is_sb=False):
+                 user=False, is_sb=False, invisible=False):
         self.tid = tid
         self.pid = 100 + tid
         self.name = name
@@ -85,6 +85,9 @@ class Task:
         self.held = []             # locks held, in acquisition order (lockdep)
         self.is_sb = is_sb
         self.retval = None
+        # Every step of an invisible task touches only its own state (a user
+        # busy loop): explorers need not interleave it with anything.
+        self.invisible = invisible
 
     def __repr__(self):
         return f"<Task {self.tid} {self.name} cpu{self.cpu} {STATE_NAMES[self.state]}>"
@@ -170,12 +173,13 @@ class Machine:
                 c.sb_task = t
 
     # ------------------------------------------------------------------ tasks
-    def spawn(self, name, cpu, gen, *, daemon=False, rt_prio=0, user=False):
+    def spawn(self, name, cpu, gen, *, daemon=False, rt_prio=0, user=False,
+              invisible=False):
         """Create a task running generator ``gen`` on ``cpu``."""
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"task {name}: cpu {cpu} does not exist (ncpus={self.ncpus})")
         t = Task(len(self.tasks), name, cpu, gen, daemon=daemon,
-                 rt_prio=rt_prio, user=user)
+                 rt_prio=rt_prio, user=user, invisible=invisible)
         self.tasks.append(t)
         c = self.cpus[cpu]
         c.tasks.append(t)

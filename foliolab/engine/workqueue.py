@@ -67,13 +67,17 @@ def workqueue_init(m):
         m.kworkers.append(t)
 
 
+def _func_name(func):
+    return getattr(getattr(func, "func", func), "__name__", repr(func))
+
+
 def INIT_WORK(work, func):
     """CONFIG_DEBUG_OBJECTS_WORK: re-initialising a queued or running work
     item corrupts the pool's list."""
     if work.pending or work.running:
         raise ObjectDebug(
             f"ODEBUG: init active (active state 0) object type: work_struct "
-            f"hint: {getattr(work.func, '__name__', work.func)} ({work.name})")
+            f"hint: {_func_name(work.func)} ({work.name})")
     work.func = func
 
 

@@ -1,0 +1,281 @@
+"""Page migration: mm/migrate.c, pre-v6.3 structure (v5.10 - v6.2).
+
+migrate_pages() makes up to 10 passes over the list; each pass calls
+unmap_and_move() on every folio still on it: allocate a destination, lock
+the source (waiting for the lock only from the third pass: ``force = pass >
+2``), replace its PTEs with migration entries, check the reference count
+under the mapping's xa_lock and freeze it, move the cache slot, then map the
+destination (or the source again on failure).  A reference the migrator does
+not expect -- a per-CPU LRU batch, a racing lookup -- makes the refcount
+check fail with -EAGAIN; the folio stays on the list for the next pass.
+After the last pass the remaining folios count as failures and the caller
+puts them back.
+
+Expected references (expected_page_refs, v5.x): 1 (the isolation reference)
++ for page cache: the cache's references (one per page) + PG_private.  The
+mappings' references are gone by then (try_to_migrate dropped them).
+"""
+
+from __future__ import annotations
+
+from ..engine.kernel import kfunc
+from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
+from .errno import EAGAIN, ENOMEM
+from .page import (
+    PG_active, PG_mappedtodisk, PG_referenced, PG_unevictable, PG_uptodate,
+    PG_workingset, _nonatomic_clear, _nonatomic_set, _test,
+    folio_mapped, folio_nr_pages, folio_ref_add, folio_ref_freeze,
+    folio_ref_unfreeze, folio_test_anon, folio_test_private,
+)
+from .vmscan import node_stat_mod_isolated
+
+MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY = range(4)
+MIGRATE_MODE_NAMES = ("MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC", "MIGRATE_SYNC_NO_COPY")
+(MR_COMPACTION, MR_MEMORY_FAILURE, MR_MEMORY_HOTPLUG, MR_SYSCALL,
+ MR_MEMPOLICY_MBIND, MR_NUMA_MISPLACED, MR_CONTIG_RANGE, MR_LONGTERM_PIN) = range(8)
+MR_NAMES = ("compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset",
+            "mempolicy_mbind", "numa_misplaced", "contig_range", "longterm_pin")
+MIGRATEPAGE_SUCCESS = 0
+NR_MAX_MIGRATE_PAGES_RETRY = 10
+
+
+class migration_target_control:
+    """struct migration_target_control."""
+
+    __slots__ = ("nid", "nmask", "gfp_mask")
+
+    def __init__(self, gfp_mask, nid=0, nmask=None):
+        self.nid = nid
+        self.nmask = nmask
+        self.gfp_mask = gfp_mask
+
+
+def migrate_init(k):
+    # Per-folio -EAGAIN log: [(folio label, pass, refcount, expected)].  Not a
+    # kernel structure: the retry accounting that tables and witnesses read.
+    k.migrate_eagain = []
+    k._migrate_pass = 0
+
+
+@kfunc
+def migrate_prep(k):
+    """migrate_prep() (v2.6.16 - v5.12): drain the per-CPU LRU batches so
+    the folios about to be isolated are on an LRU.  Folios that enter a batch
+    after the drain "will fail to migrate like other pages that may be
+    busy" (the comment this seed thread is about)."""
+    yield from k.fn.lru_add_drain_all()
+
+
+@kfunc
+def expected_page_refs(k, mapping, folio):
+    """expected_page_refs() (v5.x; folio_expected_refs v6.x)."""
+    expected = 1
+    if mapping is not None:
+        expected += folio_nr_pages(folio) + (1 if folio_test_private(folio) else 0)
+    return expected
+
+
+@kfunc
+def migrate_page_move_mapping(k, mapping, newfolio, folio, extra_count):
+    """migrate_page_move_mapping() (folio_migrate_mapping v5.16+): the
+    reference count check and the cache slot switch."""
+    expected = k.fn.expected_page_refs(mapping, folio) + extra_count
+    nr = folio_nr_pages(folio)
+    if mapping is None:
+        if folio._refcount != expected:
+            k.migrate_eagain.append((folio.label, k._migrate_pass, folio._refcount, expected))
+            yield (f"migrate_page_move_mapping: {folio.label} refcount {folio._refcount} "
+                   f"!= expected {expected} -> -EAGAIN")
+            return -EAGAIN
+        newfolio.index = folio.index
+        newfolio.mapping = folio.mapping
+        yield f"migrate_page_move_mapping: {folio.label} refcount {expected} as expected"
+        return MIGRATEPAGE_SUCCESS
+    yield from spin_lock_irq(mapping.xa_lock)
+    if folio._refcount != expected or mapping.i_pages.get(folio.index) is not folio:
+        k.migrate_eagain.append((folio.label, k._migrate_pass, folio._refcount, expected))
+        msg = (f"migrate_page_move_mapping: {folio.label} refcount {folio._refcount} "
+               f"!= expected {expected} -> -EAGAIN")
+        yield msg
+        yield from spin_unlock_irq(mapping.xa_lock)
+        return -EAGAIN
+    if not folio_ref_freeze(folio, expected):
+        yield f"migrate_page_move_mapping: {folio.label} freeze failed -> -EAGAIN"
+        yield from spin_unlock_irq(mapping.xa_lock)
+        return -EAGAIN
+    # No turning back: nobody else holds a reference.
+    newfolio.index = folio.index
+    newfolio.mapping = mapping
+    folio_ref_add(newfolio, nr)               # the cache's reference
+    mapping.i_pages[folio.index] = newfolio
+    folio_ref_unfreeze(folio, expected - nr)  # drop the cache's reference
+    yield (f"migrate_page_move_mapping: {folio.label} refcount {expected} frozen, "
+           f"cache slot -> {newfolio.label}")
+    yield from spin_unlock_irq(mapping.xa_lock)
+    return MIGRATEPAGE_SUCCESS
+
+
+@kfunc
+def migrate_page_states(k, newfolio, folio):
+    """migrate_page_states() (folio_migrate_flags): hand the LRU state over;
+    active/unevictable/workingset are test-and-cleared on the source so the
+    old folio is freed clean."""
+    for bit in (PG_referenced, PG_uptodate, PG_mappedtodisk):
+        if _test(folio, bit):
+            _nonatomic_set(newfolio, bit)
+    for bit in (PG_active, PG_unevictable, PG_workingset):
+        if _test(folio, bit):
+            _nonatomic_clear(folio, bit)
+            _nonatomic_set(newfolio, bit)
+    if folio_test_anon(folio) or folio.mapping is not None and folio.mapping.swap_backed:
+        from .page import PG_swapbacked
+        _nonatomic_set(newfolio, PG_swapbacked)
+
+
+@kfunc
+def migrate_page(k, mapping, newfolio, folio, mode):
+    """migrate_page(): the generic a_ops->migratepage (no buffers)."""
+    rc = yield from k.fn.migrate_page_move_mapping(mapping, newfolio, folio, 0)
+    if rc != MIGRATEPAGE_SUCCESS:
+        return rc
+    k.fn.migrate_page_states(newfolio, folio)
+    return MIGRATEPAGE_SUCCESS
+
+
+@kfunc
+def move_to_new_page(k, newfolio, folio, mode):
+    """move_to_new_page(): call the mapping's migratepage; on success the
+    old page cache folio loses its mapping before it is freed."""
+    mapping = folio.mapping
+    if mapping is None or getattr(mapping, "anon", False):
+        rc = yield from k.fn.migrate_page(None, newfolio, folio, mode)
+    else:
+        rc = yield from getattr(k.fn, mapping.migratepage)(mapping, newfolio, folio, mode)
+    if rc == MIGRATEPAGE_SUCCESS and not folio_test_anon(folio):
+        folio.mapping = None
+    return rc
+
+
+@kfunc
+def __unmap_and_move(k, folio, newfolio, force, mode):
+    """__unmap_and_move() (v5.x): lock, unmap, move, remap."""
+    from .filemap import folio_trylock
+    rc = -EAGAIN
+    if not folio_trylock(folio):
+        if not force or mode == MIGRATE_ASYNC:
+            yield f"__unmap_and_move: {folio.label} locked by someone else -> -EAGAIN"
+            return rc
+        yield f"__unmap_and_move: {folio.label} locked, waiting (pass > 2)"
+        yield from k.fn.folio_lock(folio)
+    else:
+        yield f"__unmap_and_move: trylock {folio.label}"
+    folio_trylock(newfolio)
+    page_was_mapped = False
+    if folio.mapping is not None and folio_mapped(folio):
+        yield from k.fn.try_to_migrate(folio)
+        page_was_mapped = True
+    if not folio_mapped(folio):
+        rc = yield from k.fn.move_to_new_page(newfolio, folio, mode)
+    if page_was_mapped:
+        yield from k.fn.remove_migration_ptes(folio, newfolio if rc == MIGRATEPAGE_SUCCESS else folio)
+    yield from k.fn.folio_unlock(newfolio)
+    yield from k.fn.folio_unlock(folio)
+    if rc == MIGRATEPAGE_SUCCESS:
+        yield from k.fn.folio_putback_lru(newfolio)
+    return rc
+
+
+@kfunc
+def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, reason, from_list):
+    """unmap_and_move() (v5.x): one attempt on one folio.  -EAGAIN keeps it
+    on ``from_list`` for the next pass; anything else takes it off (a
+    migrated folio loses its isolation reference and is freed)."""
+    from .page import folio_clear_active, folio_clear_unevictable
+    rc = MIGRATEPAGE_SUCCESS
+    newfolio = None
+    if folio._refcount == 1:
+        # Freed under us: only the isolation reference is left.
+        folio_clear_active(folio)
+        folio_clear_unevictable(folio)
+        yield f"unmap_and_move: {folio.label} was freed under us"
+    else:
+        newfolio = yield from get_new_page(folio, private)
+        if newfolio is None:
+            return -ENOMEM
+        rc = yield from k.fn.__unmap_and_move(folio, newfolio, force, mode)
+    if rc != -EAGAIN:
+        from_list.remove(folio)
+        node_stat_mod_isolated(k, folio, -1)
+    if rc == MIGRATEPAGE_SUCCESS:
+        yield from k.fn.folio_put(folio)
+    else:
+        if rc != -EAGAIN:
+            yield from k.fn.folio_putback_lru(folio)
+        if put_new_page is not None:
+            yield from put_new_page(newfolio, private)
+        else:
+            yield from k.fn.folio_put(newfolio)
+    return rc
+
+
+@kfunc
+def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reason):
+    """migrate_pages() (v5.x, single loop of 10 passes).  Returns the number
+    of folios not migrated, or -errno."""
+    retry = 1
+    nr_failed = 0
+    nr_succeeded = 0
+    rc = 0
+    k.trace("migrate:mm_migrate_pages_start", mode=MIGRATE_MODE_NAMES[mode], reason=MR_NAMES[reason])
+    for pass_ in range(NR_MAX_MIGRATE_PAGES_RETRY):
+        if not retry:
+            break
+        retry = 0
+        k._migrate_pass = pass_ + 1
+        for folio in list(from_list):
+            yield from cond_resched(k.m)
+            r = yield from k.fn.unmap_and_move(get_new_page, put_new_page, private,
+                                               folio, pass_ > 2, mode, reason, from_list)
+            if r == -ENOMEM:
+                nr_failed += 1
+                rc = -ENOMEM
+                break
+            if r == -EAGAIN:
+                retry += 1
+            elif r == MIGRATEPAGE_SUCCESS:
+                nr_succeeded += 1
+            else:
+                nr_failed += 1
+        if rc == -ENOMEM:
+            break
+    if rc != -ENOMEM:
+        nr_failed += retry
+        rc = nr_failed
+    k.count_vm_event("pgmigrate_success", nr_succeeded)
+    k.count_vm_event("pgmigrate_fail", nr_failed)
+    k.trace("migrate:mm_migrate_pages", nr_succeeded=nr_succeeded, nr_failed=nr_failed,
+            mode=MIGRATE_MODE_NAMES[mode], reason=MR_NAMES[reason])
+    yield f"migrate_pages: {nr_succeeded} migrated, {nr_failed} failed"
+    return rc
+
+
+@kfunc
+def putback_movable_pages(k, folio_list):
+    """putback_movable_pages(): give isolated folios back to the LRU (through
+    this CPU's lru_add batch)."""
+    for folio in list(folio_list):
+        folio_list.remove(folio)
+        node_stat_mod_isolated(k, folio, -1)
+        yield from k.fn.folio_putback_lru(folio)
+
+
+@kfunc
+def alloc_migration_target(k, folio, mtc):
+    """alloc_migration_target(): a destination of the same order on the
+    same node, never from an isolated pageblock."""
+    from .page_alloc import __GFP_MOVABLE
+    gfp = mtc.gfp_mask | __GFP_MOVABLE
+    page = yield from k.fn.alloc_pages(gfp, folio.order)
+    if page is not None:
+        page.name = f"{folio.label}'"
+    return page

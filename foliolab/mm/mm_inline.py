@@ -1,0 +1,79 @@
+"""LRU list helpers of include/linux/mm_inline.h (v5.11 - v6.x).
+
+All of them run with ``lruvec->lru_lock`` held (lockdep checks it) and are
+plain functions: no interleaving point inside the locked section.
+"""
+
+from __future__ import annotations
+
+from ..engine.kernel import kfunc
+from ..engine.oracles import ListCorruption
+from ..engine.sync import lockdep_assert_held
+from .mmzone import (
+    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
+)
+from .page import (
+    folio_nr_pages, folio_test_active, folio_test_swapbacked,
+    folio_test_unevictable,
+)
+
+
+@kfunc
+def folio_is_file_lru(k, folio):
+    """folio_is_file_lru(): page cache that is not swap-backed."""
+    return not folio_test_swapbacked(folio)
+
+
+@kfunc
+def folio_lru_list(k, folio):
+    """folio_lru_list(): which LRU list the folio belongs on."""
+    if folio_test_unevictable(folio):
+        return LRU_UNEVICTABLE
+    lru = LRU_INACTIVE_FILE if k.fn.folio_is_file_lru(folio) else LRU_INACTIVE_ANON
+    if folio_test_active(folio):
+        lru += LRU_ACTIVE_FILE - LRU_INACTIVE_FILE
+    return lru
+
+
+def _lru_add(k, lruvec, folio, tail):
+    lockdep_assert_held(lruvec.lru_lock)
+    if folio.lru is not None:
+        raise ListCorruption(
+            f"list_add corruption: {folio.label} (pfn 0x{folio.pfn:x}) is already on "
+            f"{folio.lru.name}")
+    lru = k.fn.folio_lru_list(folio)
+    lst = lruvec.lists[lru]
+    lst[folio.pfn] = folio
+    if not tail:
+        lst.move_to_end(folio.pfn, last=False)
+    folio.lru = lst
+    lruvec.nr_pages[lru] += folio_nr_pages(folio)
+
+
+@kfunc
+def lruvec_add_folio(k, lruvec, folio):
+    """lruvec_add_folio(): add at the head (most recently used end)."""
+    _lru_add(k, lruvec, folio, False)
+
+
+@kfunc
+def lruvec_add_folio_tail(k, lruvec, folio):
+    _lru_add(k, lruvec, folio, True)
+
+
+@kfunc
+def lruvec_del_folio(k, lruvec, folio):
+    """lruvec_del_folio(): list_del under the lruvec lock (CONFIG_DEBUG_LIST)."""
+    lockdep_assert_held(lruvec.lru_lock)
+    lru = k.fn.folio_lru_list(folio)
+    lst = lruvec.lists[lru]
+    if folio.lru is not lst or folio.pfn not in lst:
+        where = folio.lru.name if folio.lru is not None else "no list"
+        raise ListCorruption(
+            f"list_del corruption: {folio.label} (pfn 0x{folio.pfn:x}) expected on "
+            f"{lst.name}, found on {where}")
+    del lst[folio.pfn]
+    folio.lru = None
+    lruvec.nr_pages[lru] -= folio_nr_pages(folio)
+    if lruvec.nr_pages[lru] < 0:
+        raise ListCorruption(f"lru_size underflow: {lst.name} = {lruvec.nr_pages[lru]}")

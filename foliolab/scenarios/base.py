@@ -1,0 +1,158 @@
+"""What a scenario and a scenario family are.
+
+A :class:`Scenario` builds a fresh kernel state and the tasks that race, states
+the property it checks, and gives its expected outcome under every variant of
+its family (the fidelity table that the test suite checks).  A
+:class:`Family` groups the scenarios of one seed thread with the variants
+(baseline + ordered patch lists) debated in it.
+
+``make_run(scenario, variant, settings)`` is the single place where a run is
+put together: machine, kernel (baseline + the variant's patches), then the
+scenario's ``setup``.  Explorers call it once per schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine.machine import Machine
+
+# Machine settings every scenario accepts (defaults; scenarios override).
+MACHINE_DEFAULTS = {
+    "ncpus": 2,
+    "preempt": "full",
+    "memory_model": "sc",
+    "fair_bound": 64,
+    "max_steps": 20_000,
+    "hung_task_steps": 3_000,
+}
+
+SETTING_TYPES = {
+    "ncpus": int, "preempt": str, "memory_model": str, "fair_bound": int,
+    "max_steps": int, "hung_task_steps": int, "pagevec_size": int,
+    "pageblock_order": int, "zone_pages": int,
+}
+
+BUG, SAFE, HANG, NA = "bug", "safe", "hang", "n/a"
+
+
+class SettingsError(ValueError):
+    """Impossible or unknown settings."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The expected outcome of a scenario under one variant.
+
+    ``outcome``: BUG (the explorer must find a failure whose kind is in
+    ``kinds``), HANG (a hung-task/deadlock/livelock failure), SAFE (no failure
+    within the bound: ``preemptions`` for the DFS certificate), NA (the
+    scenario does not apply).  ``witness``: names of scenario witnesses that
+    some explored schedule must reach (e.g. a transient -EAGAIN).
+    """
+
+    outcome: str
+    kinds: tuple = ()
+    preemptions: int = 2
+    witness: tuple = ()
+    note: str = ""
+
+
+@dataclass
+class Variant:
+    name: str
+    patches: tuple          # patch names, in order
+    summary: str = ""
+    mutant: bool = False    # a deliberately broken kernel (a barrier removed ...)
+
+
+class Scenario:
+    """Subclass and fill in.  ``setup(k)`` builds the state and spawns the
+    tasks on ``k.m``; ``check(k)`` runs once every actor has finished and
+    raises PropertyViolation if the property fails; ``watch(k)`` returns the
+    key state shown in the interleaving table ({column: text});
+    ``witnesses`` maps a name to a predicate ``f(k) -> bool`` evaluated at the
+    end of a run (coverage: did this schedule show the interesting event?)."""
+
+    slug = ""
+    family = ""
+    title = ""
+    actors = ""             # one line: who runs where
+    prop = ""               # the property, in words
+    defaults: dict = {}
+    expected: dict = {}     # variant name -> Expect
+    witnesses: dict = {}
+
+    def setup(self, k):
+        raise NotImplementedError
+
+    def check(self, k):
+        pass
+
+    def watch(self, k):
+        return {}
+
+    def expect(self, variant):
+        return self.expected.get(variant, Expect(NA))
+
+    def settings(self, overrides=None):
+        s = dict(MACHINE_DEFAULTS)
+        s.update(self.defaults)
+        if overrides:
+            s.update(overrides)
+        return s
+
+    def __repr__(self):
+        return f"<Scenario {self.slug}>"
+
+
+@dataclass
+class Family:
+    name: str
+    title: str
+    seed: str
+    variants: dict          # name -> Variant, in table order
+    scenarios: list = field(default_factory=list)
+
+    def scenario(self, slug):
+        for s in self.scenarios:
+            if s.slug == slug:
+                return s
+        return None
+
+
+def validate_settings(s):
+    for key, val in s.items():
+        typ = SETTING_TYPES.get(key)
+        if typ is not None and not isinstance(val, typ):
+            raise SettingsError(f"setting {key}={val!r}: expected {typ.__name__}")
+    if s["ncpus"] < 1 or s["ncpus"] > 64:
+        raise SettingsError(f"ncpus={s['ncpus']}: must be 1..64")
+    if s.get("pagevec_size", 15) < 1:
+        raise SettingsError(f"pagevec_size={s['pagevec_size']}: must be at least 1")
+    for key in ("fair_bound", "max_steps", "hung_task_steps"):
+        if s[key] < 1:
+            raise SettingsError(f"{key}={s[key]}: must be positive")
+
+
+def make_run(scenario, patches, settings):
+    """A fresh machine + kernel + scenario state, ready to run.
+
+    ``patches``: Patch objects in order (the variant's, then any user patch).
+    Returns the kernel ``k``; ``k.m`` is the machine.
+    """
+    from ..mm.kernel import build_kernel
+    validate_settings(settings)
+    try:
+        m = Machine(settings["ncpus"], preempt=settings["preempt"],
+                    memory_model=settings["memory_model"],
+                    fair_bound=settings["fair_bound"],
+                    max_steps=settings["max_steps"],
+                    hung_task_steps=settings["hung_task_steps"])
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+    k = build_kernel(m, settings, patches)
+    k.scenario = scenario
+    scenario.setup(k)
+    m.quiesce_checks.append(lambda: scenario.check(k))
+    return k
