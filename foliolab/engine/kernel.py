@@ -104,6 +104,30 @@ class FunctionTable:
         for key, f in table.items():
             setattr(self, key, functools.partial(f, k))
 
+    def probe(self, key, pre=None, post=None):
+        """Attach a probe to one function of this run (kprobe/fexit style):
+        ``pre(*args)`` before it runs, ``post(ret, *args)`` after it returns.
+        For scenario oracles and measurements; the model is unchanged."""
+        inner = getattr(self, key)
+        if inspect.isgeneratorfunction(self._table[key]):
+            def probed(*args, **kw):
+                if pre is not None:
+                    pre(*args, **kw)
+                ret = yield from inner(*args, **kw)
+                if post is not None:
+                    post(ret, *args, **kw)
+                return ret
+        else:
+            def probed(*args, **kw):
+                if pre is not None:
+                    pre(*args, **kw)
+                ret = inner(*args, **kw)
+                if post is not None:
+                    post(ret, *args, **kw)
+                return ret
+        probed.__name__ = key
+        setattr(self, key, probed)
+
     def __contains__(self, key):
         return key in self._table
 

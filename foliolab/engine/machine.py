@@ -247,6 +247,8 @@ class Machine:
         for gp in self.rcu_gps:
             if gp.pending & bit:
                 gp.pending &= ~bit
+                if self.cpus[cpu].sb:
+                    self.drain_store_buffer(cpu)   # QS reports imply a full barrier
                 if not gp.pending:
                     done = done or []
                     done.append(gp)

@@ -103,3 +103,10 @@ def WARN_ON(cond, msg: str = "WARN_ON") -> None:
     """Warnings are failures too in a model: nothing should ever warn."""
     if cond:
         raise KernelBug(f"WARNING: {msg}")
+
+
+class StateLeak(KernelFailure):
+    """State that must return to its resting value did not (a disable
+    without its enable, a reference never dropped)."""
+
+    kind = "leak"

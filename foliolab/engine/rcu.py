@@ -10,6 +10,11 @@ only after c has passed a quiescent state:
 * for the expedited form, any point outside a read-side section (the IPI
   handler finds preemption enabled and reports at once), whatever the model.
 
+Memory ordering: when synchronize_rcu() returns, every CPU has executed a
+full memory barrier since the grace period began (the documented guarantee
+of Documentation/RCU/Design/Memory-Ordering); the model drains a CPU's
+store buffer when it reports its quiescent state.
+
 So the two forms close the same window; they differ in latency only (the
 cost model of measure/ gives the normal one its milliseconds).
 """
@@ -58,9 +63,11 @@ def _synchronize(m, expedited):
             continue                  # we are about to sleep: a context switch
         cur = c.curr
         if cur is None or cur.state == BLOCKED or cur.state == DONE or cur.user:
-            continue                  # idle or in user mode
+            m.full_barrier(c.id)      # idle or in user mode: quiescent
+            continue
         in_cs = cur.preempt_count or cur.irqs_off or cur.rcu_nesting
         if not in_cs and (expedited or m.preempt_full):
+            m.full_barrier(c.id)      # the IPI / QS report is a full barrier
             continue
         pending |= 1 << c.id
     if not pending:

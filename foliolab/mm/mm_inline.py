@@ -77,3 +77,21 @@ def lruvec_del_folio(k, lruvec, folio):
     lruvec.nr_pages[lru] -= folio_nr_pages(folio)
     if lruvec.nr_pages[lru] < 0:
         raise ListCorruption(f"lru_size underflow: {lst.name} = {lruvec.nr_pages[lru]}")
+
+
+def setup_lru_folio(k, folio, *, active=False, referenced=False):
+    """Boot-time helper: put ``folio`` on its LRU list with PG_lru set, as if
+    it had been added and drained long ago (no lock: nothing runs yet)."""
+    from .page import PG_active, PG_lru, PG_referenced, _nonatomic_set
+    if active:
+        _nonatomic_set(folio, PG_active)
+    if referenced:
+        _nonatomic_set(folio, PG_referenced)
+    lv = k.fn.folio_lruvec(folio)
+    lru = k.fn.folio_lru_list(folio)
+    lst = lv.lists[lru]
+    lst[folio.pfn] = folio
+    lst.move_to_end(folio.pfn, last=False)
+    folio.lru = lst
+    lv.nr_pages[lru] += 1 << folio.order
+    _nonatomic_set(folio, PG_lru)

@@ -14,7 +14,8 @@ import pathlib
 
 from ..engine.kernel import Patch, PatchError  # noqa: F401
 
-PATCH_MODULES = ()
+PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "nested_skip", "sync_rcu",
+                 "drain_gen_barriers")
 
 
 def all_patches():

@@ -1,0 +1,423 @@
+"""Family lru_cache: per-CPU LRU batches vs page migration (seed 000).
+
+Minchan Kim, "[RFC 1/2] mm: disable LRU pagevec during the migration
+temporarily" (16 Feb 2021) and Michal Hocko's review.  A folio that enters a
+per-CPU batch after the migrator's drain keeps a reference the migrator does
+not expect (or keeps PG_lru clear), so migrate_pages() fails all 10 passes,
+alloc_contig_range() its 5 tries, and cma_alloc() returns NULL.
+
+Common layout (4096-page zone, pageblock_order 9): CMA area "A" = the
+pageblock at pfn 0x400; F = a page-cache folio of the file "app" at pfn
+0x407 inside it, mapped once by the app (references: page cache 1 + mapping
+1).  The migrator M allocates the whole area (cma_alloc of 512 pages, as a
+camera or codec driver would).
+
+Properties:
+
+* ``cma_alloc succeeds`` (readd-after-drain, drain-transient, busy-cpu):
+  a failure is a bug.
+* ``no batch-stranded failure`` (add-after-drain, nested-disablers): cma_alloc
+  may fail while F is genuinely busy (not yet on any LRU when the range was
+  scanned: the caller retries), but not because F was *stranded* in a
+  per-CPU batch -- held by a batch of a CPU outside its batch critical
+  section -- when isolation skipped it or when its refcount check failed.
+  Probes on isolate_migratepages_range() and migrate_page_move_mapping()
+  record that cause.
+"""
+
+from __future__ import annotations
+
+from ..engine.oracles import PropertyViolation
+from ..mm.errno import EAGAIN
+from ..mm.filemap import address_space, folio_mark_uptodate, setup_page_cache_folio
+from ..mm.mm_inline import setup_lru_folio
+from ..mm.page import folio_test_lru
+from ..mm.rmap import mm_struct, setup_map_folio
+from ..mm.swap import folio_in_cpu_batches, folio_stranded_in_batches
+from .base import BUG, HANG, NA, SAFE, Expect, Family, Scenario, Variant
+
+CMA_BASE = 0x400
+CMA_PAGES = 512
+F_PFN = CMA_BASE + 7
+APP_ADDR = 0x7F00_0000_0000
+
+VARIANTS = {
+    "v0": Variant("v0", (), "baseline <= v5.12: drain, then isolate and migrate"),
+    "minchan-rfc": Variant("minchan-rfc", ("minchan-rfc",),
+                           "RFC: spinlock + plain counter, dummy work on every CPU, then drain"),
+    "lru-cache-disable": Variant("lru-cache-disable", ("lru-cache-disable",),
+                                 "d479960e44f2 (v5.13): atomic count + forced drain of every CPU"),
+    "nested-skip-v1": Variant("nested-skip-v1", ("lru-cache-disable", "nested-skip-v1"),
+                              "Dec 2021 v1: nested disable skips the drain"),
+    "nested-skip-v2": Variant("nested-skip-v2", ("lru-cache-disable", "nested-skip-v2"),
+                              "Jan 2022 v2: forced drain only for the first disabler"),
+    "sync-rcu": Variant("sync-rcu", ("lru-cache-disable", "sync-rcu"),
+                        "ff042f4a9b05 (v5.18): synchronize_rcu + drain non-empty CPUs"),
+    "sync-rcu-expedited": Variant("sync-rcu-expedited",
+                                  ("lru-cache-disable", "sync-rcu", "sync-rcu-expedited"),
+                                  "09d66eedb485 (v5.19): expedited grace period"),
+    "no-mb-before-gen-load": Variant("no-mb-before-gen-load", ("no-mb-before-gen-load",),
+                                     "mutant of v0: barrier (A) removed", mutant=True),
+    "no-mb-after-gen-bump": Variant("no-mb-after-gen-bump", ("no-mb-after-gen-bump",),
+                                    "mutant of v0: barrier (D) removed", mutant=True),
+}
+DISABLING = ("minchan-rfc", "lru-cache-disable", "nested-skip-v1", "nested-skip-v2",
+             "sync-rcu", "sync-rcu-expedited")
+SAFE_K2 = Expect(SAFE, preemptions=2)
+PROPERTY_KINDS = ("property",)
+
+
+# ------------------------------------------------------------------- layout
+def boot_cma_layout(k, *, f_state="lru"):
+    """The CMA area, the file, the app's mm and F.
+
+    f_state: "lru" (F cached, mapped, on the inactive file LRU with
+    PG_referenced: the next access activates it), "new" (F just allocated,
+    refcount 1 held by the faulting task, not yet cached), or None (no F).
+    """
+    from ..mm.cma import cma_declare_contiguous
+    from ..mm.page_alloc import setup_alloc_page_at
+    k.cma_a = cma_declare_contiguous(k, CMA_BASE, CMA_PAGES, "A")
+    k.app_file = address_space(k, "app")
+    k.app_mm = mm_struct("app")
+    k.F = None
+    k.results = {}
+    k.stranded_causes = []
+    if f_state is None:
+        return
+    F = setup_alloc_page_at(k, F_PFN)
+    F.name = "F"
+    k.F = F
+    if f_state == "lru":
+        setup_page_cache_folio(k, k.app_file, F, 0)
+        setup_map_folio(k, k.app_mm, APP_ADDR, F)
+        setup_lru_folio(k, F, referenced=True)
+
+
+def cma_alloc_actor(k, area_attr="cma_a", count=CMA_PAGES, align=9, key="cma"):
+    """M: cma_alloc() of the whole area (a driver's contiguous buffer)."""
+    page = yield from k.fn.cma_alloc(getattr(k, area_attr), count, align, False)
+    k.results[key] = page
+
+
+def probe_stranded_causes(k):
+    """Record when F is skipped by isolation or fails its refcount check while
+    stranded in a per-CPU batch."""
+    def after_isolate(ret, cc, start, end):
+        F = k.F
+        if F is None or F in cc.migratepages or not (start <= F.pfn < end):
+            return
+        where = folio_stranded_in_batches(k, F)
+        if where:
+            k.stranded_causes.append(
+                f"isolate_migratepages_range skipped F (PG_lru clear): it waits in "
+                f"{_where(where)}")
+
+    def after_move_mapping(ret, mapping, newfolio, folio, extra):
+        if ret == -EAGAIN and folio is k.F:
+            where = folio_stranded_in_batches(k, folio)
+            if where:
+                k.stranded_causes.append(
+                    f"migrate_pages pass {k._migrate_pass}: F refcount {folio._refcount} != "
+                    f"expected, extra reference held by {_where(where)}")
+
+    k.fn.probe("isolate_migratepages_range", post=after_isolate)
+    k.fn.probe("migrate_page_move_mapping", post=after_move_mapping)
+
+
+def _where(where):
+    return ", ".join(f"cpu{cpu}'s {name} batch" for cpu, name in where)
+
+
+def folio_state(k, folio):
+    """Watch columns for one folio: refcount, PG_lru, where it is."""
+    if folio is None:
+        return {}
+    batches = folio_in_cpu_batches(k, folio)
+    if batches:
+        place = ",".join(f"{name.replace('lru_', '')}@{cpu}" for cpu, name in batches)
+    elif folio.lru is not None:
+        place = folio.lru.name.split(".")[-1]
+    elif folio._refcount == 0:
+        place = "free"
+    else:
+        place = "-"
+    return {f"{folio.label}: ref": str(folio._refcount),
+            "lru": "y" if folio_test_lru(folio) else "n",
+            "where": place}
+
+
+def check_cma_succeeded(k, key="cma"):
+    if k.results.get(key) is None:
+        why = "; ".join(dict.fromkeys(k.stranded_causes)) or "see the table"
+        raise PropertyViolation(
+            "cma_alloc succeeds",
+            f"cma_alloc: alloc failed, req-size: {CMA_PAGES} pages, ret: -16 ({why})")
+
+
+def check_no_stranded_failure(k, key="cma"):
+    if k.results.get(key) is None and k.stranded_causes:
+        raise PropertyViolation(
+            "no cma_alloc failure caused by a per-CPU LRU batch",
+            f"cma_alloc: alloc failed, req-size: {CMA_PAGES} pages, ret: -16 -- "
+            + "; ".join(dict.fromkeys(k.stranded_causes)))
+
+
+class LruCacheScenario(Scenario):
+    family = "lru_cache"
+    defaults = {"ncpus": 2}
+    witnesses = {
+        "transient-eagain": lambda k: bool(k.migrate_eagain) and k.results.get("cma") is not None,
+    }
+
+    def watch(self, k):
+        return folio_state(k, k.F)
+
+
+# --------------------------------------------------------------- scenarios
+class ReaddAfterDrain(LruCacheScenario):
+    """Race A: after M's drain, U's read activates F; F waits in U's
+    lru_activate batch with PG_lru *set*, so M isolates it and every
+    migration pass finds the batch's extra reference.
+
+    Model findings: under v0 the failure needs one preemption of M between
+    its drain and its isolation scan.  Every disabling variant makes U's
+    activation flush at once; M may still see the reference during U's own
+    flush (a transient -EAGAIN), and a later pass succeeds.
+    """
+
+    slug = "readd-after-drain"
+    title = "re-queue into a PG_lru-set batch after the drain (Race A)"
+    actors = "M cma_alloc(A) on cpu0; U read(app, 0) on cpu1 (folio_mark_accessed -> folio_activate)"
+    prop = "cma_alloc succeeds"
+    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING}}
+
+    def setup(self, k):
+        boot_cma_layout(k, f_state="lru")
+        probe_stranded_causes(k)
+        k.m.spawn("M", 0, cma_alloc_actor(k))
+        k.m.spawn("U", 1, k.fn.filemap_read(k.app_file, 0))
+
+    def check(self, k):
+        check_cma_succeeded(k)
+
+
+class AddAfterDrain(LruCacheScenario):
+    """Race B: U allocated F before the isolation and adds it to the page
+    cache and its lru_add batch after M's drain; F has PG_lru clear and is
+    skipped by the isolation scan.
+
+    Model finding: when U's add comes after M's scan, cma_alloc fails under
+    every variant (F is in use, not yet on any LRU: a genuine -EBUSY the
+    caller retries); only a failure caused by F stranded in a batch counts.
+    """
+
+    slug = "add-after-drain"
+    title = "new folio enters lru_add after the drain (Race B)"
+    actors = "M cma_alloc(A) on cpu0; U page-cache fill of F (filemap_add_folio, unlock, put) on cpu1"
+    prop = "no cma_alloc failure caused by a folio stranded in a per-CPU batch"
+    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING}}
+
+    def setup(self, k):
+        boot_cma_layout(k, f_state="new")
+        probe_stranded_causes(k)
+        k.m.spawn("M", 0, cma_alloc_actor(k))
+        k.m.spawn("U", 1, page_cache_fill(k, k.F))
+
+    def check(self, k):
+        check_no_stranded_failure(k)
+
+
+def page_cache_fill(k, F):
+    """U: readahead of F (allocated before the isolation): insert it in the
+    page cache and the lru_add batch, complete the read, drop our ref."""
+    yield from k.fn.filemap_add_folio(k.app_file, F, 0)
+    folio_mark_uptodate(F)
+    yield "end_page_read: F uptodate"
+    yield from k.fn.folio_unlock(F)
+    yield from k.fn.folio_put(F)
+
+
+class NestedDisablers(LruCacheScenario):
+    """Andrew Morton's and Michal Hocko's races against the nested-skip
+    proposals: C0 adds F to an empty lru_add batch and reads the disable
+    count as 0; C1 and C2 both disable; C2 allocates the CMA area holding F.
+
+    Model findings: v1 (skip when already disabled) fails under sequential
+    consistency.  v2 (non-forced drain for nested callers) needs C0's batch
+    store to be still in its store buffer when C2 reads C0's counter --
+    TSO (the scenario's memory model) reaches it, SC does not.  The forced
+    drain of lru-cache-disable and the grace period of sync-rcu (whose QS
+    reports are full barriers) both close it.
+    """
+
+    slug = "nested-disablers"
+    title = "nested lru_cache_disable() callers (Michal's CPU0/1/2 diagram)"
+    actors = ("C0 page-cache fill of F on cpu0; C1 lru_cache_disable()/enable() on cpu1; "
+              "C2 cma_alloc(A) on cpu2")
+    prop = "no cma_alloc failure caused by a folio stranded in a per-CPU batch"
+    defaults = {"ncpus": 3, "memory_model": "tso"}
+    expected = {
+        "nested-skip-v1": Expect(BUG, PROPERTY_KINDS),
+        "nested-skip-v2": Expect(BUG, PROPERTY_KINDS),
+        "lru-cache-disable": SAFE_K2,
+        "sync-rcu": SAFE_K2,
+        "sync-rcu-expedited": SAFE_K2,
+    }
+
+    def setup(self, k):
+        boot_cma_layout(k, f_state="new")
+        probe_stranded_causes(k)
+        k.m.spawn("C0", 0, page_cache_fill(k, k.F))
+        k.m.spawn("C1", 1, disable_enable(k))
+        k.m.spawn("C2", 2, cma_alloc_actor(k))
+
+    def check(self, k):
+        check_no_stranded_failure(k)
+
+
+def disable_enable(k):
+    """C1: another lru_cache_disable() user with nothing to migrate (e.g.
+    do_migrate_pages() of an empty node)."""
+    yield from k.fn.lru_cache_disable()
+    yield "C1: nothing to migrate"
+    yield from k.fn.lru_cache_enable()
+
+
+def busy_loop():
+    while True:
+        yield "user busy loop (SCHED_FIFO)"
+
+
+class BusyCpu(LruCacheScenario):
+    """Marcelo Tosatti's case (ff042f4a9b05): CPU X runs a SCHED_FIFO busy
+    loop in user mode with empty batches; work queued on X never runs.
+
+    Model findings: v0 is safe (its drain skips CPUs with empty batches);
+    every variant that forces per-CPU work on all CPUs (lru-cache-disable,
+    the nested-skip series, and Minchan's RFC barrier) hangs M in
+    flush_work(); sync-rcu and sync-rcu-expedited return, since user mode is
+    a quiescent state and X gets no work.
+    """
+
+    slug = "busy-cpu"
+    title = "SCHED_FIFO busy loop on another CPU"
+    actors = "M cma_alloc(A) on cpu0 (area free); X SCHED_FIFO user busy loop on cpu1"
+    prop = "cma_alloc succeeds (and returns)"
+    expected = {
+        "v0": SAFE_K2,
+        "minchan-rfc": Expect(HANG, ("hung-task",)),
+        "lru-cache-disable": Expect(HANG, ("hung-task",)),
+        "nested-skip-v1": Expect(HANG, ("hung-task",)),
+        "nested-skip-v2": Expect(HANG, ("hung-task",)),
+        "sync-rcu": SAFE_K2,
+        "sync-rcu-expedited": SAFE_K2,
+    }
+
+    def setup(self, k):
+        boot_cma_layout(k, f_state=None)
+        k.m.spawn("M", 0, cma_alloc_actor(k))
+        k.m.spawn("X", 1, busy_loop(), daemon=True, rt_prio=50, user=True, invisible=True)
+
+    def check(self, k):
+        check_cma_succeeded(k)
+
+    def watch(self, k):
+        return {"lru_disable_count": str(getattr(k, "lru_disable_count", None) and
+                                         k.lru_disable_count.counter)}
+
+
+class DrainTransient(LruCacheScenario):
+    """Race C: D activates F and then drains its own batches; between
+    setting PG_lru and dropping the batch references D's flush holds a
+    transient extra reference, which M's refcount check can see.
+
+    Model finding: every variant sees a transient -EAGAIN on some schedule
+    and then migrates F on a later pass (the 10 passes absorb it; the
+    fairness bound keeps D running, as a real CPU would).
+    """
+
+    slug = "drain-transient"
+    title = "transient reference during a CPU's own drain (Race C)"
+    actors = "M cma_alloc(A) on cpu0; D folio_mark_accessed(F) then lru_add_drain() on cpu1"
+    prop = "cma_alloc succeeds"
+    expected = {v: Expect(SAFE, preemptions=2, witness=("transient-eagain",))
+                for v in ("v0",) + DISABLING}
+
+    def setup(self, k):
+        boot_cma_layout(k, f_state="lru")
+        probe_stranded_causes(k)
+        k.m.spawn("M", 0, cma_alloc_actor(k))
+        k.m.spawn("D", 1, touch_then_drain(k, k.F))
+
+    def check(self, k):
+        check_cma_succeeded(k)
+
+
+def touch_then_drain(k, F):
+    yield from k.fn.folio_mark_accessed(F)
+    yield from k.fn.lru_add_drain()
+
+
+class DrainGenShortcut(LruCacheScenario):
+    """The generation shortcut of lru_add_drain_all() (eef1a429f234, v5.10):
+    x adds F and calls lru_add_drain_all() while z is in the middle of its
+    own; y has a folio G queued so that z has work to wait for.  x must not
+    return with F still in its batch.
+
+    Model findings: with both barriers (every real variant) the model
+    certifies it; removing smp_mb() (A) or (D) lets x exit at the shortcut
+    undrained under TSO.
+    """
+
+    slug = "drain-gen-shortcut"
+    title = "lru_add_drain_all() generation shortcut and its barriers"
+    actors = "x folio_add_lru(F) + lru_add_drain_all() on cpu0; y idle with G batched on cpu1; z lru_add_drain_all() on cpu2"
+    prop = "lru_add_drain_all() drains the caller's earlier adds"
+    defaults = {"ncpus": 3, "memory_model": "tso"}
+    expected = {
+        **{v: SAFE_K2 for v in ("v0",) + DISABLING},
+        "no-mb-before-gen-load": Expect(BUG, PROPERTY_KINDS),
+        "no-mb-after-gen-bump": Expect(BUG, PROPERTY_KINDS),
+    }
+
+    def setup(self, k):
+        from ..mm.page_alloc import setup_alloc_page_at
+        from ..mm.swap import folio_batch_add
+        k.results = {}
+        k.stranded_causes = []
+        F = setup_alloc_page_at(k, 0x800)
+        F.name = "F"
+        k.F = F
+        G = setup_alloc_page_at(k, 0x801)
+        G.name = "G"
+        G._refcount += 1                      # the batch's reference
+        fb = k.cpu_fbatches.slots[1].lru_add
+        folio_batch_add(k, fb, G)
+        k.m.spawn("x", 0, add_then_drain_all(k, F))
+        k.m.spawn("z", 2, k.fn.lru_add_drain_all())
+
+    def check(self, k):
+        pass
+
+
+def add_then_drain_all(k, F):
+    yield from k.fn.folio_add_lru(F)
+    yield from k.fn.lru_add_drain_all()
+    if any(cpu == 0 for cpu, _ in folio_in_cpu_batches(k, F)):
+        raise PropertyViolation(
+            "lru_add_drain_all() drains the caller's earlier adds",
+            "lru_add_drain_all() returned on cpu0 with F still in cpu0's lru_add batch "
+            "(exited at the generation shortcut; the drainer that bumped the generation "
+            "did not see cpu0's add)")
+    yield "x: F drained"
+
+
+FAMILY = Family(
+    name="lru_cache",
+    title="per-CPU LRU batches vs page migration (lru_cache_disable)",
+    seed="000_b4021be49601adab.txt",
+    variants=VARIANTS,
+    scenarios=[ReaddAfterDrain(), AddAfterDrain(), NestedDisablers(), BusyCpu(),
+               DrainTransient(), DrainGenShortcut()],
+)
