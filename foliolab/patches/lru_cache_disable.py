@@ -104,3 +104,13 @@ def __alloc_contig_migrate_range(k, cc, start, end):
     ret = yield from alloc_contig_migrate_loop(k, cc, start, end)
     yield from k.fn.lru_cache_enable()
     return ret
+
+
+@PATCH.replaces()
+def offline_pages(k, start_pfn, nr_pages):
+    """offline_pages() (v5.13 - v5.14): lru_cache_disable() before the
+    isolation, lru_cache_enable() on success only; an error path leaks the
+    disable (fixed by Miaohe Lin, "mm/memory_hotplug: fix potential
+    permanent lru cache disable", Aug 2021)."""
+    from ..mm.memory_hotplug import offline_pages_body
+    return (yield from offline_pages_body(k, start_pfn, nr_pages, lru_cache_bracket=True))

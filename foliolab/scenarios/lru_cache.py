@@ -413,11 +413,50 @@ def add_then_drain_all(k, F):
     yield "x: F drained"
 
 
+class UnpairedDisable(LruCacheScenario):
+    """An error path that skips lru_cache_enable(): v5.13's offline_pages()
+    fails to isolate a range holding a reserved page and returns without the
+    enable (Miaohe Lin's fix, Aug 2021).  The count stays raised, so every
+    later batch add flushes at once -- batching is off for good.
+
+    The actor runs the v5.13 offline_pages() whatever else the variant
+    contains, so every variant with lru_cache_disable() shows the leak; the
+    quiescent-state check flags it.  Minchan's RFC did not convert memory
+    hotplug (its migrate_prep/migrate_finish pairing has the same hazard and
+    the same check), and v0 has no counter: not applicable.
+    """
+
+    slug = "unpaired-disable"
+    title = "an error path skips lru_cache_enable()"
+    actors = "O offline_pages() (v5.13 error path) of a block holding a reserved page on cpu0"
+    prop = "lru_disable_count returns to 0 when every task has finished"
+    expected = {v: Expect(BUG, ("leak",)) for v in DISABLING if v != "minchan-rfc"}
+
+    def setup(self, k):
+        from ..mm.page import PG_reserved, _nonatomic_set
+        from ..mm.page_alloc import setup_alloc_page_at
+        boot_cma_layout(k, f_state=None)
+        r = setup_alloc_page_at(k, 0xC05)
+        r.name = "R"
+        _nonatomic_set(r, PG_reserved)
+        k.m.spawn("O", 0, offline_leaky(k, 0xC00, 0x200))
+
+    def watch(self, k):
+        return {"lru_disable_count": str(k.lru_disable_count.counter)}
+
+
+def offline_leaky(k, start, nr):
+    from ..mm.memory_hotplug import offline_pages_body
+    ret = yield from offline_pages_body(k, start, nr, lru_cache_bracket=True)
+    k.results["offline"] = ret
+    yield f"offline_pages returned {ret}"
+
+
 FAMILY = Family(
     name="lru_cache",
     title="per-CPU LRU batches vs page migration (lru_cache_disable)",
     seed="000_b4021be49601adab.txt",
     variants=VARIANTS,
     scenarios=[ReaddAfterDrain(), AddAfterDrain(), NestedDisablers(), BusyCpu(),
-               DrainTransient(), DrainGenShortcut()],
+               UnpairedDisable(), DrainTransient(), DrainGenShortcut()],
 )

@@ -1,0 +1,111 @@
+"""Memory offlining: offline_pages() of mm/memory_hotplug.c (v5.12 baseline).
+
+offline_pages() isolates the range, then loops: drain the per-CPU LRU
+batches, find the next LRU folio (scan_movable_pages), isolate and migrate
+what it finds (do_migrate_range), until the range holds only free pages; then
+test_pages_isolated() and take the pages out of the buddy allocator.  v5.13
+(d479960e44f2) replaced the per-iteration lru_add_drain_all() with an
+lru_cache_disable()/lru_cache_enable() bracket -- and its error paths forgot
+the enable until Miaohe Lin's fix (Aug 2021): that variant lives in the
+lru-cache-disable patch.
+
+Not modelled: memory notifiers, hugetlb dissolving, zone/node state changes
+and the final removal from the zone's managed pages.
+"""
+
+from __future__ import annotations
+
+from ..engine.kernel import kfunc
+from ..engine.sync import cond_resched
+from .errno import ENOENT
+from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio
+
+
+@kfunc
+def scan_movable_pages(k, start, end):
+    """scan_movable_pages(): the first pfn of an LRU folio in [start, end),
+    or -ENOENT.  Returns (ret, pfn)."""
+    pfn = start
+    while pfn < end:
+        page = k.mem_map.get(pfn)
+        if page is None:
+            pfn += 1
+            continue
+        if PageBuddy(page):
+            pfn += 1 << buddy_order(page)
+            continue
+        if folio_test_lru(page_folio(page)):
+            yield f"scan_movable_pages: LRU folio at 0x{pfn:x}"
+            return 0, pfn
+        pfn += 1
+    yield "scan_movable_pages: no movable page left"
+    return -ENOENT, end
+
+
+@kfunc
+def do_migrate_range(k, start, end):
+    """do_migrate_range(): isolate every LRU folio of the range and migrate
+    it away (MIGRATE_SYNC, MR_MEMORY_HOTPLUG)."""
+    from .migrate import MIGRATE_SYNC, MR_MEMORY_HOTPLUG, migration_target_control
+    from .page_alloc import GFP_USER, __GFP_MOVABLE
+    from .vmscan import node_stat_mod_isolated
+    source = []
+    for pfn in range(start, end):
+        page = k.mem_map.get(pfn)
+        if page is None or PageBuddy(page):
+            continue
+        folio = page_folio(page)
+        if not folio_try_get(folio):
+            continue
+        yield f"do_migrate_range: get {folio.label}"
+        if (yield from k.fn.folio_isolate_lru(folio)):
+            source.append(folio)
+            node_stat_mod_isolated(k, folio, 1)
+        yield from k.fn.folio_put(folio)
+    if source:
+        mtc = migration_target_control(GFP_USER | __GFP_MOVABLE)
+        ret = yield from k.fn.migrate_pages(source, k.fn.alloc_migration_target, None,
+                                            mtc, MIGRATE_SYNC, MR_MEMORY_HOTPLUG)
+        if ret:
+            yield from k.fn.putback_movable_pages(source)
+
+
+def offline_pages_body(k, start_pfn, nr_pages, *, lru_cache_bracket=False):
+    """The body of offline_pages(); ``lru_cache_bracket`` selects the v5.13
+    form (lru_cache_disable() first, enable on success only -- the leak)."""
+    from .mmzone import MIGRATE_MOVABLE
+    from .page_isolation import MEMORY_OFFLINE, REPORT_FAILURE
+    end_pfn = start_pfn + nr_pages
+    if lru_cache_bracket:
+        yield from k.fn.lru_cache_disable()
+    ret = yield from k.fn.start_isolate_page_range(start_pfn, end_pfn, MIGRATE_MOVABLE,
+                                                   MEMORY_OFFLINE | REPORT_FAILURE)
+    if ret:
+        k.printk.append(f"memory offlining [mem {start_pfn << 12:#010x}-{(end_pfn << 12) - 1:#010x}] "
+                        f"failed due to failure to isolate range")
+        return ret            # v5.13: lru_cache_enable() missing on this path
+    yield from k.fn.drain_all_pages(k.zone)
+    while True:
+        pfn = start_pfn
+        while True:
+            yield from cond_resched(k.m)
+            if not lru_cache_bracket:
+                yield from k.fn.lru_add_drain_all()
+            ret, pfn = yield from k.fn.scan_movable_pages(pfn, end_pfn)
+            if ret:
+                break
+            yield from k.fn.do_migrate_range(pfn, end_pfn)
+        yield from k.fn.drain_all_pages(k.zone)
+        ret = yield from k.fn.test_pages_isolated(start_pfn, end_pfn, MEMORY_OFFLINE)
+        if not ret:
+            break
+    if lru_cache_bracket:
+        yield from k.fn.lru_cache_enable()
+    return 0
+
+
+@kfunc
+def offline_pages(k, start_pfn, nr_pages):
+    """offline_pages() (v5.12): drain per iteration, no bracket."""
+    return (yield from offline_pages_body(k, start_pfn, nr_pages))
+
