@@ -16,6 +16,7 @@ Settings (all optional, defaults in ``MM_DEFAULTS``):
 from __future__ import annotations
 
 from ..engine.kernel import FunctionTable, build_table
+from .page import Page
 
 MM_DEFAULTS = {
     "pagevec_size": 15,
@@ -42,7 +43,6 @@ class Kernel:
     def pfn_to_page(self, pfn):
         page = self.mem_map.get(pfn)
         if page is None:
-            from .page import Page
             page = Page(self, pfn)
             self.mem_map[pfn] = page
         return page

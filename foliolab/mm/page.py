@@ -73,32 +73,31 @@ GUP_PIN_COUNTING_BIAS = 1024
 
 
 class Page:
-    """struct page (and struct folio, its head-page view)."""
+    """struct page (and struct folio, its head-page view).
 
-    __slots__ = (
-        "k", "pfn", "flags", "_refcount", "_mapcount", "mapping", "index",
-        "private", "page_type", "lru", "compound_head", "order",
-        "memcg_data", "_pincount", "name", "waitq", "pvmw",
-    )
+    Fields default at class level, so materialising a page (alloc_contig of
+    a whole CMA area creates a thousand of them) costs two stores.
+    """
+
+    flags = 0
+    _refcount = 0
+    _mapcount = -1
+    mapping = None
+    index = 0
+    private = 0               # the buddy order while PageBuddy
+    page_type = 0
+    lru = None                # the LRU or free list the page is on (list debugging)
+    compound_head = None      # head page, for a tail page
+    order = 0                 # folio order (head pages)
+    memcg_data = None
+    _pincount = 0
+    name = None               # a scenario's name for the folio ("F")
+    waitq = None              # page wait queue (lazily created)
+    pvmw = ()                 # reverse map: [(mm, address)] mapping this folio
 
     def __init__(self, k, pfn):
         self.k = k
         self.pfn = pfn
-        self.flags = 0
-        self._refcount = 0
-        self._mapcount = -1
-        self.mapping = None
-        self.index = 0
-        self.private = 0
-        self.page_type = 0
-        self.lru = None            # the LRU or free list the page is on (list debugging)
-        self.compound_head = None  # head page, for a tail page
-        self.order = 0             # folio order (head pages)
-        self.memcg_data = None
-        self._pincount = 0
-        self.name = None           # a scenario's name for the folio ("F")
-        self.waitq = None          # page wait queue (lazily created)
-        self.pvmw = []             # reverse map: [(mm, address)] mapping this folio
 
     def __repr__(self):
         nm = f" {self.name}" if self.name else ""

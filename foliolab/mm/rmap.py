@@ -28,7 +28,7 @@ def setup_map_folio(k, mm, address, folio):
     mm.ptes[address] = ("present", folio)
     folio._mapcount += 1
     folio._refcount += 1
-    folio.pvmw.append((mm, address))
+    folio.pvmw = list(folio.pvmw) + [(mm, address)]
 
 
 @kfunc
@@ -60,5 +60,5 @@ def remove_migration_ptes(k, src, dst):
             moved.append((mm, addr))
     if dst is not src:
         src.pvmw = [e for e in src.pvmw if e not in moved]
-        dst.pvmw.extend(moved)
+        dst.pvmw = list(dst.pvmw) + moved
     yield f"remove_migration_ptes: {len(moved)} PTE(s) -> {dst.label}"
