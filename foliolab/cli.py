@@ -1,0 +1,513 @@
+"""The ``foliolab`` command.
+
+    foliolab list [--json]
+    foliolab explore SCENARIO [--variant V] [--strategy random|pct|dfs]
+                     [--budget N] [--seed S] [--depth d] [--preemptions k]
+                     [--set key=value ...] [--patch FILE ...] [--trace-dir DIR]
+                     [--all] [--json] [--full] [--events] [--no-progress]
+    foliolab replay TRACE [--json] [--events] [--full] [--original]
+    foliolab compare SCENARIO|FAMILY [--variant V ...] [--patch FILE ...]
+    foliolab reproduce [--family F ...]
+
+Exit status, as model checkers do: 0 no failure found (or, for compare and
+reproduce, every cell as expected), 1 a failure found (a cell not as
+expected), 2 a usage or input error (one line on stderr), 3 a foliolab
+problem (nondeterminism, or the model raised a Python exception), 130
+interrupted (Ctrl-C; what was found is kept).
+
+Families outside the package (a user's own, a test suite's) are loaded from
+the files or modules listed in ``FOLIOLAB_FAMILIES``.  ``FOLIOLAB_DEBUG=1``
+shows tracebacks for internal errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class InputProblem(Exception):
+    """A one-line input error."""
+
+
+def _input_errors():
+    from .engine.kernel import PatchError
+    from .explore.run import InputError
+    from .scenarios import LookupFailure
+    from .scenarios.base import SettingsError
+    return (PatchError, LookupFailure, SettingsError, InputError, InputProblem)
+
+
+def _err(msg):
+    click.echo(f"foliolab: error: {msg}", err=True)
+
+
+def _progress_wanted(no_progress, as_json):
+    return not no_progress and not as_json and sys.stderr.isatty()
+
+
+# ------------------------------------------------------------------ settings
+def _parse_value(key, typ, text):
+    if typ is bool:
+        low = text.lower()
+        if low in ("1", "true", "yes", "on", "y"):
+            return True
+        if low in ("0", "false", "no", "off", "n"):
+            return False
+        raise InputProblem(f"--set {key}={text}: expected a boolean")
+    if typ is int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise InputProblem(f"--set {key}={text}: expected an integer") from None
+    if typ is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise InputProblem(f"--set {key}={text}: expected a number") from None
+    return text
+
+
+def parse_settings(scenario, items):
+    """``--set key=value`` items -> overrides, checked against the scenario."""
+    from .engine.machine import MEMORY_MODELS, PREEMPT_MODELS
+    from .scenarios.base import SETTING_TYPES, validate_settings
+    known = scenario.settings()
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputProblem(f"--set {item!r}: expected key=value")
+        if key not in known and key not in SETTING_TYPES:
+            names = sorted(set(known) | set(SETTING_TYPES))
+            raise InputProblem(f"--set {key}: unknown setting for {scenario.slug} "
+                               f"(known: {', '.join(names)})")
+        typ = SETTING_TYPES.get(key) or type(known[key])
+        if typ not in (bool, int, float, str):
+            typ = str
+        out[key] = _parse_value(key, typ, text.strip())
+    full = scenario.settings(out)
+    if full.get("preempt") not in PREEMPT_MODELS:
+        raise InputProblem(f"--set preempt={full.get('preempt')}: expected one of "
+                           f"{', '.join(PREEMPT_MODELS)}")
+    if full.get("memory_model") not in MEMORY_MODELS:
+        raise InputProblem(f"--set memory_model={full.get('memory_model')}: expected one of "
+                           f"{', '.join(MEMORY_MODELS)}")
+    validate_settings(full)
+    return out
+
+
+def load_user_patches(paths):
+    from .patches import load_patch_file
+    return [load_patch_file(p) for p in paths]
+
+
+# ------------------------------------------------------------------ the group
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="foliolab", prog_name="foliolab")
+def cli():
+    """foliolab: an executable model of the Linux page lifecycle with a
+    controlled scheduler that explores how CPUs interleave."""
+
+
+# ---------------------------------------------------------------------- list
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def list_cmd(as_json):
+    """Families, variants (with their patches) and scenarios (actors,
+    property, expected outcome per variant)."""
+    from .explore.registry import families, patch_name
+    fams = families()
+    if as_json:
+        out = []
+        for fam in fams.values():
+            out.append({
+                "family": fam.name, "title": fam.title, "seed": fam.seed,
+                "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
+                              "summary": v.summary, "mutant": v.mutant}
+                             for v in fam.variants.values()],
+                "scenarios": [{"slug": s.slug, "title": s.title, "actors": s.actors,
+                               "property": s.prop,
+                               "expected": {vn: _expect_text(s.expect(vn))
+                                            for vn in fam.variants}}
+                              for s in fam.scenarios],
+            })
+        click.echo(json.dumps({"families": out}, indent=1))
+        return EXIT_OK
+    if not fams:
+        click.echo("no scenario families")
+    for fam in fams.values():
+        click.echo(f"family {fam.name}  (seed {fam.seed}): {fam.title}")
+        click.echo("  variants:")
+        w = max((len(v) for v in fam.variants), default=0)
+        for v in fam.variants.values():
+            pl = ", ".join(patch_name(p) for p in v.patches) or "baseline, no patches"
+            summ = f"  -- {v.summary}" if v.summary else ""
+            click.echo(f"    {v.name.ljust(w)}  [{pl}]{summ}")
+        click.echo("  scenarios:")
+        for s in fam.scenarios:
+            click.echo(f"    {s.slug}: {s.title}")
+            if s.actors:
+                click.echo(f"        actors:   {s.actors}")
+            if s.prop:
+                click.echo(f"        property: {s.prop}")
+            exp = ", ".join(f"{vn} {_expect_text(s.expect(vn))}" for vn in fam.variants)
+            click.echo(f"        expected: {exp}")
+        click.echo("")
+    return EXIT_OK
+
+
+def _expect_text(e):
+    from .scenarios.base import NA, SAFE
+    if e.outcome == NA:
+        return "-"
+    if e.outcome == SAFE:
+        return f"safe k<={e.preemptions}"
+    return e.outcome + (f" ({', '.join(e.kinds)})" if e.kinds else "")
+
+
+# ------------------------------------------------------------------- explore
+@cli.command()
+@click.argument("scenario")
+@click.option("--variant", "-V", "variant_name", default=None,
+              help="Variant of the scenario's family (default: its baseline).")
+@click.option("--strategy", "-s", type=click.Choice(["random", "pct", "dfs"]),
+              default="pct", show_default=True)
+@click.option("--budget", "-n", type=click.IntRange(min=1), default=1000,
+              show_default=True, help="Maximum number of schedules.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--depth", "-d", type=click.IntRange(min=1), default=2,
+              show_default=True, help="PCT bug depth.")
+@click.option("--preemptions", "-k", type=click.IntRange(min=0), default=2,
+              show_default=True, help="DFS preemption bound.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting (ncpus, preempt, memory_model, ...).")
+@click.option("--patch", "patch_files", multiple=True, metavar="FILE",
+              help="A patch file applied after the variant's patches.")
+@click.option("--trace-dir", default="traces", show_default=True,
+              help="Where failure traces are written.")
+@click.option("--all", "count", is_flag=True,
+              help="Do not stop at the first failure: count failing schedules "
+                   "(failure rate with a 95%% interval).")
+@click.option("--no-shrink", is_flag=True, help="Do not shrink the failing schedule.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
+@click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress):
+    """Look for a failing interleaving of SCENARIO."""
+    from .explore import explore as run_explore
+    from .explore.registry import (
+        default_variant, find_scenario, find_variant, variant_patches,
+    )
+    fam, sc = find_scenario(scenario)
+    v = find_variant(fam, variant_name) if variant_name else default_variant(fam)
+    user = load_user_patches(patch_files)
+    patches = variant_patches(v) + user
+    overrides = parse_settings(sc, sets)
+    ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
+                     _progress_wanted(no_progress, as_json), family=fam.name,
+                     depth=depth, preemptions=preemptions,
+                     mode="count" if count else "first", shrink=not no_shrink,
+                     record=not as_json or events, events=events)
+    if as_json:
+        d = ex.to_json()
+        if events and ex.recording is not None and ex.recording.events is not None:
+            d["events"] = ex.recording.to_json()["events"]
+        click.echo(json.dumps(d, indent=1))
+    else:
+        _print_exploration(ex, full, events)
+    if ex.interrupted:
+        return EXIT_INTERRUPTED
+    if ex.outcome in ("nondeterminism", "error"):
+        return EXIT_INTERNAL
+    return EXIT_FAILURE if ex.outcome == "failure" else EXIT_OK
+
+
+def _print_exploration(ex, full, events):
+    from .report import ftrace_text, header_line, interleaving_table
+    if ex.outcome == "failure" and ex.recording is not None:
+        idx = ex.schedule_index
+        extra = []
+        if ex.shrunk is not None:
+            extra.append(ex.shrunk.line())
+        if ex.trace_path:
+            extra.append(f"replay: foliolab replay {ex.trace_path}")
+        head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
+                           ex.settings, ex.shown)
+        failure = ex.recording.failure or ex.failure
+        click.echo(interleaving_table(ex.recording, header=head, failure=failure,
+                                      extra_lines=extra, full=full), nl=False)
+        if events:
+            click.echo("")
+            click.echo(ftrace_text(ex.recording.events, ex.recording.tasks), nl=False)
+        click.echo("")
+    elif ex.outcome == "failure" and ex.trace_path:
+        click.echo(f"trace: {ex.trace_path}")
+    if ex.outcome == "nondeterminism" and ex.trace_path:
+        click.echo(f"trace of the failure that did not replay: {ex.trace_path}")
+    click.echo(ex.summary())
+    if ex.interrupted:
+        click.echo("interrupted: the results above cover the schedules explored so far")
+
+
+# -------------------------------------------------------------------- replay
+@cli.command()
+@click.argument("trace", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
+@click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
+@click.option("--original", is_flag=True,
+              help="Show the schedule as found, not the shrunk one.")
+def replay(trace, as_json, events, full, original):
+    """Replay a trace file exactly and show its interleaving table."""
+    from .explore import replay as run_replay
+    from .report import ftrace_text, header_line, interleaving_table
+    t0 = time.perf_counter()
+    r = run_replay(trace, record=not as_json or events, events=events, original=original)
+    secs = time.perf_counter() - t0
+    tr = r.trace
+    if as_json:
+        d = r.to_json()
+        d["seconds"] = round(secs, 6)
+        if events and r.recording is not None:
+            d["events"] = r.recording.to_json()["events"]
+        click.echo(json.dumps(d, indent=1))
+    else:
+        if r.outcome == "nondeterminism":
+            click.echo(f"{trace}: NONDETERMINISM (a foliolab bug, not a kernel bug): "
+                       f"{r.nondeterminism}")
+        else:
+            strat = tr["strategy"]
+            sdesc = strat.get("name", "?")
+            if "depth" in strat:
+                sdesc += f"(d={strat['depth']})"
+            elif "preemptions" in strat:
+                sdesc += f"(k={strat['preemptions']})"
+            head = header_line(r.scenario.slug, r.trace.get("label") or r.variant, sdesc, tr.get("seed"),
+                               tr.get("schedule_index"), r.settings, r.shown)
+            extra = []
+            sh = tr.get("shrunk")
+            if sh and r.shown == "shrunk":
+                n = sh.get("preemptions", 0)
+                ps = sh.get("preemption_steps") or []
+                where = f" (step{'s' if len(ps) > 1 else ''} {', '.join(map(str, ps))})" if ps else ""
+                extra.append(f"shrunk: {n} preemption{'s' if n != 1 else ''}{where}, "
+                             f"{sh.get('steps')} steps; found as schedule "
+                             f"{tr.get('schedule_index')} of {len(tr['schedule'])} steps")
+            if r.outcome == "failure":
+                extra.append(f"reproduced: same failure at step {r.failure.step}")
+            click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
+                                          extra_lines=extra, full=full), nl=False)
+            if events:
+                click.echo("")
+                click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
+    if r.outcome == "nondeterminism":
+        return EXIT_INTERNAL
+    return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
+
+
+# ------------------------------------------------------- compare / reproduce
+def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
+               progress, settings_by_scenario=None):
+    """columns: [(column name, variant name, patches, judged)] -> rows."""
+    from tqdm import tqdm
+
+    from .explore import verdict
+    from .scenarios.base import NA, SAFE, Expect
+    rows = []
+    cells = [(s, c) for s in scenarios for c in columns]
+    bar = tqdm(total=len(cells), file=sys.stderr, unit="cell", leave=False,
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for s in scenarios:
+            row = {}
+            for col, vname, patches, judged in columns:
+                bar.set_description(f"{s.slug} / {col}")
+                e = s.expect(vname)
+                if not judged and e.outcome != NA:
+                    # no expectation for a user's patch: certify with the
+                    # largest bound any variant of the scenario states
+                    bound = max([x.preemptions for x in s.expected.values()] + [2])
+                    e = Expect(SAFE, preemptions=bound)
+                row[col] = verdict(s, vname, patches, e, family=fam.name,
+                                   budget=budget, dfs_budget=dfs_budget, seed=seed,
+                                   trace_dir=trace_dir, judge=judged,
+                                   settings=(settings_by_scenario or {}).get(s.slug))
+                bar.update(1)
+            rows.append((s.slug, row))
+    finally:
+        bar.close()
+    return rows
+
+
+def _table_json(fam, columns, rows):
+    return {"family": fam.name, "columns": [c[0] for c in columns],
+            "cells": [v.to_json() for _, row in rows for v in row.values()]}
+
+
+_table_options = [
+    click.option("--budget", "-n", type=click.IntRange(min=1), default=300, show_default=True,
+                 help="Schedules per search strategy (PCT d=2, PCT d=3, random)."),
+    click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
+                 show_default=True, help="Schedules for the DFS certificate."),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
+    click.option("--trace-dir", default="traces", show_default=True),
+    click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout."),
+    click.option("--no-progress", is_flag=True, help="No progress bar."),
+]
+
+
+def _with_table_options(f):
+    for opt in reversed(_table_options):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("target", metavar="SCENARIO|FAMILY")
+@click.option("--variant", "-V", "variants", multiple=True,
+              help="Variants to compare (default: all of the family).")
+@click.option("--patch", "patch_files", multiple=True, metavar="FILE",
+              help="A patch file: adds a column V+file for each variant given "
+                   "(the baseline if none is given).")
+@_with_table_options
+def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
+            as_json, no_progress):
+    """Variant x scenario verdict table for a family or one scenario."""
+    from .explore.registry import (
+        default_variant, families, find_scenario, find_variant, variant_label,
+        variant_patches,
+    )
+    from .report import verdict_table
+    from .scenarios import LookupFailure
+    fams = families()
+    if target in fams:
+        fam = fams[target]
+        scenarios = list(fam.scenarios)
+    else:
+        try:
+            fam, sc = find_scenario(target)
+        except LookupFailure:
+            raise InputProblem(
+                f"unknown family or scenario {target!r} (families: {', '.join(fams)}; "
+                f"scenarios: {', '.join(s.slug for f in fams.values() for s in f.scenarios)})"
+            ) from None
+        scenarios = [sc]
+    chosen = [find_variant(fam, vn) for vn in variants] or list(fam.variants.values())
+    user = load_user_patches(patch_files)
+    columns = [(v.name, v.name, variant_patches(v), True) for v in chosen]
+    if user:
+        bases = chosen if variants else [default_variant(fam)]
+        for v in bases:
+            columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
+    t0 = time.perf_counter()
+    rows = _run_table(fam, scenarios, columns, budget=budget, dfs_budget=dfs_budget,
+                      seed=seed, trace_dir=trace_dir,
+                      progress=_progress_wanted(no_progress, as_json))
+    secs = time.perf_counter() - t0
+    ok = all(v.as_expected for _, row in rows for v in row.values())
+    if as_json:
+        d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
+             "schedules": sum(v.schedules for _, row in rows for v in row.values()),
+             "families": [_table_json(fam, columns, rows)]}
+        click.echo(json.dumps(d, indent=1))
+    else:
+        click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
+                                 trace_dir=trace_dir), nl=False)
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+@cli.command()
+@click.option("--family", "-f", "family_names", multiple=True,
+              help="Only these families (default: all).")
+@_with_table_options
+def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress):
+    """Every scenario of every family under every variant: the fidelity
+    table.  Exit 0 when every cell is as expected, 1 otherwise."""
+    from .explore.registry import families, find_family, variant_patches
+    from .report import verdict_table
+    fams = [find_family(n) for n in family_names] or list(families().values())
+    t0 = time.perf_counter()
+    tables = []
+    ok = True
+    for fam in fams:
+        columns = [(v.name, v.name, variant_patches(v), True) for v in fam.variants.values()]
+        rows = _run_table(fam, list(fam.scenarios), columns, budget=budget,
+                          dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
+                          progress=_progress_wanted(no_progress, as_json))
+        ok = ok and all(v.as_expected for _, row in rows for v in row.values())
+        tables.append((fam, columns, rows))
+        if not as_json:
+            click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
+                                     trace_dir=trace_dir))
+    secs = time.perf_counter() - t0
+    if as_json:
+        d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
+             "schedules": sum(v.schedules for _, _, rows in tables
+                              for _, row in rows for v in row.values()),
+             "families": [_table_json(f, c, r) for f, c, r in tables]}
+        click.echo(json.dumps(d, indent=1))
+    elif not fams:
+        click.echo("no scenario families")
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+# ---------------------------------------------------------------------- main
+def main(argv=None):
+    """Entry point: runs the command and exits with its status."""
+    sys.exit(run(argv))
+
+
+def run(argv=None):
+    """Run the command line; returns the exit status (no SystemExit)."""
+    errors = _input_errors()
+    try:
+        rv = cli.main(args=argv, prog_name="foliolab", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as e:  # click >= 8.2
+        click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
+        return EXIT_USAGE
+    except click.exceptions.UsageError as e:
+        _err(_one_line(e.format_message()))
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as e:
+        _err(_one_line(e.format_message()))
+        return e.exit_code if e.exit_code else EXIT_USAGE
+    except errors as e:
+        _err(_one_line(str(e)))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:
+        if os.environ.get("FOLIOLAB_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {_one_line(str(e))} "
+             f"(set FOLIOLAB_DEBUG=1 for the traceback)")
+        return EXIT_INTERNAL
+    if isinstance(rv, int):
+        return rv
+    return EXIT_OK
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+if __name__ == "__main__":
+    main()

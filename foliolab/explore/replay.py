@@ -1,0 +1,137 @@
+"""replay(path): rebuild the run of a trace file and follow its schedule
+exactly.
+
+Input problems (malformed JSON, another schema version, an unknown scenario
+or variant, a changed variant or user patch file, task names that do not
+match) raise :class:`~foliolab.explore.trace.TraceError`.  A recorded task
+that is not enabled at its step, or a failure that does not come back
+identically, is *nondeterminism* (``result.outcome``).
+"""
+
+from __future__ import annotations
+
+import foliolab
+
+from ..scenarios.base import SettingsError
+from ..engine.kernel import PatchError
+from .registry import builder
+from .run import FailureInfo, ModelError, NondeterminismError, failure_info, replay_schedule, task_names
+from .trace import TraceError, load_trace, resolve_trace
+
+
+class Replay:
+    def __init__(self, path, trace, family, scenario, patches, settings):
+        self.path = path
+        self.trace = trace
+        self.family = family
+        self.scenario = scenario
+        self.patches = patches
+        self.settings = settings
+        self.outcome = None          # failure | no-failure | nondeterminism
+        self.failure = None          # FailureInfo of the replayed run
+        self.nondeterminism = None
+        self.shown = None            # "original" | "shrunk"
+        self.schedule = None         # schedule of the shown run
+        self.recording = None        # Recording of the shown run
+        self.steps = 0
+        self.shrunk = trace.get("shrunk")
+
+    @property
+    def variant(self):
+        return self.trace.get("variant")
+
+    def to_json(self):
+        d = {
+            "outcome": self.outcome,
+            "trace": self.path,
+            "scenario": self.scenario.slug,
+            "family": self.family.name,
+            "variant": self.variant,
+            "patches": [p.name for p in self.patches],
+            "schedules": 1 + (1 if self.shrunk else 0),
+            "steps": self.steps,
+            "shown": self.shown,
+        }
+        if self.failure is not None:
+            d["failure"] = self.failure.to_json()
+            d["kind"] = self.failure.kind
+            d["message"] = self.failure.message
+        if self.nondeterminism:
+            d["nondeterminism"] = self.nondeterminism
+        return d
+
+
+def replay(path, *, record=True, events=False, original=False, build=None):
+    """Replay a trace file.  Returns a :class:`Replay`; input errors raise
+    :class:`TraceError`."""
+    tr = load_trace(path)
+    fam, sc, patches, settings = resolve_trace(tr, path)
+    full = sc.settings(settings)
+    r = Replay(path, tr, fam, sc, patches, full)
+    base = build or builder(sc)
+    recorded_names = tr["tasks"]
+
+    def checked_build(patches_, settings_):
+        k = base(patches_, settings_)
+        names = task_names(k.m)
+        if names != recorded_names[:len(names)]:
+            raise TraceError(
+                f"{path}: the scenario now starts tasks {', '.join(names)}; the "
+                f"trace has {', '.join(recorded_names[:len(names)])} (recorded by "
+                f"foliolab {tr.get('foliolab')})")
+        return k
+
+    version_note = ""
+    if tr.get("foliolab") != foliolab.__version__:
+        version_note = (f" (the trace was recorded by foliolab {tr.get('foliolab')}, "
+                        f"this is {foliolab.__version__})")
+    want = FailureInfo.from_json(tr["failure"]) if tr.get("failure") else None
+    sh = tr.get("shrunk")
+    show_shrunk = bool(sh) and not original
+    total = 0
+    try:
+        k, res = replay_schedule(sc, patches, full, tr["schedule"],
+                                 record=record and not show_shrunk,
+                                 events=events and not show_shrunk,
+                                 build=checked_build)
+        total += res.steps
+        names = task_names(res.machine)
+        if names != recorded_names:
+            raise TraceError(f"{path}: task names differ from the trace "
+                             f"({', '.join(names)} vs {', '.join(recorded_names)})")
+        got = failure_info(k, res)
+        if want is None and got is None:
+            r.outcome = "no-failure"
+        elif want is not None and want.same(got):
+            r.outcome = "failure"
+        else:
+            g = f"{got.headline()} at step {got.step}" if got else "no failure"
+            w = f"{want.headline()} at step {want.step}" if want else "no failure"
+            raise NondeterminismError(f"recorded {w}; replayed, it gave {g}")
+        r.failure = got
+        r.shown, r.schedule, shown_k = "original", tr["schedule"], k
+        if show_shrunk:
+            want2 = FailureInfo.from_json(sh["failure"])
+            k2, res2 = replay_schedule(sc, patches, full, sh["schedule"],
+                                       record=record, events=events, build=base)
+            total += res2.steps
+            got2 = failure_info(k2, res2)
+            if not want2.same(got2):
+                g = f"{got2.headline()} at step {got2.step}" if got2 else "no failure"
+                raise NondeterminismError(
+                    f"shrunk schedule: recorded {want2.headline()} at step "
+                    f"{want2.step}; replayed, it gave {g}")
+            r.shown, r.schedule, shown_k = "shrunk", sh["schedule"], k2
+    except (NondeterminismError, ModelError) as e:
+        r.outcome = "nondeterminism"
+        r.nondeterminism = str(e) + version_note
+        return r
+    except SettingsError as e:
+        raise TraceError(f"{path}: settings: {e}") from None
+    except PatchError as e:
+        raise TraceError(f"{path}: {e}") from None
+    finally:
+        r.steps = total
+    if record:
+        r.recording = getattr(shown_k, "recording", None)
+    return r

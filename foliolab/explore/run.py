@@ -1,0 +1,316 @@
+"""One run of a scenario under a scheduling policy, optionally recorded.
+
+``run_schedule(scenario, patches, settings, choose)`` builds a fresh run
+(machine + kernel + scenario state), runs it with ``choose(m, enabled)`` and
+returns ``(k, RunResult)``.  With ``record=True`` every step is recorded for
+the interleaving table (:class:`StepRecord`: the task, its label, the call
+chain of model functions it is suspended in, the scenario's ``watch(k)``
+state); with ``record=False`` the machine's observer hooks stay unset and the
+run costs exactly what the engine costs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import engine as _engine_pkg
+from ..engine.kernel import PatchError
+from ..scenarios import LookupFailure
+from ..scenarios.base import SettingsError
+from .registry import builder
+
+ENGINE_DIR = os.path.dirname(os.path.abspath(_engine_pkg.__file__)) + os.sep
+# failures raised by the machine itself rather than by the stepped task
+MACHINE_KINDS = ("deadlock", "livelock", "hung-task")
+HANG_KINDS = ("deadlock", "livelock", "hung-task")
+
+
+class InputError(Exception):
+    """Base for errors in what the user gave (raised by hooks such as the
+    replay's task-name check)."""
+
+
+INPUT_ERRORS = (SettingsError, PatchError, LookupFailure, InputError)
+
+
+class NondeterminismError(Exception):
+    """A run did not follow its recorded schedule: a foliolab bug (the model
+    depends on something other than the schedule), never a kernel bug."""
+
+
+class ModelError(Exception):
+    """The model itself raised a Python exception (a bug in model, scenario
+    or patch code, not a modelled kernel failure).  ``where`` names the
+    innermost frame; ``schedule`` is the schedule up to the exception."""
+
+    def __init__(self, exc, schedule, where):
+        self.exc = exc
+        self.schedule = list(schedule)
+        self.where = where
+        super().__init__(f"{type(exc).__name__}: {exc} (at {where}, step {len(self.schedule)})")
+
+
+def _where(exc):
+    import traceback
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"{f.filename}:{f.lineno} in {f.name}"
+
+
+class StepRecord:
+    """What one step did, for the interleaving table."""
+
+    __slots__ = ("step", "tid", "label", "chain", "watch")
+
+    def __init__(self, step, tid, label, chain, watch):
+        self.step = step
+        self.tid = tid
+        self.label = label
+        self.chain = chain          # model function names, outermost first
+        self.watch = watch          # {column: text}
+
+    @property
+    def function(self):
+        """The innermost model (kernel) function of the step, or ''."""
+        return self.chain[-1] if self.chain else ""
+
+    def __repr__(self):
+        return f"<step {self.step} task {self.tid} {self.function}: {self.label}>"
+
+
+class TaskInfo:
+    """What the report needs about a task."""
+
+    __slots__ = ("tid", "name", "cpu", "pid", "is_sb", "daemon", "rt_prio")
+
+    def __init__(self, t):
+        self.tid = t.tid
+        self.name = t.name
+        self.cpu = t.cpu
+        self.pid = t.pid
+        self.is_sb = t.is_sb
+        self.daemon = t.daemon
+        self.rt_prio = t.rt_prio
+
+    def to_json(self):
+        return {"tid": self.tid, "name": self.name, "cpu": self.cpu, "pid": self.pid,
+                "sb": self.is_sb, "daemon": self.daemon, "rt_prio": self.rt_prio}
+
+
+class Recording:
+    """A run recorded step by step: ``steps`` (:class:`StepRecord`),
+    ``watch0`` (the watched state before the first step), ``tasks``
+    (:class:`TaskInfo` by task id), ``events`` (the model's tracepoints, when
+    asked for) and ``settings``."""
+
+    __slots__ = ("steps", "watch0", "tasks", "events", "settings", "failure")
+
+    def __init__(self, settings):
+        self.steps = []
+        self.watch0 = {}
+        self.tasks = []
+        self.events = None
+        self.settings = settings
+        self.failure = None
+
+    def to_json(self):
+        return {
+            "tasks": [t.to_json() for t in self.tasks],
+            "watch0": self.watch0,
+            "steps": [{"step": r.step, "task": r.tid, "label": r.label,
+                       "chain": r.chain, "watch": r.watch} for r in self.steps],
+            "events": None if self.events is None else [
+                {"step": e[0], "cpu": e[1], "task": e[2], "event": e[3],
+                 "fields": {kk: (vv if isinstance(vv, (int, float, str, bool)) or vv is None
+                                 else str(vv)) for kk, vv in e[4].items()}}
+                for e in self.events],
+        }
+
+
+class FailureInfo:
+    """A failure as recorded in traces and reports."""
+
+    __slots__ = ("kind", "message", "task", "step", "prop")
+
+    def __init__(self, kind, message, task, step, prop=None):
+        self.kind = kind
+        self.message = message
+        self.task = task
+        self.step = step
+        self.prop = prop
+
+    @classmethod
+    def from_run(cls, res, at_end=False):
+        f = res.failure
+        if f is None:
+            return None
+        m = res.machine
+        task = None
+        if not at_end and f.kind not in MACHINE_KINDS and m.last is not None:
+            task = m.last.name
+        return cls(f.kind, f.message, task, res.steps, getattr(f, "prop", None))
+
+    def same(self, other):
+        return (other is not None and self.kind == other.kind
+                and self.message == other.message and self.step == other.step)
+
+    def same_kind(self, other):
+        return other is not None and self.kind == other.kind and self.prop == other.prop
+
+    def to_json(self):
+        d = {"kind": self.kind, "message": self.message, "task": self.task,
+             "step": self.step}
+        if self.prop is not None:
+            d["property"] = self.prop
+        return d
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(d["kind"], d["message"], d.get("task"), d["step"], d.get("property"))
+
+    def headline(self):
+        """``property "x": message`` / ``lockdep: message``."""
+        if self.prop:
+            return f'{self.kind} "{self.prop}": {self.message}'
+        return f"{self.kind}: {self.message}"
+
+    def __repr__(self):
+        return f"<failure {self.kind} at step {self.step}: {self.message}>"
+
+
+def call_chain(t):
+    """Names of the model functions ``t`` is suspended in, outermost first;
+    engine frames (primitives: spin_lock, flush_work ...) are skipped."""
+    names = []
+    g = t.gen
+    while g is not None:
+        code = getattr(g, "gi_code", None)
+        if code is None or getattr(g, "gi_frame", None) is None:
+            break
+        if not code.co_filename.startswith(ENGINE_DIR):
+            names.append(code.co_name)
+        g = getattr(g, "gi_yieldfrom", None)
+    return names
+
+
+class _EndMark:
+    """Inserted first in ``m.quiesce_checks``: tells an end-of-run check
+    failure from a failure raised by a step."""
+
+    __slots__ = ("reached",)
+
+    def __init__(self):
+        self.reached = False
+
+    def __call__(self):
+        self.reached = True
+
+
+def run_schedule(scenario, patches, settings, choose, record=False, *,
+                 events=False, build=None):
+    """Build a fresh run and run it with ``choose``.
+
+    Returns ``(k, res)``; ``failure_info(k, res)`` describes a failure.  With
+    ``record``, ``k.recording`` is a :class:`Recording` of the run.  With
+    ``events``, ``k.trace_events`` collects the model's tracepoints.  ``build(patches,
+    settings) -> k`` overrides how the run is put together (default: the
+    scenario's own ``make_run`` or :func:`foliolab.scenarios.base.make_run`).
+    """
+    try:
+        k = (build or builder(scenario))(patches, settings)
+    except INPUT_ERRORS:
+        raise                           # settings/patch/lookup errors: input errors
+    except (NondeterminismError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        raise ModelError(e, [], _where(e)) from e
+    m = k.m
+    mark = _EndMark()
+    m.quiesce_checks.insert(0, mark)
+    k._foliolab_end = mark
+    if events:
+        k.trace_events = []
+    rec = None
+    if record:
+        rec = Recording(settings)
+        steps = rec.steps
+        labels = []
+        m.labels = labels
+        watch = scenario.watch
+
+        def on_step(t):
+            steps.append(StepRecord(m.steps, t.tid, labels[-1],
+                                    call_chain(t) if t.gen is not None else [],
+                                    watch(k)))
+
+        m.on_step = on_step
+        rec.watch0 = watch(k)
+        k.recording = rec
+    try:
+        res = m.run(choose)
+    except (NondeterminismError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        raise ModelError(e, m.schedule, _where(e)) from e
+    if rec is not None:
+        rec.tasks = [TaskInfo(t) for t in m.tasks]
+        rec.events = k.trace_events if events else None
+        rec.failure = failure_info(k, res)
+    return k, res
+
+
+def failure_info(k, res):
+    """:class:`FailureInfo` of a run, or None."""
+    mark = getattr(k, "_foliolab_end", None)
+    return FailureInfo.from_run(res, at_end=bool(mark and mark.reached))
+
+
+def strict_choose(schedule):
+    """A policy that follows ``schedule`` (task ids) exactly; a recorded task
+    that is not enabled at its step raises :class:`NondeterminismError`."""
+    n = len(schedule)
+
+    def choose(m, en):
+        i = m.steps
+        if i >= n:
+            raise NondeterminismError(
+                f"the run goes on past the {n} recorded steps")
+        tid = schedule[i]
+        for t in en:
+            if t.tid == tid:
+                return t
+        raise NondeterminismError(
+            f"step {i + 1}: recorded task {tid} is not enabled "
+            f"(enabled: {', '.join(f'{t.tid}:{t.name}' for t in en)})")
+
+    return choose
+
+
+def check_followed(res, schedule):
+    """Raise :class:`NondeterminismError` when a strict replay diverged in a
+    step the policy was not asked about (a forced or single-choice step)."""
+    got = res.schedule
+    if got != list(schedule):
+        n = min(len(got), len(schedule))
+        for i in range(n):
+            if got[i] != schedule[i]:
+                raise NondeterminismError(
+                    f"step {i + 1}: ran task {got[i]}, recorded task {schedule[i]}")
+        raise NondeterminismError(
+            f"the run took {len(got)} steps, the recording {len(schedule)}")
+
+
+def replay_schedule(scenario, patches, settings, schedule, record=False, *,
+                    events=False, build=None):
+    """Replay ``schedule`` exactly.  Returns ``(k, res)``; raises
+    :class:`NondeterminismError` if the run does not follow it."""
+    k, res = run_schedule(scenario, patches, settings, strict_choose(schedule),
+                          record, events=events, build=build)
+    check_followed(res, schedule)
+    return k, res
+
+
+def task_names(m):
+    return [t.name for t in m.tasks]

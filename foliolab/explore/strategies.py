@@ -1,0 +1,317 @@
+"""Scheduling strategies.
+
+A strategy hands out one ``choose(m, enabled) -> task`` policy per schedule
+(:meth:`next_choose`, ``None`` when it has nothing left to explore) and is told
+how each run went (:meth:`after`).  All randomness comes from one
+``random.Random`` per exploration, seeded from the user's seed; nothing
+depends on wall time, ``id()`` or set order.
+
+* :class:`RandomWalk`: a uniformly random enabled task at every choice.
+* :class:`PCT`: probabilistic concurrency testing (Burckhardt, Kothari,
+  Musuvathi, Nagarakatte, "A Randomized Scheduler with Probabilistic
+  Guarantees of Finding Bugs", ASPLOS 2010): random task priorities, ``d-1``
+  priority change points over the estimated run length; the highest-priority
+  enabled task always runs.  Finds a bug of depth ``d`` with probability at
+  least ``1/(n k^(d-1))`` per schedule.
+* :class:`DFS`: preemption-bounded depth-first search (Musuvathi & Qadeer,
+  "Iterative Context Bounding for Systematic Testing of Multithreaded
+  Programs", PLDI 2007): every schedule with at most ``k`` preemptions, by
+  stateless re-execution.  When it runs out of schedules it has a
+  certificate.
+
+A *choice* is a step at which the machine asks the policy (more than one
+task enabled and no fairness-forced task).  A choice is a *preemption* when
+the previously stepped task (``m.last``) is still enabled and another task is
+chosen -- the machine's own ``m.preemptions`` count.
+
+Invisible tasks (``Task.invisible``: every step touches only the task's own
+state, e.g. a user busy loop) are not interleaved: every strategy runs one
+only when no visible task is enabled (or when fairness forces it), and their
+steps are transparent to the DFS's preemption accounting (``last`` is the
+last *visible* task stepped).  This keeps a SCHED_FIFO busy loop from
+starving the tasks that matter under PCT and from multiplying DFS schedules.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .run import NondeterminismError
+
+
+def last_visible(m):
+    """The last visible task stepped (``m.last`` unless it is invisible)."""
+    last = m.last
+    if last is None or not last.invisible:
+        return last
+    sched = m.schedule
+    tasks = m.tasks
+    i = len(sched) - 2
+    while i >= 0 and tasks[sched[i]].invisible:
+        i -= 1
+    return tasks[sched[i]] if i >= 0 else None
+
+
+def visible(en):
+    """``en`` without invisible tasks (``en`` itself when all are visible;
+    the invisible ones when nothing else is enabled)."""
+    for t in en:
+        if t.invisible:
+            vis = [o for o in en if not o.invisible]
+            return vis or en
+    return en
+
+
+class Strategy:
+    name = "?"
+    complete = False          # True once a systematic search has run out
+
+    def next_choose(self):
+        raise NotImplementedError
+
+    def after(self, res):
+        pass
+
+    def describe(self):
+        return self.name
+
+    def params(self):
+        return {"name": self.name}
+
+
+class RandomWalk(Strategy):
+    """Uniformly random choice among the enabled tasks."""
+
+    name = "random"
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+        rnd = self.rng.random
+
+        def choose(m, en):
+            t = en[int(rnd() * len(en))]
+            if t.invisible:         # uniform over the visible tasks instead
+                vis = visible(en)
+                t = vis[int(rnd() * len(vis))]
+            return t
+
+        self._choose = choose
+
+    def next_choose(self):
+        return self._choose
+
+
+class PCT(Strategy):
+    """PCT with depth ``d``.  The run-length estimate ``k`` is learnt: the
+    first schedule is a random walk, then ``k`` is the longest run seen."""
+
+    name = "pct"
+
+    def __init__(self, seed, depth=2):
+        if depth < 1:
+            raise ValueError("PCT depth must be at least 1")
+        self.rng = random.Random(seed)
+        self.depth = depth
+        self.k = 0
+        self._walk = RandomWalk(self.rng.getrandbits(64))
+
+    def describe(self):
+        return f"pct(d={self.depth})"
+
+    def params(self):
+        return {"name": self.name, "depth": self.depth}
+
+    def after(self, res):
+        if res.steps > self.k:
+            self.k = res.steps
+
+    def next_choose(self):
+        if self.k == 0:
+            return self._walk.next_choose()
+        rng = self.rng
+        d = self.depth
+        rnd = rng.random
+        # d-1 change points, steps in [1, k]; the i-th lowers the running
+        # task to priority d-i, below every initial priority (>= d).
+        cps = sorted(rng.randint(1, self.k) for _ in range(d - 1))
+        cps.append(1 << 62)        # sentinel
+        prio = []
+        state = [0]                # index of the next change point
+
+        def choose(m, en):
+            n = len(m.tasks)
+            if len(prio) < n:
+                prio.extend([None] * (n - len(prio)))
+            best = None
+            bp = -1.0
+            for t in en:
+                p = prio[t.tid]
+                if p is None:
+                    # invisible tasks rank below every visible one
+                    p = prio[t.tid] = (-1.0 - rnd()) if t.invisible else d + rnd()
+                if p > bp:
+                    bp = p
+                    best = t
+            ci = state[0]
+            if m.steps + 1 >= cps[ci]:
+                while m.steps + 1 >= cps[ci]:
+                    ci += 1
+                    prio[best.tid] = d - ci
+                    best = None
+                    bp = -1.0
+                    for t in en:
+                        p = prio[t.tid]
+                        if p > bp:
+                            bp = p
+                            best = t
+                state[0] = ci
+            return best
+
+        return choose
+
+
+class DFS(Strategy):
+    """Every schedule with at most ``k`` preemptions, depth first.
+
+    The search tree holds only real branch points: a choice where the last
+    task is still enabled and the preemption budget is spent has one
+    allowed answer (keep running it) and is neither recorded nor branched;
+    steps with one enabled task or a fairness-forced task never reach the
+    policy.  At a branch point the non-preemptive answer is tried first.
+
+    ``iterative`` (default; iterative context bounding, Musuvathi & Qadeer
+    2007): search with bound 0, then 1, ... up to ``k``, so that a failure
+    needing the fewest preemptions is found first and a search cut by the
+    budget still certifies the levels it completed.  Level ``j`` re-runs the
+    schedules of level ``j-1`` to find its branch points (an overhead of
+    ``|S(<=j-1)|`` runs, small against ``|S(<=j)|``); when the bound was never
+    binding at a level, no schedule has more preemptions and the search
+    stops there, complete for every bound.
+    """
+
+    name = "dfs"
+
+    def __init__(self, preemptions=2, iterative=True):
+        if preemptions < 0:
+            raise ValueError("the preemption bound must be at least 0")
+        self.bound = preemptions
+        self.iterative = iterative
+        self.level = 0 if iterative else preemptions
+        self.stack = []            # [[option tids], index of the current option]
+        self.branch_points = 0     # nodes created (for measurements)
+        self.max_depth = 0
+        self.distinct = 0          # distinct schedules explored (<= level preemptions)
+        self.certified_level = -1  # highest bound completely explored
+        self.certified_distinct = 0
+        self.exhaustive = False    # the bound never mattered: every schedule seen
+        self.runs = 0
+        self._pruned = False
+        self._state = None
+
+    def describe(self):
+        return f"dfs(k={self.bound})"
+
+    def params(self):
+        return {"name": self.name, "preemptions": self.bound}
+
+    def next_choose(self):
+        if self.complete:
+            return None
+        stack = self.stack
+        bound = self.level
+        pos = 0
+        pre = 0
+        pruned = False
+
+        def choose(m, en):
+            nonlocal pos, pre, pruned
+            last = m.last
+            for o in en:
+                if o.invisible:
+                    en = visible(en)
+                    if len(en) == 1 or en[0].invisible:
+                        return en[0]    # nothing to branch over
+                    last = last_visible(m)
+                    break
+            else:
+                if last is not None and last.invisible:
+                    last = last_visible(m)
+            cont = last is not None and last in en
+            if cont and pre >= bound:
+                pruned = True
+                return last
+            i = pos
+            pos = i + 1
+            if i < len(stack):
+                node = stack[i]
+                t = m.tasks[node[0][node[1]]]
+                if t not in en:
+                    raise NondeterminismError(
+                        f"dfs: step {m.steps + 1}: task {t.tid} ({t.name}) was "
+                        f"enabled at this point in an earlier run but is not now")
+            else:
+                if cont:
+                    opts = [last.tid]
+                    opts.extend([o.tid for o in en if o is not last])
+                    t = last
+                else:
+                    opts = [o.tid for o in en]
+                    t = en[0]
+                stack.append([opts, 0])
+                self.branch_points += 1
+            if cont and t is not last:
+                pre += 1
+            return t
+
+        self._state = lambda: (pos, pre, pruned)
+        return choose
+
+    def after(self, res):
+        stack = self.stack
+        depth, pre, pruned = self._state()
+        self.runs += 1
+        if pruned:
+            self._pruned = True
+        if pre == self.level or not self.iterative:
+            self.distinct += 1          # new at this level
+        if depth > self.max_depth:
+            self.max_depth = depth
+        if depth < len(stack):          # cannot happen with a deterministic model
+            raise NondeterminismError(
+                f"dfs: the run made {depth} choices, an earlier run with the "
+                f"same prefix made at least {len(stack)}")
+        while stack:
+            node = stack[-1]
+            node[1] += 1
+            if node[1] < len(node[0]):
+                break
+            stack.pop()
+        if stack:
+            return
+        # this level is complete
+        self.certified_level = self.level
+        self.certified_distinct = self.distinct
+        if not self._pruned:
+            self.exhaustive = True
+            self.certified_level = self.bound
+            self.complete = True
+        elif self.level >= self.bound:
+            self.complete = True
+        else:
+            self.level += 1
+            self._pruned = False
+
+
+def make_strategy(name, seed=0, *, depth=2, preemptions=2):
+    """A strategy by name: ``random``, ``pct`` (``depth``), ``dfs``
+    (``preemptions``)."""
+    if name == "random":
+        return RandomWalk(seed)
+    if name == "pct":
+        return PCT(seed, depth)
+    if name == "dfs":
+        return DFS(preemptions)
+    raise ValueError(f"unknown strategy {name!r} (known: random, pct, dfs)")
+
+
+STRATEGIES = ("random", "pct", "dfs")

@@ -1,0 +1,216 @@
+"""verdict(): the outcome of one scenario under one variant, judged against
+the scenario's expectation (the fidelity table of SCENARIOS.md).
+
+How a cell is computed:
+
+1. ``Expect.outcome`` is NA: ``-``, nothing runs.
+2. Look for a failure: PCT with depth 2, PCT with depth 3, then a random
+   walk, each with ``budget`` schedules and a fixed seed derived from
+   ``seed``.  The first failure gives ``BUG @N`` (``HANG @N`` for a
+   hung-task, deadlock or livelock kind), N = schedules run until it, over
+   the strategies in that order.
+3. No failure: preemption-bounded DFS with ``k = Expect.preemptions`` (up to
+   ``dfs_budget`` schedules).  It completes: ``safe k<=K`` (a certificate);
+   it is cut by the budget: ``safe?``; it finds a failure: BUG/HANG as above.
+4. Witnesses: every name in ``Expect.witness`` must be reached by at least
+   one explored run (``scenario.witnesses[name](k)`` true at the end of the
+   run).  When the search stopped before that, a random walk keeps looking
+   (up to ``budget`` schedules).
+
+The cell is *as expected* when the outcome matches (BUG: a failure whose kind
+is in ``Expect.kinds``, or any non-hang kind if none is given; HANG: a hang
+kind, or one of ``kinds``; SAFE: a certificate) and every witness was
+reached.  Nondeterminism is never as expected.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..scenarios.base import BUG, HANG, NA, SAFE, Expect
+from .explorer import explore
+from .registry import variant_label
+from .run import HANG_KINDS
+
+SEARCH_PLAN = (("pct", 2), ("pct", 3), ("random", None))
+
+
+class Verdict:
+    """One cell of the verdict table."""
+
+    def __init__(self, scenario, column, expect, judged):
+        self.scenario = scenario
+        self.column = column           # variant name (or "V+file")
+        self.expect = expect
+        self.judged = judged           # False: no expectation (a user's patch)
+        self.outcome = NA              # bug | hang | safe | safe? | n/a | nondeterminism | error
+        self.cell = "-"
+        self.schedules_to_failure = None
+        self.schedules = 0
+        self.steps = 0
+        self.seconds = 0.0
+        self.failure = None            # FailureInfo
+        self.found_by = None           # strategy description
+        self.trace_path = None
+        self.certificate = None
+        self.dfs_schedules = None
+        self.witnesses = {}            # reached: name -> first schedule index
+        self.problems = []             # why the cell is not as expected
+        self.nondeterminism = None
+
+    @property
+    def as_expected(self):
+        return not self.problems
+
+    def expected_text(self):
+        e = self.expect
+        if e.outcome == NA:
+            return "n/a"
+        if e.outcome == SAFE:
+            return f"safe (k<={e.preemptions})"
+        kinds = f" ({', '.join(e.kinds)})" if e.kinds else ""
+        return f"{e.outcome}{kinds}"
+
+    def got_text(self):
+        if self.failure is not None:
+            return f"{self.cell} ({self.failure.headline()})"
+        if self.outcome == "safe?":
+            return (f"safe? (no failure, no certificate: DFS k<={self.expect.preemptions} "
+                    f"cut after {self.dfs_schedules} schedules)")
+        if self.outcome == "nondeterminism":
+            return f"nondeterminism: {self.nondeterminism}"
+        return self.cell
+
+    def to_json(self):
+        return {
+            "scenario": self.scenario.slug, "variant": self.column,
+            "cell": self.cell, "outcome": self.outcome,
+            "expected": self.expect.outcome, "expected_kinds": list(self.expect.kinds),
+            "judged": self.judged, "as_expected": self.as_expected,
+            "problems": list(self.problems),
+            "schedules_to_failure": self.schedules_to_failure,
+            "schedules": self.schedules, "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "failure": self.failure.to_json() if self.failure else None,
+            "found_by": self.found_by, "trace": self.trace_path,
+            "certificate": self.certificate, "witnesses": dict(self.witnesses),
+        }
+
+
+def _matches(expect, kind):
+    if expect.kinds:
+        return kind in expect.kinds
+    if expect.outcome == HANG:
+        return kind in HANG_KINDS
+    return kind not in HANG_KINDS
+
+
+def verdict(scenario, variant, patches, expect=None, *, settings=None,
+            family=None, budget=300, dfs_budget=100_000, seed=0,
+            trace_dir=None, build=None, progress=False, judge=True,
+            shrink=True):
+    """Compute one cell.  ``variant``: the variant's name; ``patches``: its
+    Patch objects, possibly followed by user patch files (the column is
+    then "V+file");
+    ``expect``: an :class:`~foliolab.scenarios.base.Expect` (default: the
+    scenario's for ``variant``); ``judge=False`` computes the cell without
+    comparing it with an expectation (the NA rule and the DFS bound still
+    come from ``expect``)."""
+    if expect is None:
+        expect = scenario.expect(variant)
+    v = Verdict(scenario, variant_label(variant, patches), expect, judge)
+    if expect.outcome == NA:
+        return v
+    t0 = time.perf_counter()
+    common = dict(settings=settings, trace_dir=trace_dir, progress=progress,
+                  family=family, build=build, shrink=shrink, record=False)
+    found = None
+    for i, (strategy, depth) in enumerate(SEARCH_PLAN):
+        ex = explore(scenario, variant, patches, strategy, budget, seed * 7919 + i,
+                     depth=depth or 2, **common)
+        _absorb(v, ex)
+        if ex.outcome in ("failure", "nondeterminism", "error"):
+            found = ex
+            break
+    if found is None:
+        ex = explore(scenario, variant, patches, "dfs", dfs_budget, seed,
+                     preemptions=expect.preemptions, **common)
+        _absorb(v, ex)
+        v.dfs_schedules = ex.schedules
+        if ex.outcome in ("failure", "nondeterminism", "error"):
+            found = ex
+        elif ex.outcome == "certified":
+            v.outcome = SAFE
+            v.cell = f"safe k<={expect.preemptions}"
+            v.certificate = ex.certificate
+        else:
+            v.outcome = "safe?"
+            v.cell = "safe?"
+    if found is not None:
+        if found.outcome == "nondeterminism":
+            v.outcome = "nondeterminism"
+            v.cell = "NONDET"
+            v.nondeterminism = found.nondeterminism
+        elif found.outcome == "error":
+            v.outcome = "error"
+            v.cell = "ERROR"
+            v.nondeterminism = found.error
+        else:
+            v.failure = found.failure
+            v.found_by = found.strategy
+            v.trace_path = found.trace_path
+            v.schedules_to_failure = v.schedules - found.schedules + found.schedule_index
+            hang = found.failure.kind in HANG_KINDS
+            v.outcome = HANG if hang else BUG
+            v.cell = f"{'HANG' if hang else 'BUG'} @{v.schedules_to_failure}"
+    missing = [w for w in expect.witness if w not in v.witnesses]
+    if missing and v.outcome not in ("nondeterminism", "error"):
+        known = [w for w in missing if w in getattr(scenario, "witnesses", {})]
+        if known:
+            ex = explore(scenario, variant, patches, "random", budget, seed * 7919 + 11,
+                         mode="count", stop_when_witnessed=known,
+                         **dict(common, trace_dir=None))
+            _absorb(v, ex, failures=False)
+    v.seconds = time.perf_counter() - t0
+    if judge:
+        _judge(v)
+    return v
+
+
+def _absorb(v, ex, failures=True):
+    base = v.schedules
+    v.schedules += ex.schedules
+    v.steps += ex.steps
+    for name, idx in ex.witnesses.items():
+        if name not in v.witnesses:
+            v.witnesses[name] = base + idx
+
+
+def _judge(v):
+    e = v.expect
+    p = v.problems
+    if v.outcome == "nondeterminism":
+        p.append(f"nondeterminism (a foliolab bug): {v.nondeterminism}")
+        return
+    if v.outcome == "error":
+        p.append(f"the model raised an exception: {v.nondeterminism}")
+        return
+    if e.outcome in (BUG, HANG):
+        if v.failure is None or not _matches(e, v.failure.kind):
+            p.append(f"expected {v.expected_text()}, got {v.got_text()}")
+    elif e.outcome == SAFE:
+        if v.outcome != SAFE:
+            p.append(f"expected {v.expected_text()}, got {v.got_text()}")
+    for w in e.witness:
+        if w not in getattr(v.scenario, "witnesses", {}):
+            p.append(f"witness {w!r} is not defined by the scenario")
+        elif w not in v.witnesses:
+            p.append(f"witness {w!r} never reached in {v.schedules} schedules")
+
+
+def expectations(family):
+    """[(scenario, variant name, Expect)] in table order."""
+    return [(s, vn, s.expect(vn)) for s in family.scenarios for vn in family.variants]
+
+
+__all__ = ["Verdict", "verdict", "expectations", "Expect", "SEARCH_PLAN"]

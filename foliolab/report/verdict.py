@@ -1,0 +1,54 @@
+"""The verdict table of ``foliolab compare`` and ``foliolab reproduce``:
+rows = scenarios, columns = variants.
+
+Cells: ``BUG @N`` (N schedules to the first failure), ``HANG @N`` (a
+hung-task, deadlock or livelock failure), ``safe k<=K`` (a preemption-bounded
+DFS completed: a certificate), ``safe?`` (no failure found, no certificate),
+``-`` (the scenario does not apply), ``NONDET`` (a failure did not replay).
+A cell that differs from the scenario's expectation is marked ``!`` and
+explained under the table.
+"""
+
+from __future__ import annotations
+
+
+def verdict_table(title, columns, rows, *, trace_dir=None):
+    """``rows``: [(scenario slug, {column: Verdict})]."""
+    first = max([len(title)] + [len(slug) for slug, _ in rows])
+    widths = []
+    for col in columns:
+        w = len(col)
+        for _, cells in rows:
+            v = cells.get(col)
+            if v is not None:
+                w = max(w, len(_cell(v)))
+        widths.append(w)
+    out = ["  ".join([title.ljust(first)] + [c.ljust(w) for c, w in zip(columns, widths)]).rstrip()]
+    for slug, cells in rows:
+        parts = [slug.ljust(first)]
+        for col, w in zip(columns, widths):
+            v = cells.get(col)
+            parts.append((_cell(v) if v is not None else "").ljust(w))
+        out.append("  ".join(parts).rstrip())
+    problems = []
+    traces = False
+    for slug, cells in rows:
+        for col in columns:
+            v = cells.get(col)
+            if v is None:
+                continue
+            if v.trace_path:
+                traces = True
+            for p in v.problems:
+                problems.append(f"UNEXPECTED: {slug} / {col}: {p}")
+    out.extend(problems)
+    tail = "" if not (traces and trace_dir) else f"; traces in {trace_dir.rstrip('/')}/"
+    if not problems:
+        out.append("every cell as expected (SCENARIOS.md)" + tail)
+    elif tail:
+        out.append(tail[2:])
+    return "\n".join(out) + "\n"
+
+
+def _cell(v):
+    return v.cell + ("!" if v.problems else "")

@@ -1,0 +1,273 @@
+"""The foliolab command, run as users run it (separate processes), on the
+toy family (loaded through FOLIOLAB_FAMILIES)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TOY = os.path.join(HERE, "toy_family.py")
+
+
+def foliolab(*args, env=None, timeout=300, cwd=None):
+    e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
+    e.pop("FOLIOLAB_DEBUG", None)
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "foliolab.cli", *args], capture_output=True,
+                          text=True, env=e, timeout=timeout, cwd=cwd or ROOT)
+
+
+def one_line_error(p):
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("foliolab: error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    return lines[0]
+
+
+def test_list_shows_families_variants_and_scenarios():
+    p = foliolab("list")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "family toy" in out
+    assert "locked  [counter-lock]" in out
+    assert "lost-update: two CPUs increment a counter without a lock" in out
+    assert "expected: racy bug (property), locked safe k<=2" in out
+    j = json.loads(foliolab("list", "--json").stdout)
+    toy = [f for f in j["families"] if f["family"] == "toy"][0]
+    assert [v["name"] for v in toy["variants"]] == ["racy", "locked"]
+
+
+def test_explore_finds_prints_and_traces_a_failure(tmp_path):
+    p = foliolab("explore", "lost-update", "--variant", "racy", "--strategy", "pct",
+                 "--seed", "3", "--trace-dir", str(tmp_path))
+    assert p.returncode == 1, p.stderr
+    out = p.stdout
+    first = out.splitlines()[0]
+    assert first.startswith("lost-update  variant racy  strategy pct(d=2) seed 3  schedule ")
+    assert "counter_inc: load counter = 0" in out
+    assert 'FAILED  property "counter == 2": counter is 1 after two increments' in out
+    assert "shrunk: 1 preemption (step " in out
+    trace = tmp_path / "lost-update.racy.pct.3.json"
+    assert f"replay: foliolab replay {trace}" in out
+    assert trace.exists()
+    assert p.stderr == ""          # no progress bar when stderr is not a tty
+
+
+def test_explore_json(tmp_path):
+    p = foliolab("explore", "lost-update", "--strategy", "random", "--seed", "2", "--json",
+                 "--trace-dir", str(tmp_path))
+    assert p.returncode == 1
+    d = json.loads(p.stdout)
+    assert d["outcome"] == "failure"
+    assert d["kind"] == "property"
+    assert d["message"] == "counter is 1 after two increments"
+    assert d["trace"] == str(tmp_path / "lost-update.racy.random.2.json")
+    assert d["schedules"] >= 1 and d["seconds"] >= 0 and d["steps"] > 0
+    assert d["variant"] == "racy"
+    p = foliolab("explore", "lost-update", "-V", "locked", "-s", "dfs", "--json")
+    assert p.returncode == 0
+    d = json.loads(p.stdout)
+    assert d["outcome"] == "certified"
+    assert d["certificate"].startswith("no failure within 2 preemptions: ")
+    p = foliolab("explore", "sb-sc", "-s", "random", "-n", "50", "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["outcome"] == "no-failure"
+
+
+def test_explore_dfs_certificate_and_budget_cut():
+    p = foliolab("explore", "lost-update", "-V", "locked", "-s", "dfs", "-k", "2")
+    assert p.returncode == 0, p.stderr
+    assert "no failure within 2 preemptions: " in p.stdout
+    p = foliolab("explore", "lost-update", "-V", "locked", "-s", "dfs", "-n", "2")
+    assert p.returncode == 0
+    assert "cut by the budget of 2 schedules: no certificate" in p.stdout
+    p = foliolab("explore", "lost-update", "-s", "dfs", "-k", "0")
+    assert p.returncode == 0
+    assert "no failure within 0 preemptions: 2 schedules explored" in p.stdout
+
+
+def test_explore_with_settings_and_events(tmp_path):
+    p = foliolab("explore", "sb-tso", "--set", "memory_model=sc", "-s", "dfs", "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["outcome"] == "certified"
+    p = foliolab("explore", "lost-update", "--events", "--trace-dir", str(tmp_path))
+    assert p.returncode == 1
+    assert "toy:counter_store: value=1" in p.stdout
+    assert "# tracer: nop" in p.stdout
+
+
+def test_explore_count_mode(tmp_path):
+    p = foliolab("explore", "lost-update", "-s", "random", "-n", "300", "--all", "--json",
+                 "--trace-dir", str(tmp_path))
+    assert p.returncode == 1
+    d = json.loads(p.stdout)
+    assert d["schedules"] == 300
+    assert 0 < d["failures"] < 300
+    lo, hi = d["failure_rate_ci95"]
+    assert lo < d["failure_rate"] < hi
+
+
+def test_replay_reproduces_in_another_process(tmp_path):
+    p = foliolab("explore", "sb-tso", "-s", "random", "--seed", "4", "--json",
+                 "--trace-dir", str(tmp_path))
+    d = json.loads(p.stdout)
+    assert d["outcome"] == "failure"
+    r = foliolab("replay", d["trace"], env={"PYTHONHASHSEED": "77"})
+    assert r.returncode == 1, r.stderr
+    assert d["message"] in r.stdout
+    assert "reproduced: same failure at step" in r.stdout
+    assert "sb_thread: WRITE_ONCE(x, 1)" in r.stdout
+    rj = json.loads(foliolab("replay", d["trace"], "--json").stdout)
+    assert rj["outcome"] == "failure"
+    assert rj["failure"] == d["failure"]
+    ro = foliolab("replay", d["trace"], "--original")
+    assert ro.returncode == 1 and "schedule" in ro.stdout.splitlines()[0]
+
+
+def test_user_patch_column_and_explore(tmp_path):
+    pf = tmp_path / "my_fix.py"
+    pf.write_text(
+        "from foliolab.engine.kernel import Patch\n"
+        "from foliolab.engine.sync import atomic_t, atomic_inc\n"
+        "PATCH = Patch('my-fix', title='atomic counter', summary='s')\n"
+        "@PATCH.replaces('counter_inc')\n"
+        "def counter_inc(k):\n"
+        "    k.counter += 1\n"
+        "    yield 'atomic increment'\n")
+    p = foliolab("explore", "lost-update", "--patch", str(pf), "-s", "dfs", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["outcome"] == "certified" and d["label"] == "racy+my_fix"
+    p = foliolab("compare", "lost-update", "--patch", str(pf), "-n", "50")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["toy", "racy", "locked", "racy+my_fix"]
+    assert lines[1].split()[0] == "lost-update"
+    assert lines[1].split()[1:] == ["BUG", "@1", "safe", "k<=2", "safe", "k<=2"]
+    one_line_error(foliolab("explore", "lost-update", "--patch", str(tmp_path / "nope.py")))
+    bad = tmp_path / "bad_fix.py"
+    bad.write_text("PATCH = 3\n")
+    assert "defines no PATCH" in one_line_error(foliolab("explore", "lost-update",
+                                                          "--patch", str(bad)))
+
+
+def test_compare_family_and_reproduce():
+    p = foliolab("compare", "toy", "-n", "50")
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["toy", "racy", "locked"]
+    assert lines[3].split() == ["busy-cpu-flush", "HANG", "@1", "-"]
+    assert lines[-1].startswith("every cell as expected (SCENARIOS.md)")
+    p = foliolab("reproduce", "--family", "toy", "-n", "50", "--json")
+    assert p.returncode == 0
+    d = json.loads(p.stdout)
+    assert d["outcome"] == "as-expected"
+    cells = d["families"][0]["cells"]
+    assert len(cells) == 10 and all(c["as_expected"] for c in cells)
+    p = foliolab("compare", "sb-tso", "-V", "racy")
+    assert p.returncode == 0
+    assert p.stdout.splitlines()[0].split() == ["toy", "racy"]
+
+
+def test_input_errors_are_one_line_and_exit_2(tmp_path):
+    assert "unknown scenario 'nope'" in one_line_error(foliolab("explore", "nope"))
+    assert "unknown variant 'v9'" in one_line_error(foliolab("explore", "lost-update", "-V", "v9"))
+    assert "--budget" in one_line_error(foliolab("explore", "lost-update", "--budget", "0"))
+    assert "--depth" in one_line_error(foliolab("explore", "lost-update", "--depth", "0"))
+    assert "--preemptions" in one_line_error(foliolab("explore", "lost-update",
+                                                      "--preemptions", "-1"))
+    assert "unknown setting" in one_line_error(foliolab("explore", "lost-update",
+                                                        "--set", "bogus=1"))
+    assert "expected an integer" in one_line_error(foliolab("explore", "lost-update",
+                                                            "--set", "ncpus=two"))
+    assert "ncpus=0" in one_line_error(foliolab("explore", "lost-update", "--set", "ncpus=0"))
+    assert "expected key=value" in one_line_error(foliolab("explore", "lost-update",
+                                                           "--set", "ncpus"))
+    assert "preempt" in one_line_error(foliolab("explore", "lost-update",
+                                                "--set", "preempt=sometimes"))
+    one_line_error(foliolab("explore", "lost-update", "--strategy", "bfs"))
+    one_line_error(foliolab("explore"))
+    one_line_error(foliolab("frobnicate"))
+    assert "unknown family or scenario 'nope'" in one_line_error(foliolab("compare", "nope"))
+    assert "unknown family" in one_line_error(foliolab("reproduce", "--family", "nope"))
+    # trace files
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ this is not json")
+    assert "not a JSON trace" in one_line_error(foliolab("replay", str(bad)))
+    bad.write_text(json.dumps({"schema": "foliolab-trace/0"}))
+    assert "unsupported trace schema" in one_line_error(foliolab("replay", str(bad)))
+    assert "cannot read" in one_line_error(foliolab("replay", str(tmp_path / "missing.json")))
+    p = foliolab("explore", "lost-update", "--json", "--trace-dir", str(tmp_path))
+    trace = json.loads(p.stdout)["trace"]
+    tr = json.loads(open(trace).read())
+    tr["tasks"] = ["A", "Z"]
+    bad.write_text(json.dumps(tr))
+    assert "task" in one_line_error(foliolab("replay", str(bad)))
+    tr["tasks"] = ["A", "B"]
+    tr["scenario"] = "gone"
+    bad.write_text(json.dumps(tr))
+    assert "unknown scenario 'gone'" in one_line_error(foliolab("replay", str(bad)))
+
+
+def test_bad_family_file_is_one_line(tmp_path):
+    p = foliolab("list", env={"FOLIOLAB_FAMILIES": str(tmp_path / "none.py")})
+    assert "no such file" in one_line_error(p)
+
+
+def test_nondeterministic_trace_exits_3(tmp_path):
+    p = foliolab("explore", "lost-update", "--json", "--no-shrink", "--trace-dir", str(tmp_path))
+    trace = json.loads(p.stdout)["trace"]
+    tr = json.loads(open(trace).read())
+    tr["failure"]["message"] = "something else"
+    bad = tmp_path / "nd.json"
+    bad.write_text(json.dumps(tr))
+    r = foliolab("replay", str(bad))
+    assert r.returncode == 3
+    assert "NONDETERMINISM" in r.stdout
+
+
+def test_same_seed_same_trace_in_two_processes(tmp_path):
+    outs = []
+    for i, hs in enumerate(("1", "999")):
+        d = tmp_path / f"run{i}"
+        p = foliolab("explore", "sb-tso", "-s", "pct", "-d", "3", "--seed", "9", "--json",
+                     "--trace-dir", str(d), env={"PYTHONHASHSEED": hs})
+        tr = json.loads(open(json.loads(p.stdout)["trace"]).read())
+        outs.append((tr["schedule"], tr["schedule_index"], tr["shrunk"]["schedule"]))
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
+def test_ctrl_c_keeps_failures_and_exits_130(tmp_path):
+    e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "foliolab.cli", "explore", "lost-update", "-s", "random",
+         "--all", "-n", "100000000", "--json", "--trace-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    d = json.loads(out)
+    assert d["interrupted"] is True
+    assert d["failures"] > 0 and d["schedules"] > d["failures"]
+    assert os.path.exists(d["trace"])
+    assert "Traceback" not in err
+
+
+def test_version_and_help():
+    p = foliolab("--version")
+    assert p.returncode == 0 and "foliolab" in p.stdout
+    p = foliolab("explore", "--help")
+    assert p.returncode == 0 and "--strategy" in p.stdout
