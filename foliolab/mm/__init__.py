@@ -1,0 +1,18 @@
+"""The mm model: one module per kernel file.
+
+Importing the package imports every model module, which registers its
+baseline kernel functions.  ``BOOT_ORDER`` lists the subsystem init
+functions build_kernel() runs, in order: page_alloc_init first (it creates
+k.pgdat and k.zone, which the others use).
+"""
+
+from . import (  # noqa: F401  (modules that only register kfuncs)
+    compaction, filemap, memory_hotplug, mm_inline, page_isolation, rmap, vmscan,
+)
+from .cma import cma_init
+from .memcontrol import mem_cgroup_init
+from .migrate import migrate_init
+from .page_alloc import page_alloc_init
+from .swap import swap_init
+
+BOOT_ORDER = [page_alloc_init, cma_init, mem_cgroup_init, swap_init, migrate_init]
