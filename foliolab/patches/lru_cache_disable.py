@@ -101,8 +101,10 @@ def __alloc_contig_migrate_range(k, cc, start, end):
     of migrate_prep(), lru_cache_enable() after the loop."""
     from ..mm.page_alloc import alloc_contig_migrate_loop
     yield from k.fn.lru_cache_disable()
-    ret = yield from alloc_contig_migrate_loop(k, cc, start, end)
+    ret = yield from alloc_contig_migrate_loop(k, cc, start, end, putback=False)
     yield from k.fn.lru_cache_enable()
+    if ret < 0:
+        yield from k.fn.putback_movable_pages(cc.migratepages)
     return ret
 
 

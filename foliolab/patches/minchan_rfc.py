@@ -105,6 +105,8 @@ def folio_batch_add_and_need_flush(k, fbatch, folio):
 def __alloc_contig_migrate_range(k, cc, start, end):
     from ..mm.page_alloc import alloc_contig_migrate_loop
     yield from k.fn.migrate_prep()
-    ret = yield from alloc_contig_migrate_loop(k, cc, start, end)
+    ret = yield from alloc_contig_migrate_loop(k, cc, start, end, putback=False)
     yield from k.fn.migrate_finish()
+    if ret < 0:
+        yield from k.fn.putback_movable_pages(cc.migratepages)
     return ret
