@@ -101,8 +101,16 @@ class FunctionTable:
     def __init__(self, k, table):
         self._k = k
         self._table = table
-        for key, f in table.items():
-            setattr(self, key, functools.partial(f, k))
+
+    def __getattr__(self, key):
+        # Bound on first use and cached: a run binds only what it calls.
+        try:
+            f = self._table[key]
+        except KeyError:
+            raise AttributeError(f"the kernel has no function {key}") from None
+        bound = functools.partial(f, self._k)
+        setattr(self, key, bound)
+        return bound
 
     def probe(self, key, pre=None, post=None):
         """Attach a probe to one function of this run (kprobe/fexit style):

@@ -118,11 +118,13 @@ def flush_work(work):
 
 
 def worker_thread(m, pool):
-    """kworker/N: process the pool's work items in order."""
+    """kworker/N: process the pool's work items in order; sleep when none
+    is left (in the same step as finishing the last one)."""
     while True:
-        while not pool.worklist:
+        if not pool.worklist:
             m.block(m.current, pool, idle=True)
             yield "worker_thread: idle"
+            continue
         work = pool.worklist.pop(0)
         seq = work.queued_seq
         work.pending = False
@@ -134,4 +136,8 @@ def worker_thread(m, pool):
         for w in work.waiters:
             m.wake(w)
         work.waiters.clear()
-        yield f"process_one_work({work.name}) done"
+        if pool.worklist:
+            yield f"process_one_work({work.name}) done"
+        else:
+            m.block(m.current, pool, idle=True)
+            yield f"process_one_work({work.name}) done, worker idle"

@@ -187,10 +187,10 @@ def split_map_pages(k, freelist):
         order = page.private
         post_alloc_hook(page, order, __GFP_MOVABLE)
         out.append(page)
-        for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
-            p = pfn_to_page(pfn)
+        tails = [pfn_to_page(pfn) for pfn in range(page.pfn + 1, page.pfn + (1 << order))]
+        for p in tails:
             p._refcount = 1                       # split_page()
-            out.append(p)
+        out.extend(tails)
     freelist[:] = out
 
 

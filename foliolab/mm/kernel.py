@@ -25,6 +25,20 @@ MM_DEFAULTS = {
 }
 
 
+class MemMap(dict):
+    """mem_map: pfn -> struct page, materialised on first access."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def __missing__(self, pfn):
+        page = self[pfn] = Page(self.k, pfn)
+        return page
+
+
 class Kernel:
     """The per-run kernel: ``k.m`` the machine, ``k.fn`` the function table,
     plus the state each subsystem's init adds (``k.zone``, ``k.cpu_fbatches``
@@ -36,16 +50,12 @@ class Kernel:
         self.patches = list(patches)
         self.vmstat = {}
         self.trace_events = None      # list of (step, cpu, task, event, fields) when tracing
-        self.mem_map = {}
+        self.mem_map = MemMap(self)
+        # pfn_to_page(): a C-level dict lookup; a miss creates the page
+        self.pfn_to_page = self.mem_map.__getitem__
         self.fn = FunctionTable(self, build_table(self.patches))
 
     # --------------------------------------------------------------- memmap
-    def pfn_to_page(self, pfn):
-        page = self.mem_map.get(pfn)
-        if page is None:
-            page = Page(self, pfn)
-            self.mem_map[pfn] = page
-        return page
 
     def pfn_valid(self, pfn):
         return self.zone.zone_spans_pfn(pfn)
