@@ -52,6 +52,7 @@ class Patch:
         self.requires = tuple(requires)
         self.replaced = {}
         self.added = {}
+        self.wrapped = {}
         self.init_hooks = []
         self.source = None        # path of a user's patch file
         self.digest = None        # sha256 prefix of that file
@@ -65,6 +66,14 @@ class Patch:
     def adds(self, name=None):
         def deco(f):
             self.added[name or f.__name__] = f
+            return f
+        return deco
+
+    def wraps(self, name=None):
+        """Replace a function with a wrapper that receives the function it
+        replaces: ``f(k, orig, *args)``, where ``orig(*args)`` is bound."""
+        def deco(f):
+            self.wrapped[name or f.__name__] = f
             return f
         return deco
 
@@ -92,7 +101,23 @@ def build_table(patches):
                 kind = "a generator (it yields)" if inspect.isgeneratorfunction(old) else "a plain function"
                 raise PatchError(f"patch {p.name}: {key} must be {kind}, like the function it replaces")
             table[key] = f
+        for key, f in p.wrapped.items():
+            if key not in table:
+                raise PatchError(f"patch {p.name}: wraps {key}, which the kernel does not have")
+            table[key] = _wrap(f, table[key])
     return table
+
+
+def _wrap(f, old):
+    if inspect.isgeneratorfunction(old):
+        def wrapper(k, *args, **kw):
+            return (yield from f(k, functools.partial(old, k), *args, **kw))
+    else:
+        def wrapper(k, *args, **kw):
+            return f(k, functools.partial(old, k), *args, **kw)
+    wrapper.__name__ = old.__name__
+    wrapper.__doc__ = f.__doc__
+    return wrapper
 
 
 class FunctionTable:
