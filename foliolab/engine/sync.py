@@ -120,16 +120,23 @@ def local_irq_enable(m):
 
 
 def cond_resched(m):
-    """A scheduling point under every preemption model; an RCU quiescent state."""
+    """A scheduling point and an RCU quiescent state.  Under PREEMPT_FULL
+    (CONFIG_PREEMPTION) cond_resched() compiles to nothing: every point is
+    already a preemption point, so it is not a step there."""
     m.might_sleep(m.current, "cond_resched")
+    if m.preempt_full:
+        return
     m.current.sched_point = SCHED_ALWAYS
     yield "cond_resched"
 
 
 def might_sleep_point(m, label):
-    """might_sleep(): a voluntary preemption point (PREEMPT_VOLUNTARY)."""
+    """might_sleep(): a voluntary preemption point, a step under
+    PREEMPT_VOLUNTARY only (elsewhere it is a debug check)."""
     t = m.current
     m.might_sleep(t, label)
+    if not m.preempt_voluntary:
+        return
     t.sched_point = SCHED_VOLUNTARY
     yield label
 
@@ -179,6 +186,14 @@ class spinlock_t(_Lock):
 
 
 def _spin_acquire(lock, t, label):
+    """Take the lock; no interleaving point after an acquisition.
+
+    Taking a lock is observable only by tasks that try the same lock, which
+    then spin: running any other task between our acquisition and our next
+    action gives a state that running it just before the acquisition gives
+    too (that order is explored at the previous point).  So the acquisition
+    is merged into the step of the critical section that follows it.  A
+    contended acquisition spins, and every spin is a point."""
     m = lock.m
     _lockdep_check(m, t, lock)
     while lock.owner is not None:
@@ -188,7 +203,6 @@ def _spin_acquire(lock, t, label):
     locked_op(m)
     lock.owner = t
     t.held.append(lock)
-    yield f"{label}({lock.name})"
 
 
 def _spin_release(lock, t):
@@ -257,17 +271,16 @@ class mutex(_Lock):
 def mutex_lock(mtx):
     m = mtx.m
     t = m.current
-    m.might_sleep(t, f"mutex_lock({mtx.name})")
+    yield from might_sleep_point(m, f"mutex_lock({mtx.name}): might_sleep")
     _lockdep_check(m, t, mtx)
     while mtx.owner is not None:
         mtx.waiters.append(t)
         m.block(t, mtx)
         yield f"mutex_lock({mtx.name}) sleeps, held by {mtx.owner.name}"
+    # like a spinlock, the acquisition merges into the next step
     locked_op(m)
     mtx.owner = t
     t.held.append(mtx)
-    t.sched_point = SCHED_VOLUNTARY
-    yield f"mutex_lock({mtx.name})"
 
 
 def mutex_unlock(mtx):
