@@ -302,9 +302,11 @@ def replay(trace, as_json, events, full, original):
                 n = sh.get("preemptions", 0)
                 ps = sh.get("preemption_steps") or []
                 where = f" (step{'s' if len(ps) > 1 else ''} {', '.join(map(str, ps))})" if ps else ""
+                op = sh.get("original_preemptions")
+                found = f"{op} preemption{'s' if op != 1 else ''}, " if op is not None else ""
                 extra.append(f"shrunk: {n} preemption{'s' if n != 1 else ''}{where}, "
-                             f"{sh.get('steps')} steps; found as schedule "
-                             f"{tr.get('schedule_index')} of {len(tr['schedule'])} steps")
+                             f"{sh.get('steps')} steps (as found: schedule "
+                             f"{tr.get('schedule_index')}, {found}{len(tr['schedule'])} steps)")
             if r.outcome == "failure":
                 extra.append(f"reproduced: same failure at step {r.failure.step}")
             click.echo(interleaving_table(r.recording, header=head, failure=r.failure,

@@ -646,3 +646,61 @@ def test_property_violation_message_is_kept_verbatim():
     # guards the FAILED line format used in mails
     f = PropertyViolation("p", "m")
     assert (f.kind, f.prop, f.message) == ("property", "p", "m")
+
+
+# ------------------------------------------------- table layout, synthetic
+def _recording(rows, names=("M", "U", "kworker/1"), cpus=(0, 1, 1)):
+    """A Recording from [(tid, function, label, watch)]."""
+    from foliolab.explore.run import Recording, StepRecord, TaskInfo
+
+    class T:
+        def __init__(self, tid, name, cpu):
+            self.tid, self.name, self.cpu, self.pid = tid, name, cpu, 100 + tid
+            self.is_sb, self.daemon, self.rt_prio = False, False, 0
+
+    rec = Recording({"ncpus": 2})
+    rec.tasks = [TaskInfo(T(i, n, c)) for i, (n, c) in enumerate(zip(names, cpus))]
+    rec.watch0 = {"ref": "2"}
+    rec.steps = [StepRecord(i + 1, tid, label, [fn] if fn else [], watch)
+                 for i, (tid, fn, label, watch) in enumerate(rows)]
+    return rec
+
+
+def test_nested_repetitions_are_elided_block_by_block():
+    rows = [(0, "cma_alloc", "start", {"ref": "2"})]
+    for p in range(10):                                  # 10 passes of 7 steps
+        for i in range(3):                               # inner repetition
+            rows.append((0, "migrate_pages", f"pass {p + 1}: try {i}", {"ref": "3"}))
+        rows += [(0, "migrate_pages", "-EAGAIN", {"ref": "3"}),
+                 (1, "folio_activate", "get F", {"ref": "4"}),
+                 (1, "folio_put", "put F", {"ref": "3"}),
+                 (0, "migrate_pages", f"pass {p + 1} done", {"ref": "3"})]
+    rows.append((0, "cma_alloc", "-EBUSY", {"ref": "2"}))
+    rec = _recording(rows)
+    text = interleaving_table(rec, header="h")
+    assert "... 56 similar steps (8 x 7) ..." in text
+    full = interleaving_table(rec, header="h", full=True)
+    assert "similar" not in full
+    assert len(full.splitlines()) == len(rows) + 4
+    lines = text.splitlines()
+    assert len(lines) < 25
+    shown = [int(ln.split()[0]) for ln in lines[2:-1] if ln.split()[0].isdigit()]
+    assert shown == sorted(shown) and shown[0] == 0 and shown[-1] == len(rows)
+
+
+def test_long_cells_wrap_instead_of_being_cut():
+    long = "unlock_page_lruvec_irqrestore: spin_unlock_irq(lruvec(/,node0)->lru_lock) and more"
+    rows = [(0, "", "a" * 20, {"ref": "2"}), (1, "", "b" * 20, {"ref": "2"}),
+            (2, "", long, {"ref": "3"})]
+    rec = _recording(rows)
+    text = interleaving_table(rec, header="h", col_width=20, max_area=60)
+    lines = text.splitlines()
+    area = 3 * 20 + 2 * 2                 # three columns of 20 (wider than max_area)
+    assert max(len(ln) for ln in lines[1:-1]) <= 4 + 2 + area + 2 + 3
+    pieces = [ln[6 + 44:6 + area].strip() for ln in lines[2:-1]]
+    pieces = [p for p in pieces if p and not p.startswith("b")]
+    assert len(pieces) > 1                 # wrapped
+    assert "".join(pieces).replace(" ", "") == long.replace(" ", "")
+    assert lines[-1] == "no failure (3 steps)"
+    wide = interleaving_table(rec, header="h", col_width=20, max_area=60, full=True)
+    assert long in wide

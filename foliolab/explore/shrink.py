@@ -7,12 +7,15 @@ for a step where the last task can still run is a preemption" (invisible
 tasks are transparent, as in the strategies).  Replaying
 every decision of a schedule reproduces it exactly; delta debugging (Zeller's
 ddmin) then drops decisions while a failure of the same kind still occurs.
-Effort is bounded by a number of replays.
+When that leaves more than one preemption, a preemption-bounded DFS with a
+smaller bound looks for a failure of the same kind with fewer preemptions
+(ddmin only removes decisions; it cannot move one).  Effort is bounded by a
+number of replays.
 """
 
 from __future__ import annotations
 
-from .strategies import last_visible, visible
+from .strategies import DFS, last_visible, visible
 from .run import ModelError, NondeterminismError, failure_info, run_schedule, strict_choose
 
 
@@ -160,6 +163,31 @@ def shrink(scenario, patches, settings, schedule, failure, *, budget=200,
                 n = min(2 * n, len(items))
         if len(items) == 1:
             attempt([])
+    # ddmin stops at a 1-minimal decision list, which can still have more
+    # preemptions than needed (a preemption elsewhere may do what two do
+    # here): look for a failure with fewer preemptions systematically, with
+    # the replays left (iterative DFS: fewest preemptions first).
+    if best["key"][0] > 0 and replays[0] < budget:
+        dfs = DFS(best["key"][0] - 1)
+        while replays[0] < budget and not (should_stop is not None and should_stop()):
+            choose = dfs.next_choose()
+            if choose is None:
+                break
+            replays[0] += 1
+            try:
+                k, res = run_schedule(scenario, patches, settings, choose, build=build)
+            except (ModelError, NondeterminismError):
+                break
+            dfs.after(res)
+            info = failure_info(k, res)
+            if info is not None and info.same_kind(failure):
+                try:
+                    ds = extract_decisions(scenario, patches, settings, res.schedule, build)
+                except (NondeterminismError, ModelError):
+                    break
+                replays[0] -= 1              # this replay is not charged twice
+                attempt(ds)
+                break
     res = best["res"]
     return Shrunk(list(res.schedule), res.steps, len(best["pre"]), best["pre"],
                   best["info"], best["tasks"], replays[0], best["ds"],

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 
-COL_WIDTH = 40         # a task column's width; a longer cell spills over the
+COL_WIDTH = 28         # a task column's width; a longer cell spills over the
                        # (empty) columns to its right
-MAX_CELL = 76          # longest task cell; longer ones are cut with "..."
-MAX_PERIOD = 12        # longest repeating block the elision looks for
+MAX_AREA = 120         # the task columns' total width; longer cells continue
+                       # on the next lines (not with full=True)
+MAX_PERIOD = 256       # longest repeating block the elision looks for
 MIN_ELIDED = 3         # elide only when it hides at least this many rows
 
 _DIGITS = re.compile(r"\d+")
@@ -38,8 +39,26 @@ def step_cell(rec):
     return f"{fn}: {label}"
 
 
-def _cut(text, width):
-    return text if len(text) <= width else text[:width - 3] + "..."
+def _wrap(text, width):
+    """``text`` in lines of at most ``width`` characters, continuation lines
+    indented by two spaces; breaks after spaces, commas or '(' when it can."""
+    if len(text) <= width or width < 12:
+        return [text]
+    out = []
+    indent = ""
+    while len(indent) + len(text) > width:
+        room = width - len(indent)
+        cut = max(text.rfind(" ", 0, room + 1), text.rfind(",", 0, room),
+                  text.rfind("(", 0, room))
+        if cut < room // 3:
+            cut = room
+        elif text[cut] in ",(":
+            cut += 1
+        out.append(indent + text[:cut].rstrip())
+        text = text[cut:].lstrip()
+        indent = "  "
+    out.append(indent + text)
+    return out
 
 
 def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None):
@@ -54,47 +73,51 @@ def header_line(scenario, variant, strategy, seed, schedule_index, settings, sho
             f"{settings.get('memory_model', 'sc')}")
 
 
-def _elide(sigs, full):
-    """[(start, end, hidden)] blocks: rows start..end-1 shown, then `hidden`
-    rows elided (a block with hidden > 0 is followed by the block showing
-    the last period)."""
-    n = len(sigs)
-    if full:
-        return [(0, n, 0)]
-    out = []
-    i = 0
-    plain_start = 0
-    while i < n:
-        best_p, best_len = 0, 0
-        for p in range(1, MAX_PERIOD + 1):
-            if i + 2 * p > n:
-                break
-            j = i + p
-            while j < n and sigs[j] == sigs[j - p]:
+def _elide(ids, lo, hi, out):
+    """Append to ``out`` the rows lo..hi-1 to show (row indices) and the
+    runs to hide (``("skip", hidden, repetitions, period)``): a block of
+    ``p`` rows repeated ``r >= 3`` times shows its first and last copies
+    (themselves elided the same way) and hides the ``r - 2`` in between."""
+    nxt = {}
+    pos_of = {}
+    for j in range(hi - 1, lo - 1, -1):      # next occurrence of each row's signature
+        nxt[j] = pos_of.get(ids[j])
+        pos_of[ids[j]] = j
+    i = lo
+    while i < hi:
+        best_p, best_region = 0, 0
+        q = nxt[i]
+        while q is not None and q - i <= MAX_PERIOD and 3 * (q - i) <= hi - i:
+            p = q - i
+            j = q
+            while j < hi and ids[j] == ids[j - p]:
                 j += 1
-            region = (j - i) // p * p     # whole periods of the repeating rows
-            if region - 2 * p >= MIN_ELIDED and region > best_len:
-                best_p, best_len = p, region
+            region = (j - i) // p * p
+            if region >= 3 * p and region - 2 * p >= MIN_ELIDED and region > best_region:
+                best_p, best_region = p, region
+                if i + region + p > hi:
+                    break                    # nothing longer can follow
+            q = nxt[q]
         if best_p:
-            p = best_p
-            region = best_len
-            hidden = region - 2 * p
-            out.append((plain_start, i + p, hidden))
-            plain_start = i + region - p
+            p, region = best_p, best_region
+            _elide(ids, i, i + p, out)
+            out.append(("skip", region - 2 * p, region // p - 2, p))
+            _elide(ids, i + region - p, i + region, out)
             i += region
         else:
+            out.append(i)
             i += 1
-    out.append((plain_start, n, 0))
     return out
 
 
 def interleaving_table(recording, *, header, failure=None, extra_lines=(),
-                       full=False, max_cell=MAX_CELL, col_width=COL_WIDTH):
+                       full=False, col_width=COL_WIDTH, max_area=MAX_AREA):
     """Render a :class:`~foliolab.explore.run.Recording`.
 
     ``header``: the first line (see :func:`header_line`).  ``failure``: a
     FailureInfo shown at the bottom.  ``extra_lines``: lines under it
-    (shrink, replay command).  ``full``: no elision of repetitive rows.
+    (shrink, replay command).  ``full``: no elision of repetitive rows and
+    no cut cells (however wide the table gets).
     """
     steps = recording.steps
     tasks = {t.tid: t for t in recording.tasks}
@@ -116,7 +139,7 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
             heads.append(f"CPU{t.cpu} {t.name}")
         else:
             heads.append(f"CPU{t.cpu} {t.name}")
-    cells = [_cut(step_cell(r), max_cell) for r in steps]
+    cells = [step_cell(r) for r in steps]
     widths = [len(h) for h in heads]
     longest = [0] * len(cols)
     for r, c in zip(steps, cells):
@@ -132,6 +155,8 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         off += w + 2
     area = off - 2 if widths else 0
     need = max([offsets[i] + longest[i] for i in range(len(cols))] + [area])
+    if not full:
+        need = min(need, max(area, max_area))
     if need > area and widths:
         widths[-1] += need - area
         area = need
@@ -151,15 +176,19 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
     nw = max(4, len(str(steps[-1].step)) if steps else 4)
 
     def line(stepno, col, text, watch):
-        parts = [str(stepno).rjust(nw)]
-        if col >= 0:
-            parts.append((" " * offsets[col] + text).ljust(area))
-        else:
-            parts.append(" " * area)
-        for j, key in enumerate(wkeys):
-            v = watch.get(key, "") if watch is not None else ""
-            parts.append(str(v).rjust(wwidths[j]))
-        return "  ".join(parts).rstrip()
+        """One row; a cell longer than the room left of the state columns
+        continues on the next lines, indented (nothing is cut)."""
+        room = area - offsets[col] if col >= 0 else area
+        chunks = _wrap(text, room) if col >= 0 else [""]
+        rows = []
+        for n, chunk in enumerate(chunks):
+            parts = [(str(stepno) if n == 0 else "").rjust(nw)]
+            parts.append((" " * (offsets[col] if col >= 0 else 0) + chunk).ljust(area))
+            for j, key in enumerate(wkeys):
+                v = watch.get(key, "") if (watch is not None and n == 0) else ""
+                parts.append(str(v).rjust(wwidths[j]))
+            rows.append("  ".join(parts).rstrip())
+        return "\n".join(rows)
 
     out = [header]
     hparts = ["step".rjust(nw)] + [h.ljust(w) for h, w in zip(heads, widths)]
@@ -167,13 +196,21 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
     out.append("  ".join(hparts).rstrip())
     if recording.watch0 and wkeys:
         out.append(line(0, -1, "", recording.watch0))     # the state before step 1
-    sigs = [(r.tid, _DIGITS.sub("#", c)) for r, c in zip(steps, cells)]
-    for start, end, hidden in _elide(sigs, full):
-        for idx in range(start, end):
-            r = steps[idx]
-            out.append(line(r.step, colpos[r.tid], cells[idx], r.watch))
-        if hidden:
-            out.append(f"{'...'.rjust(nw)}  ... {hidden} similar steps ...")
+    if full:
+        items = list(range(len(steps)))
+    else:
+        sig_ids = {}
+        ids = [sig_ids.setdefault((r.tid, _DIGITS.sub("#", c)), len(sig_ids))
+               for r, c in zip(steps, cells)]
+        items = _elide(ids, 0, len(steps), [])
+    for it in items:
+        if isinstance(it, int):
+            r = steps[it]
+            out.append(line(r.step, colpos[r.tid], cells[it], r.watch))
+        else:
+            _, hidden, reps, p = it
+            more = f" ({reps} x {p})" if p > 1 else ""
+            out.append(f"{'...'.rjust(nw)}  ... {hidden} similar steps{more} ...")
     if failure is not None:
         out.append(f"FAILED  {failure.headline()}")
     else:
