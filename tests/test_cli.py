@@ -156,6 +156,26 @@ def test_user_patch_column_and_explore(tmp_path):
     assert lines[1].split()[0] == "lost-update"
     assert lines[1].split()[1:] == ["BUG", "@1", "safe", "k<=2", "safe", "k<=2"]
     one_line_error(foliolab("explore", "lost-update", "--patch", str(tmp_path / "nope.py")))
+    unknown = tmp_path / "unknown_fix.py"
+    unknown.write_text(
+        "from foliolab.engine.kernel import Patch\n"
+        "PATCH = Patch('u', title='t', summary='s')\n"
+        "@PATCH.replaces('no_such_function')\n"
+        "def f(k):\n"
+        "    yield 'x'\n")
+    assert "no_such_function" in one_line_error(foliolab("explore", "lost-update",
+                                                         "--patch", str(unknown)))
+    crash = tmp_path / "crash_fix.py"
+    crash.write_text(
+        "from foliolab.engine.kernel import Patch\n"
+        "PATCH = Patch('crash', title='t', summary='s')\n"
+        "@PATCH.replaces('counter_inc')\n"
+        "def counter_inc(k):\n"
+        "    yield 'about to crash'\n"
+        "    k.counter = k.counter + None\n")
+    p = foliolab("explore", "lost-update", "--patch", str(crash))
+    assert p.returncode == 3
+    assert "TypeError" in p.stdout and "crash_fix.py" in p.stdout
     bad = tmp_path / "bad_fix.py"
     bad.write_text("PATCH = 3\n")
     assert "defines no PATCH" in one_line_error(foliolab("explore", "lost-update",

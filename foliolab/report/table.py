@@ -24,6 +24,7 @@ COL_WIDTH = 28         # a task column's width; a longer cell spills over the
 MAX_AREA = 120         # the task columns' total width; longer cells continue
                        # on the next lines (not with full=True)
 MAX_PERIOD = 256       # longest repeating block the elision looks for
+FAILED_WIDTH = 100     # the FAILED line wraps at the table's width, at least this
 MIN_ELIDED = 3         # elide only when it hides at least this many rows
 
 _DIGITS = re.compile(r"\d+")
@@ -212,7 +213,11 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
             more = f" ({reps} x {p})" if p > 1 else ""
             out.append(f"{'...'.rjust(nw)}  ... {hidden} similar steps{more} ...")
     if failure is not None:
-        out.append(f"FAILED  {failure.headline()}")
+        import textwrap
+        width = max(FAILED_WIDTH, min(len(out[1]), 2 * FAILED_WIDTH))
+        out.extend(textwrap.wrap(f"FAILED  {failure.headline()}", width=width,
+                                 subsequent_indent=" " * 8, break_long_words=False,
+                                 break_on_hyphens=False))
     else:
         out.append(f"no failure ({len(steps)} steps)")
     pad = " " * len("FAILED  ")
