@@ -320,37 +320,79 @@ def replay(trace, as_json, events, full, original):
 
 
 # ------------------------------------------------------- compare / reproduce
+def _jobs(jobs):
+    import os
+    return jobs or os.cpu_count() or 1
+
+
+_CELLS = []          # the cells of the table being computed (inherited by forked workers)
+
+
+def _cell(i):
+    from .explore import verdict
+    s, col, vname, patches, e, judged, kw = _CELLS[i]
+    return i, verdict(s, vname, patches, e, judge=judged, **kw)
+
+
 def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
-               progress, settings_by_scenario=None):
-    """columns: [(column name, variant name, patches, judged)] -> rows."""
+               progress, settings_by_scenario=None, jobs=1):
+    """columns: [(column name, variant name, patches, judged)] -> rows.
+    Cells are independent (fixed seeds), so ``jobs`` worker processes give
+    the same table as one."""
     from tqdm import tqdm
 
-    from .explore import verdict
     from .scenarios.base import NA, SAFE, Expect
-    rows = []
-    cells = [(s, c) for s in scenarios for c in columns]
-    bar = tqdm(total=len(cells), file=sys.stderr, unit="cell", leave=False,
-               disable=not progress, dynamic_ncols=True)
+    global _CELLS
+    _CELLS = []
+    for s in scenarios:
+        for col, vname, patches, judged in columns:
+            e = s.expect(vname)
+            if not judged and e.outcome != NA:
+                # no expectation for a user's patch: certify with the
+                # largest bound any variant of the scenario states
+                bound = max([x.preemptions for x in s.expected.values()] + [2])
+                e = Expect(SAFE, preemptions=bound)
+            kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
+                      trace_dir=trace_dir,
+                      settings=(settings_by_scenario or {}).get(s.slug))
+            _CELLS.append((s, col, vname, patches, e, judged, kw))
+    results = [None] * len(_CELLS)
+    bar = tqdm(total=len(_CELLS), file=sys.stderr, unit="cell", leave=False,
+               disable=not progress, dynamic_ncols=True, desc=fam.name)
+    interrupted = False
     try:
-        for s in scenarios:
-            row = {}
-            for col, vname, patches, judged in columns:
-                bar.set_description(f"{s.slug} / {col}")
-                e = s.expect(vname)
-                if not judged and e.outcome != NA:
-                    # no expectation for a user's patch: certify with the
-                    # largest bound any variant of the scenario states
-                    bound = max([x.preemptions for x in s.expected.values()] + [2])
-                    e = Expect(SAFE, preemptions=bound)
-                row[col] = verdict(s, vname, patches, e, family=fam.name,
-                                   budget=budget, dfs_budget=dfs_budget, seed=seed,
-                                   trace_dir=trace_dir, judge=judged,
-                                   settings=(settings_by_scenario or {}).get(s.slug))
+        if jobs > 1 and len(_CELLS) > 1:
+            import multiprocessing
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(jobs) as pool:
+                for i, v in pool.imap_unordered(_cell, range(len(_CELLS))):
+                    results[i] = v
+                    bar.update(1)
+                    if v.interrupted:
+                        interrupted = True
+        else:
+            for i in range(len(_CELLS)):
+                bar.set_description(f"{_CELLS[i][0].slug} / {_CELLS[i][1]}")
+                results[i] = _cell(i)[1]
                 bar.update(1)
-            rows.append((s.slug, row))
+                if results[i].interrupted:
+                    interrupted = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
-    return rows
+    rows = []
+    i = 0
+    for s in scenarios:
+        row = {}
+        for col, _, _, _ in columns:
+            if results[i] is not None:      # None: not computed (Ctrl-C)
+                row[col] = results[i]
+            i += 1
+        if row:
+            rows.append((s.slug, row))
+    return rows, interrupted
 
 
 def _table_json(fam, columns, rows):
@@ -367,6 +409,8 @@ _table_options = [
     click.option("--trace-dir", default="traces", show_default=True),
     click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
+    click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                 help="Worker processes for the cells (default: the number of CPUs)."),
 ]
 
 
@@ -385,7 +429,7 @@ def _with_table_options(f):
                    "(the baseline if none is given).")
 @_with_table_options
 def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
-            as_json, no_progress):
+            as_json, no_progress, jobs):
     """Variant x scenario verdict table for a family or one scenario."""
     from .explore.registry import (
         default_variant, families, find_scenario, find_variant, variant_label,
@@ -414,19 +458,25 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         for v in bases:
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
     t0 = time.perf_counter()
-    rows = _run_table(fam, scenarios, columns, budget=budget, dfs_budget=dfs_budget,
-                      seed=seed, trace_dir=trace_dir,
-                      progress=_progress_wanted(no_progress, as_json))
+    rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
+                                   dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
+                                   progress=_progress_wanted(no_progress, as_json),
+                                   jobs=_jobs(jobs))
     secs = time.perf_counter() - t0
     ok = all(v.as_expected for _, row in rows for v in row.values())
     if as_json:
         d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
+             "interrupted": interrupted,
              "schedules": sum(v.schedules for _, row in rows for v in row.values()),
              "families": [_table_json(fam, columns, rows)]}
         click.echo(json.dumps(d, indent=1))
     else:
         click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
                                  trace_dir=trace_dir), nl=False)
+        if interrupted:
+            click.echo("interrupted: the table shows the cells computed so far")
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
 
 
@@ -434,7 +484,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
 @click.option("--family", "-f", "family_names", multiple=True,
               help="Only these families (default: all).")
 @_with_table_options
-def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress):
+def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
     from .explore.registry import families, find_family, variant_patches
@@ -443,25 +493,34 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
     t0 = time.perf_counter()
     tables = []
     ok = True
+    interrupted = False
     for fam in fams:
         columns = [(v.name, v.name, variant_patches(v), True) for v in fam.variants.values()]
-        rows = _run_table(fam, list(fam.scenarios), columns, budget=budget,
-                          dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
-                          progress=_progress_wanted(no_progress, as_json))
+        rows, interrupted = _run_table(fam, list(fam.scenarios), columns, budget=budget,
+                                       dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
+                                       progress=_progress_wanted(no_progress, as_json),
+                                       jobs=_jobs(jobs))
         ok = ok and all(v.as_expected for _, row in rows for v in row.values())
         tables.append((fam, columns, rows))
         if not as_json:
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
                                      trace_dir=trace_dir))
+        if interrupted:
+            break
     secs = time.perf_counter() - t0
     if as_json:
         d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
+             "interrupted": interrupted,
              "schedules": sum(v.schedules for _, _, rows in tables
                               for _, row in rows for v in row.values()),
              "families": [_table_json(f, c, r) for f, c, r in tables]}
         click.echo(json.dumps(d, indent=1))
     elif not fams:
         click.echo("no scenario families")
+    if interrupted:
+        if not as_json:
+            click.echo("interrupted: the tables show the cells computed so far")
+        return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
 
 

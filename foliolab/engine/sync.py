@@ -186,14 +186,12 @@ class spinlock_t(_Lock):
 
 
 def _spin_acquire(lock, t, label):
-    """Take the lock; no interleaving point after an acquisition.
+    """Take the lock; the acquisition ends the step.
 
-    Taking a lock is observable only by tasks that try the same lock, which
-    then spin: running any other task between our acquisition and our next
-    action gives a state that running it just before the acquisition gives
-    too (that order is explored at the previous point).  So the acquisition
-    is merged into the step of the critical section that follows it.  A
-    contended acquisition spins, and every spin is a point."""
+    The point after the acquisition matters less for the lock than for what
+    the step did before it (a lockless test_and_clear of PG_lru right before
+    taking the lruvec lock is visible to other CPUs from then on): model code
+    relies on it as the interleaving point after such actions."""
     m = lock.m
     _lockdep_check(m, t, lock)
     while lock.owner is not None:
@@ -203,6 +201,7 @@ def _spin_acquire(lock, t, label):
     locked_op(m)
     lock.owner = t
     t.held.append(lock)
+    yield f"{label}({lock.name})"
 
 
 def _spin_release(lock, t):
@@ -277,10 +276,10 @@ def mutex_lock(mtx):
         mtx.waiters.append(t)
         m.block(t, mtx)
         yield f"mutex_lock({mtx.name}) sleeps, held by {mtx.owner.name}"
-    # like a spinlock, the acquisition merges into the next step
     locked_op(m)
     mtx.owner = t
     t.held.append(mtx)
+    yield f"mutex_lock({mtx.name})"
 
 
 def mutex_unlock(mtx):

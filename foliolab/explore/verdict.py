@@ -54,9 +54,19 @@ class Verdict:
         self.trace_path = None
         self.certificate = None
         self.dfs_schedules = None
+        self.partial_certificate = None
         self.witnesses = {}            # reached: name -> first schedule index
         self.problems = []             # why the cell is not as expected
         self.nondeterminism = None
+        self.interrupted = False       # Ctrl-C: the cell is incomplete
+
+    def __getstate__(self):
+        # Sent back from worker processes: the scenario object may come from
+        # a module the parent cannot import by name (FOLIOLAB_FAMILIES, a
+        # user's file), so only its slug travels.
+        d = dict(self.__dict__)
+        d["scenario"] = _ScenarioRef(self.scenario.slug, getattr(self.scenario, "witnesses", {}))
+        return d
 
     @property
     def as_expected(self):
@@ -75,8 +85,9 @@ class Verdict:
         if self.failure is not None:
             return f"{self.cell} ({self.failure.headline()})"
         if self.outcome == "safe?":
+            part = f"; {self.partial_certificate}" if self.partial_certificate else ""
             return (f"safe? (no failure, no certificate: DFS k<={self.expect.preemptions} "
-                    f"cut after {self.dfs_schedules} schedules)")
+                    f"cut after {self.dfs_schedules} schedules{part})")
         if self.outcome == "nondeterminism":
             return f"nondeterminism: {self.nondeterminism}"
         return self.cell
@@ -93,8 +104,21 @@ class Verdict:
             "seconds": round(self.seconds, 3),
             "failure": self.failure.to_json() if self.failure else None,
             "found_by": self.found_by, "trace": self.trace_path,
-            "certificate": self.certificate, "witnesses": dict(self.witnesses),
+            "certificate": self.certificate,
+            "partial_certificate": self.partial_certificate,
+            "interrupted": self.interrupted, "witnesses": dict(self.witnesses),
         }
+
+
+class _ScenarioRef:
+    """What a Verdict keeps of its scenario across processes."""
+
+    def __init__(self, slug, witnesses):
+        self.slug = slug
+        self.witnesses = {name: None for name in witnesses}
+
+    def __repr__(self):
+        return f"<Scenario {self.slug}>"
 
 
 def _matches(expect, kind):
@@ -121,6 +145,7 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     v = Verdict(scenario, variant_label(variant, patches), expect, judge)
     if expect.outcome == NA:
         return v
+    budget = max(budget, getattr(expect, "budget", 0) or 0)
     t0 = time.perf_counter()
     common = dict(settings=settings, trace_dir=trace_dir, progress=progress,
                   family=family, build=build, shrink=shrink, record=False)
@@ -132,11 +157,16 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
         if ex.outcome in ("failure", "nondeterminism", "error"):
             found = ex
             break
+        if ex.interrupted:
+            return _interrupted(v, t0)
     if found is None:
         ex = explore(scenario, variant, patches, "dfs", dfs_budget, seed,
                      preemptions=expect.preemptions, **common)
         _absorb(v, ex)
         v.dfs_schedules = ex.schedules
+        v.partial_certificate = ex.partial_certificate
+        if ex.interrupted and ex.outcome != "failure":
+            return _interrupted(v, t0)
         if ex.outcome in ("failure", "nondeterminism", "error"):
             found = ex
         elif ex.outcome == "certified":
@@ -171,9 +201,21 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
                          mode="count", stop_when_witnessed=known,
                          **dict(common, trace_dir=None))
             _absorb(v, ex, failures=False)
+            if ex.interrupted:
+                v.interrupted = True
+                v.problems.append("interrupted (Ctrl-C) while looking for the witnesses")
     v.seconds = time.perf_counter() - t0
     if judge:
         _judge(v)
+    return v
+
+
+def _interrupted(v, t0):
+    v.interrupted = True
+    v.outcome = "interrupted"
+    v.cell = "?"
+    v.problems.append("interrupted (Ctrl-C) before the cell was complete")
+    v.seconds = time.perf_counter() - t0
     return v
 
 

@@ -49,6 +49,8 @@ class Expect:
     within the bound: ``preemptions`` for the DFS certificate), NA (the
     scenario does not apply).  ``witness``: names of scenario witnesses that
     some explored schedule must reach (e.g. a transient -EAGAIN).
+    ``budget``: a larger search budget for a rare failure (the failure rate
+    the model measured is in the scenario's docstring).
     """
 
     outcome: str
@@ -56,6 +58,7 @@ class Expect:
     preemptions: int = 2
     witness: tuple = ()
     note: str = ""
+    budget: int = 0         # schedules per search strategy, if more than the default
 
 
 @dataclass
