@@ -472,9 +472,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         click.echo(json.dumps(d, indent=1))
     else:
         click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                 trace_dir=trace_dir), nl=False)
-        if interrupted:
-            click.echo("interrupted: the table shows the cells computed so far")
+                                 trace_dir=trace_dir, interrupted=interrupted), nl=False)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
@@ -504,7 +502,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         tables.append((fam, columns, rows))
         if not as_json:
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                     trace_dir=trace_dir))
+                                     trace_dir=trace_dir, interrupted=interrupted))
         if interrupted:
             break
     secs = time.perf_counter() - t0
@@ -518,8 +516,6 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
     elif not fams:
         click.echo("no scenario families")
     if interrupted:
-        if not as_json:
-            click.echo("interrupted: the tables show the cells computed so far")
         return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
 

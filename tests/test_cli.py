@@ -291,3 +291,23 @@ def test_version_and_help():
     assert p.returncode == 0 and "foliolab" in p.stdout
     p = foliolab("explore", "--help")
     assert p.returncode == 0 and "--strategy" in p.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_during_compare_prints_the_cells_done_and_exits_130(tmp_path, jobs):
+    e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "foliolab.cli", "compare", "toy", "-n", "100000000",
+         "-j", jobs, "--trace-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    assert lines[0].split() == ["toy", "racy", "locked"]
+    assert lines[1].split()[:3] == ["lost-update", "BUG", "@1"]
+    assert lines[-1].startswith("interrupted (Ctrl-C): only the cells shown were computed")
+    assert "every cell as expected" not in out

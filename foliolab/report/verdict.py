@@ -12,8 +12,10 @@ explained under the table.
 from __future__ import annotations
 
 
-def verdict_table(title, columns, rows, *, trace_dir=None):
-    """``rows``: [(scenario slug, {column: Verdict})]."""
+def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
+    """``rows``: [(scenario slug, {column: Verdict})].  ``interrupted``: the
+    table is partial (Ctrl-C); the last line says so instead of claiming
+    that every cell is as expected."""
     first = max([len(title)] + [len(slug) for slug, _ in rows])
     widths = []
     for col in columns:
@@ -43,7 +45,10 @@ def verdict_table(title, columns, rows, *, trace_dir=None):
                 problems.append(f"UNEXPECTED: {slug} / {col}: {p}")
     out.extend(problems)
     tail = "" if not (traces and trace_dir) else f"; traces in {trace_dir.rstrip('/')}/"
-    if not problems:
+    if interrupted:
+        out.append("interrupted (Ctrl-C): only the cells shown were computed"
+                   + ("; they are as expected" if not problems else "") + tail)
+    elif not problems:
         out.append("every cell as expected (SCENARIOS.md)" + tail)
     elif tail:
         out.append(tail[2:])
