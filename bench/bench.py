@@ -31,7 +31,8 @@ import time
 from foliolab.engine.machine import Machine
 from foliolab.engine.sync import atomic_inc, atomic_t, spin_lock, spin_unlock, spinlock_t
 from foliolab.explore.explorer import explore
-from foliolab.scenarios import BUG, HANG, find_family, variant_patches
+from foliolab.explore.registry import find_family, variant_patches
+from foliolab.scenarios import BUG, HANG
 from foliolab.scenarios.base import make_run
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from foliolab.explore.verdict import verdict
 from foliolab.mm.swap import folio_in_cpu_batches
-from foliolab.scenarios import NA, find_family, variant_patches
+from foliolab.explore.registry import find_family, variant_patches
+from foliolab.scenarios import NA
 from foliolab.scenarios.base import make_run
 
 FAMILY = find_family("lru_cache")

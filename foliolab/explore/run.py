@@ -180,6 +180,16 @@ class FailureInfo:
         return f"<failure {self.kind} at step {self.step}: {self.message}>"
 
 
+def kernel_name(name):
+    """The kernel function a model function stands for: shared bodies are
+    named ``do_<kernel function>`` or ``<kernel function>_body``."""
+    if name.startswith("do_"):
+        name = name[3:]
+    if name.endswith("_body"):
+        name = name[:-5]
+    return name
+
+
 def call_chain(t):
     """Names of the model functions ``t`` is suspended in, outermost first;
     engine frames (primitives: spin_lock, flush_work ...) are skipped."""
@@ -190,7 +200,7 @@ def call_chain(t):
         if code is None or getattr(g, "gi_frame", None) is None:
             break
         if not code.co_filename.startswith(ENGINE_DIR):
-            names.append(code.co_name)
+            names.append(kernel_name(code.co_name))
         g = getattr(g, "gi_yieldfrom", None)
     return names
 
