@@ -12,6 +12,8 @@ How a cell is computed:
 3. No failure: preemption-bounded DFS with ``k = Expect.preemptions`` (up to
    ``dfs_budget`` schedules).  It completes: ``safe k<=K`` (a certificate);
    it is cut by the budget: ``safe?``; it finds a failure: BUG/HANG as above.
+   For a cell expected to fail, the DFS is a last resort and gets at most
+   ``BUG_DFS_BUDGET`` schedules.
 4. Witnesses: every name in ``Expect.witness`` must be reached by at least
    one explored run (``scenario.witnesses[name](k)`` true at the end of the
    run).  When the search stopped before that, a random walk keeps looking
@@ -33,6 +35,7 @@ from .registry import variant_label
 from .run import HANG_KINDS
 
 SEARCH_PLAN = (("pct", 2), ("pct", 3), ("random", None))
+BUG_DFS_BUDGET = 20_000
 
 
 class Verdict:
@@ -160,6 +163,9 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
         if ex.interrupted:
             return _interrupted(v, t0)
     if found is None:
+        if expect.outcome in (BUG, HANG):
+            # the search above should have found it; DFS is a last resort here
+            dfs_budget = min(dfs_budget, BUG_DFS_BUDGET)
         ex = explore(scenario, variant, patches, "dfs", dfs_budget, seed,
                      preemptions=expect.preemptions, **common)
         _absorb(v, ex)
