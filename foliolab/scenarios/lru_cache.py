@@ -6,11 +6,12 @@ per-CPU batch after the migrator's drain keeps a reference the migrator does
 not expect (or keeps PG_lru clear), so migrate_pages() fails all 10 passes,
 alloc_contig_range() its 5 tries, and cma_alloc() returns NULL.
 
-Common layout (4096-page zone, pageblock_order 9): CMA area "A" = the
-pageblock at pfn 0x400; F = a page-cache folio of the file "app" at pfn
-0x407 inside it, mapped once by the app (references: page cache 1 + mapping
-1).  The migrator M allocates the whole area (cma_alloc of 512 pages, as a
-camera or codec driver would).
+Common layout (4096-page zone, pageblock_order 9): CMA area "A" = the two
+pageblocks at pfn 0x400 (v5.12 aligns CMA areas to MAX_ORDER_NR_PAGES, 1024
+pages); F = a page-cache folio of the file "app" at pfn 0x407 inside it,
+mapped once by the app (references: page cache 1 + mapping 1).  The
+migrator M allocates the whole area (cma_alloc of 1024 pages, as a camera or
+codec driver would), so cma_alloc has no other range to fall back to.
 
 Properties:
 
