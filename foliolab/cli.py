@@ -180,7 +180,7 @@ def _expect_text(e):
 @click.argument("scenario")
 @click.option("--variant", "-V", "variant_name", default=None,
               help="Variant of the scenario's family (default: its baseline).")
-@click.option("--strategy", "-s", type=click.Choice(["random", "pct", "dfs"]),
+@click.option("--strategy", "-s", type=click.Choice(["random", "sticky", "pct", "dfs"]),
               default="pct", show_default=True)
 @click.option("--budget", "-n", type=click.IntRange(min=1), default=1000,
               show_default=True, help="Maximum number of schedules.")

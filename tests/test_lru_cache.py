@@ -19,13 +19,13 @@ from foliolab.scenarios.base import make_run
 
 FAMILY = find_family("lru_cache")
 
-# The catalogue expects nested-skip v2 to fail (Michal Hocko's CPU0/1/2
-# diagram).  The model reaches it (test_nested_skip_v2_race_is_in_the_model),
-# but only with a store that stays in CPU0's store buffer across a dozen steps
-# of two other CPUs and two well-placed preemptions: neither PCT (d<=3, 20,000
-# schedules) nor the k=2 DFS (cut at 100,000 schedules) gets there.
-EXPLORER_GAPS = {("nested-disablers", "nested-skip-v2"):
-                 "the v2 race needs a long-buffered store; beyond the default search"}
+# Cells the explorer cannot decide within the verdict's budgets, with the
+# reason (xfail, strict: a cell that starts passing must be moved out).
+# nested-skip v2 used to be here: its race needs a store that stays in CPU0's
+# store buffer across a dozen steps of two other CPUs; PCT (d<=3, 20,000
+# schedules) and the k=2 DFS (cut at 100,000) miss it, the sticky walk finds
+# it in about 1 schedule in 500.
+EXPLORER_GAPS = {}
 
 CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
          if s.expect(v).outcome != NA]
@@ -76,8 +76,8 @@ def _guided_nested_run(variant):
 
 
 def test_nested_skip_v2_race_is_in_the_model():
-    """The race the explorer does not reach within its budgets: v2 fails on
-    this schedule, the merged forced drain does not."""
+    """Michal's diagram as a two-preemption schedule: v2 fails on it, the
+    merged forced drain does not."""
     r = _guided_nested_run("nested-skip-v2")
     assert r.failure is not None and r.failure.kind == "property"
     assert "waits in cpu0's lru_add batch" in r.failure.message

@@ -101,6 +101,41 @@ class RandomWalk(Strategy):
         return self._choose
 
 
+class StickyWalk(Strategy):
+    """Random walk for weak-memory bugs: keep running the last task with
+    probability ``stick``, otherwise pick uniformly among the enabled tasks
+    -- but never a store-buffer pseudo-task by choice.  Buffered stores then
+    become visible only through barriers, locked operations, context
+    switches and the fairness bound, so they linger as long as the machine
+    allows: the schedules TSO bugs need (the uniform walk flushes every
+    buffer within a few steps)."""
+
+    name = "sticky"
+
+    def __init__(self, seed, stick=0.8):
+        self.rng = random.Random(seed)
+        self.stick = stick
+        rnd = self.rng.random
+
+        def choose(m, en):
+            last = m.last
+            cands = [t for t in en if not t.is_sb and not t.invisible] or en
+            if last in cands and rnd() < stick:
+                return last
+            return cands[int(rnd() * len(cands))]
+
+        self._choose = choose
+
+    def describe(self):
+        return f"sticky(p={self.stick})"
+
+    def params(self):
+        return {"name": self.name, "stick": self.stick}
+
+    def next_choose(self):
+        return self._choose
+
+
 class PCT(Strategy):
     """PCT with depth ``d``.
 
@@ -327,11 +362,13 @@ def make_strategy(name, seed=0, *, depth=2, preemptions=2):
     (``preemptions``)."""
     if name == "random":
         return RandomWalk(seed)
+    if name == "sticky":
+        return StickyWalk(seed)
     if name == "pct":
         return PCT(seed, depth)
     if name == "dfs":
         return DFS(preemptions)
-    raise ValueError(f"unknown strategy {name!r} (known: random, pct, dfs)")
+    raise ValueError(f"unknown strategy {name!r} (known: random, sticky, pct, dfs)")
 
 
-STRATEGIES = ("random", "pct", "dfs")
+STRATEGIES = ("random", "sticky", "pct", "dfs")

@@ -4,8 +4,9 @@ the scenario's expectation (the fidelity table of SCENARIOS.md).
 How a cell is computed:
 
 1. ``Expect.outcome`` is NA: ``-``, nothing runs.
-2. Look for a failure: PCT with depth 2, PCT with depth 3, then a random
-   walk, each with ``budget`` schedules and a fixed seed derived from
+2. Look for a failure: PCT with depth 2, PCT with depth 3, a random walk,
+   then a sticky walk that lets stores linger in the store buffers (for TSO
+   bugs), each with ``budget`` schedules and a fixed seed derived from
    ``seed``.  The first failure gives ``BUG @N`` (``HANG @N`` for a
    hung-task, deadlock or livelock kind), N = schedules run until it, over
    the strategies in that order.
@@ -34,7 +35,7 @@ from .explorer import explore
 from .registry import variant_label
 from .run import HANG_KINDS
 
-SEARCH_PLAN = (("pct", 2), ("pct", 3), ("random", None))
+SEARCH_PLAN = (("pct", 2), ("pct", 3), ("random", None), ("sticky", None))
 BUG_DFS_BUDGET = 20_000
 
 

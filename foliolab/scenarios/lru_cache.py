@@ -273,7 +273,7 @@ class NestedDisablers(LruCacheScenario):
     defaults = {"ncpus": 3, "memory_model": "tso"}
     expected = {
         "nested-skip-v1": Expect(BUG, PROPERTY_KINDS),
-        "nested-skip-v2": Expect(BUG, PROPERTY_KINDS),
+        "nested-skip-v2": Expect(BUG, PROPERTY_KINDS, budget=5000),
         "lru-cache-disable": SAFE_K0,
         "sync-rcu": SAFE_K0,
         "sync-rcu-expedited": SAFE_K0,
