@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 
 from foliolab.engine.kernel import FunctionTable, Patch, PatchError
-from foliolab.engine.machine import Machine
 from foliolab.engine.memory import READ_ONCE, WRITE_ONCE, Shared
 from foliolab.engine.oracles import PropertyViolation
 from foliolab.engine.sync import spin_lock, spin_unlock, spinlock_t
@@ -31,8 +30,8 @@ from foliolab.engine.workqueue import (
     flush_work, queue_work_on, work_struct, workqueue_init, workqueue_struct,
 )
 from foliolab.scenarios.base import (
-    BUG, HANG, NA, SAFE, Expect, Family, Scenario, SettingsError, Variant,
-    validate_settings,
+    BUG, HANG, NA, SAFE, Expect, Family, Scenario, Variant, make_machine,
+    start_scenario,
 )
 
 # ------------------------------------------------------------ toy "kernel"
@@ -71,23 +70,11 @@ class ToyKernel:
 
 
 def toy_make_run(scenario, patches, settings):
-    validate_settings(settings)
-    try:
-        m = Machine(settings["ncpus"], preempt=settings["preempt"],
-                    memory_model=settings["memory_model"],
-                    fair_bound=settings["fair_bound"],
-                    max_steps=settings["max_steps"],
-                    hung_task_steps=settings["hung_task_steps"])
-    except ValueError as e:
-        raise SettingsError(str(e)) from None
-    k = ToyKernel(m, settings, patches)
+    k = ToyKernel(make_machine(settings), settings, patches)
     for p in k.patches:
         for hook in p.init_hooks:
             hook(k)
-    k.scenario = scenario
-    scenario.setup(k)
-    m.quiesce_checks.append(lambda: scenario.check(k))
-    return k
+    return start_scenario(scenario, k)
 
 
 class ToyScenario(Scenario):

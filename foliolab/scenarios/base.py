@@ -138,6 +138,28 @@ def validate_settings(s):
             raise SettingsError(f"{key}={s[key]}: must be positive")
 
 
+def make_machine(settings):
+    """The machine a scenario's settings describe (validated)."""
+    validate_settings(settings)
+    try:
+        return Machine(settings["ncpus"], preempt=settings["preempt"],
+                       memory_model=settings["memory_model"],
+                       fair_bound=settings["fair_bound"],
+                       max_steps=settings["max_steps"],
+                       hung_task_steps=settings["hung_task_steps"])
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
+def start_scenario(scenario, k):
+    """Build the scenario's state on a booted kernel; its check runs once
+    every task has finished."""
+    k.scenario = scenario
+    scenario.setup(k)
+    k.m.quiesce_checks.append(lambda: scenario.check(k))
+    return k
+
+
 def make_run(scenario, patches, settings):
     """A fresh machine + kernel + scenario state, ready to run.
 
@@ -145,17 +167,5 @@ def make_run(scenario, patches, settings):
     Returns the kernel ``k``; ``k.m`` is the machine.
     """
     from ..mm.kernel import build_kernel
-    validate_settings(settings)
-    try:
-        m = Machine(settings["ncpus"], preempt=settings["preempt"],
-                    memory_model=settings["memory_model"],
-                    fair_bound=settings["fair_bound"],
-                    max_steps=settings["max_steps"],
-                    hung_task_steps=settings["hung_task_steps"])
-    except ValueError as e:
-        raise SettingsError(str(e)) from None
-    k = build_kernel(m, settings, patches)
-    k.scenario = scenario
-    scenario.setup(k)
-    m.quiesce_checks.append(lambda: scenario.check(k))
-    return k
+    m = make_machine(settings)
+    return start_scenario(scenario, build_kernel(m, settings, patches))
