@@ -11,6 +11,7 @@ from ..engine.oracles import ListCorruption
 from ..engine.sync import lockdep_assert_held
 from .mmzone import (
     LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
+    list_add, list_add_tail, list_del,
 )
 from .page import (
     folio_nr_pages, folio_test_active, folio_test_swapbacked,
@@ -37,16 +38,8 @@ def folio_lru_list(k, folio):
 
 def _lru_add(k, lruvec, folio, tail):
     lockdep_assert_held(lruvec.lru_lock)
-    if folio.lru is not None:
-        raise ListCorruption(
-            f"list_add corruption: {folio.label} (pfn 0x{folio.pfn:x}) is already on "
-            f"{folio.lru.name}")
     lru = k.fn.folio_lru_list(folio)
-    lst = lruvec.lists[lru]
-    lst[folio.pfn] = folio
-    if not tail:
-        lst.move_to_end(folio.pfn, last=False)
-    folio.lru = lst
+    (list_add_tail if tail else list_add)(lruvec.lists[lru], folio)
     lruvec.nr_pages[lru] += folio_nr_pages(folio)
 
 
@@ -66,17 +59,10 @@ def lruvec_del_folio(k, lruvec, folio):
     """lruvec_del_folio(): list_del under the lruvec lock (CONFIG_DEBUG_LIST)."""
     lockdep_assert_held(lruvec.lru_lock)
     lru = k.fn.folio_lru_list(folio)
-    lst = lruvec.lists[lru]
-    if folio.lru is not lst or folio.pfn not in lst:
-        where = folio.lru.name if folio.lru is not None else "no list"
-        raise ListCorruption(
-            f"list_del corruption: {folio.label} (pfn 0x{folio.pfn:x}) expected on "
-            f"{lst.name}, found on {where}")
-    del lst[folio.pfn]
-    folio.lru = None
+    list_del(lruvec.lists[lru], folio)
     lruvec.nr_pages[lru] -= folio_nr_pages(folio)
     if lruvec.nr_pages[lru] < 0:
-        raise ListCorruption(f"lru_size underflow: {lst.name} = {lruvec.nr_pages[lru]}")
+        raise ListCorruption(f"lru_size underflow: {lruvec.lists[lru].name} = {lruvec.nr_pages[lru]}")
 
 
 def setup_lru_folio(k, folio, *, active=False, referenced=False):

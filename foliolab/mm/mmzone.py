@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..engine.oracles import ListCorruption
 from ..engine.sync import spinlock_t
 
 # enum migratetype (v5.x order)
@@ -65,6 +66,32 @@ class ListHead(OrderedDict):
 
     def last(self):
         return next(reversed(self.values())) if self else None
+
+
+# CONFIG_DEBUG_LIST-style primitives on ListHead (free lists and LRU lists).
+def list_add(lh, page):
+    """list_add(): at the head."""
+    list_add_tail(lh, page)
+    lh.move_to_end(page.pfn, last=False)
+
+
+def list_add_tail(lh, page):
+    if page.lru is not None:
+        raise ListCorruption(
+            f"list_add double add: {page.label} (pfn 0x{page.pfn:x}) is already on "
+            f"{page.lru.name}, adding to {lh.name}")
+    lh[page.pfn] = page
+    page.lru = lh
+
+
+def list_del(lh, page):
+    if page.lru is not lh or lh.get(page.pfn) is not page:
+        where = page.lru.name if page.lru is not None else "no list"
+        raise ListCorruption(
+            f"list_del corruption: {page.label} (pfn 0x{page.pfn:x}) expected on "
+            f"{lh.name}, found on {where}")
+    del lh[page.pfn]
+    page.lru = None
 
 
 class free_area:

@@ -55,7 +55,8 @@ from .errno import EBUSY, EINTR, errname
 from .mmzone import (
     ListHead, MAX_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
     MIGRATE_MOVABLE, MIGRATE_PCPTYPES, MIGRATE_RECLAIMABLE, MIGRATE_TYPES,
-    MIGRATE_UNMOVABLE, MIGRATETYPE_NAMES, pglist_data, zone as zone_t,
+    MIGRATE_UNMOVABLE, MIGRATETYPE_NAMES, list_add, list_add_tail, list_del,
+    pglist_data, zone as zone_t,
 )
 from .page import (
     PAGE_FLAGS_CHECK_AT_FREE, PG_head, PG_reserved, PageBuddy, PageReported,
@@ -156,35 +157,10 @@ DEFAULT_PCP_HIGH = 42        # 6 * batch, the kernel's ratio (pageset_set_batch)
 
 
 # =================================================================== lists
-# CONFIG_DEBUG_LIST-style list primitives on mmzone.ListHead (first = head).
-def _list_add(lh, page):
-    if page.lru is not None:
-        raise ListCorruption(
-            f"list_add double add: {page.label} (pfn 0x{page.pfn:x}) is already on "
-            f"{page.lru.name}, adding to {lh.name}")
-    pfn = page.pfn
-    lh[pfn] = page
-    lh.move_to_end(pfn, last=False)
-    page.lru = lh
-
-
-def _list_add_tail(lh, page):
-    if page.lru is not None:
-        raise ListCorruption(
-            f"list_add double add: {page.label} (pfn 0x{page.pfn:x}) is already on "
-            f"{page.lru.name}, adding to {lh.name}")
-    lh[page.pfn] = page
-    page.lru = lh
-
-
-def _list_del(lh, page):
-    if page.lru is not lh or lh.get(page.pfn) is not page:
-        where = page.lru.name if page.lru is not None else "no list"
-        raise ListCorruption(
-            f"list_del corruption: {page.label} (pfn 0x{page.pfn:x}) expected on "
-            f"{lh.name}, found on {where}")
-    del lh[page.pfn]
-    page.lru = None
+# CONFIG_DEBUG_LIST-style list primitives: mmzone.list_add/list_add_tail/list_del.
+_list_add = list_add
+_list_add_tail = list_add_tail
+_list_del = list_del
 
 
 # ============================================================== pageblocks
