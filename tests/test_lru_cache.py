@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from foliolab.explore import explore, replay_schedule, run_schedule
 from foliolab.explore.verdict import verdict
 from foliolab.mm.swap import folio_in_cpu_batches
 from foliolab.explore.registry import find_family, variant_patches
@@ -27,6 +28,13 @@ FAMILY = find_family("lru_cache")
 # it in about 1 schedule in 500.
 EXPLORER_GAPS = {}
 
+# Expectations are stated under the strongest memory model the engine has
+# (x86-TSO).  Variants whose outcome differs between SC and TSO in a scenario
+# that still defaults to "sc" are checked under TSO here; once every scenario
+# defaults to "tso" this is a no-op.  mhocko-atomic's Race A/B failure needs
+# the adder's batch store to sit in its store buffer.
+TSO_VARIANTS = ("mhocko-atomic",)
+
 CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
          if s.expect(v).outcome != NA]
 
@@ -42,7 +50,8 @@ def _params():
 @pytest.mark.parametrize("slug,variant", list(_params()))
 def test_fidelity(slug, variant):
     sc = FAMILY.scenario(slug)
-    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]),
+    settings = {"memory_model": "tso"} if variant in TSO_VARIANTS else None
+    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]), settings=settings,
                 family=FAMILY.name, trace_dir=None, shrink=False)
     assert v.as_expected, f"{slug} under {variant}: {'; '.join(v.problems)}"
 
@@ -51,8 +60,8 @@ def test_every_variant_and_scenario_of_the_catalogue_is_present():
     slugs = {s.slug for s in FAMILY.scenarios}
     assert slugs == {"readd-after-drain", "add-after-drain", "nested-disablers", "busy-cpu",
                      "unpaired-disable", "drain-transient", "drain-gen-shortcut"}
-    for v in ("v0", "minchan-rfc", "lru-cache-disable", "nested-skip-v1", "nested-skip-v2",
-              "sync-rcu", "sync-rcu-expedited"):
+    for v in ("v0", "minchan-rfc", "lru-cache-disable", "mhocko-atomic", "nested-skip-v1",
+              "nested-skip-v2", "sync-rcu", "sync-rcu-expedited"):
         assert v in FAMILY.variants
 
 
@@ -95,6 +104,104 @@ def test_nested_skip_v2_needs_the_store_buffer():
     finally:
         sc.defaults = saved
     assert r.failure is None
+
+
+def _mhocko_atomic(slug):
+    return FAMILY.scenario(slug), variant_patches(FAMILY.variants["mhocko-atomic"])
+
+
+def _follow_by_name(names):
+    """A policy that runs the tasks named in ``names``, one a step, for as long
+    as they are enabled (a schedule recorded under TSO, its store-buffer steps
+    dropped: under SC, task ids differ and there is no store buffer), and the
+    first enabled task once the run has left it."""
+    def choose(m, en):
+        if m.steps < len(names):
+            for t in en:
+                if t.name == names[m.steps]:
+                    return t
+        return en[0]
+
+    return choose
+
+
+def test_mhocko_atomic_readd_failure_needs_the_store_buffer():
+    """The explorer's failing schedule of Race A under Michal's sketch (TSO)
+    replays exactly under TSO; the same schedule under SC does not fail: U's
+    batch counter is visible to M's drain, which queues the drain on cpu1 --
+    the run leaves the recorded schedule there, and F is drained."""
+    sc, patches = _mhocko_atomic("readd-after-drain")
+    tso = {"memory_model": "tso"}
+    ex = explore(sc, "mhocko-atomic", patches, "sticky", 3000, 0, settings=tso,
+                 trace_dir=None, progress=False, shrink=False, record=False)
+    assert ex.outcome == "failure" and ex.failure.kind == "property"
+    assert "cpu1's lru_activate batch" in ex.failure.message
+
+    _, res = replay_schedule(sc, patches, sc.settings(tso), ex.schedule)
+    assert res.failure is not None and res.failure.kind == "property"
+
+    names = [ex.tasks[tid] for tid in ex.schedule if not ex.tasks[tid].startswith("sb/")]
+    k, res = run_schedule(sc, patches, sc.settings({"memory_model": "sc"}),
+                          _follow_by_name(names))
+    assert res.failure is None and not k.stranded_causes
+    ran = [k.m.tasks[tid].name for tid in res.schedule]
+    diverged = next(i for i, (a, b) in enumerate(zip(ran, names)) if a != b)
+    # where SC leaves the schedule: the drain found cpu1's batch non-empty and
+    # cpu1's kworker drains F (under TSO M went on to isolate F)
+    assert ran[diverged] == "kworker/1" and names[diverged] == "M"
+
+
+def _guided_readd_run(variant, memory_model):
+    """Race A as the SB shape: U queues F and leaves its batch section (its
+    counter store still buffered under TSO); M runs its increment and its
+    drain; the store becomes visible right after the drain; then M goes on.
+    Returns the run's result and the steps at which a buffered store of
+    cpu1 was made visible."""
+    sc = FAMILY.scenario("readd-after-drain")
+    k = make_run(sc, variant_patches(FAMILY.variants[variant]),
+                 sc.settings({"memory_model": memory_model}))
+    byname = {t.name: t for t in k.m.tasks}
+    M, U, sb1 = byname["M"], byname["U"], byname.get("sb/1")
+    flushed = []
+
+    def choose(m, en):
+        if U in en and (not folio_in_cpu_batches(k, k.F) or U.preempt_count):
+            return U
+        drained = k.lru_drain_gen.v >= 1 and k.lru_add_drain_all_lock.owner is None
+        if drained and sb1 in en:
+            flushed.append(m.steps + 1)
+            return sb1
+        if M in en:
+            return M
+        return next(t for t in en if not t.is_sb)
+
+    return k.m.run(choose), flushed
+
+
+def test_mhocko_atomic_store_needs_to_linger_only_across_the_drain():
+    """The store of U's batch counter becomes visible right after M's drain
+    skipped cpu1: too late, F stays batched while M migrates.  SC, and the
+    designs that run something on cpu1 after the increment (the RFC's
+    barrier, the forced drain), do not fail on this schedule."""
+    r, flushed = _guided_readd_run("mhocko-atomic", "tso")
+    assert r.failure is not None and r.failure.kind == "property"
+    assert "cpu1's lru_activate batch" in r.failure.message
+    assert len(flushed) == 1               # cpu1's counter store, right after the drain
+    assert _guided_readd_run("mhocko-atomic", "sc")[0].failure is None
+    for v in ("minchan-rfc", "lru-cache-disable"):
+        r, flushed = _guided_readd_run(v, "tso")
+        assert r.failure is None and not flushed   # cpu1's context switch drained it
+
+
+@pytest.mark.parametrize("slug", ["readd-after-drain", "add-after-drain"])
+def test_mhocko_atomic_is_safe_under_sc(slug):
+    """Under sequential consistency Michal's sketch closes Race A and B: the
+    k=2 DFS certifies both scenarios."""
+    sc, patches = _mhocko_atomic(slug)
+    ex = explore(sc, "mhocko-atomic", patches, "dfs", 200_000, 0,
+                 settings={"memory_model": "sc"}, preemptions=2,
+                 trace_dir=None, progress=False, shrink=False, record=False)
+    assert ex.outcome == "certified", ex.failure
 
 
 def test_removing_the_fix_reopens_race_a():

@@ -14,7 +14,7 @@ import pathlib
 
 from ..engine.kernel import Patch, PatchError  # noqa: F401
 
-PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "nested_skip", "sync_rcu",
+PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_skip", "sync_rcu",
                  "drain_gen_barriers")
 
 

@@ -48,6 +48,8 @@ VARIANTS = {
                            "RFC: spinlock + plain counter, dummy work on every CPU, then drain"),
     "lru-cache-disable": Variant("lru-cache-disable", ("lru-cache-disable",),
                                  "d479960e44f2 (v5.13): atomic count + forced drain of every CPU"),
+    "mhocko-atomic": Variant("mhocko-atomic", ("mhocko-atomic",),
+                             "review sketch: atomic count + plain drain of non-empty CPUs"),
     "nested-skip-v1": Variant("nested-skip-v1", ("lru-cache-disable", "nested-skip-v1"),
                               "Dec 2021 v1: nested disable skips the drain"),
     "nested-skip-v2": Variant("nested-skip-v2", ("lru-cache-disable", "nested-skip-v2"),
@@ -83,7 +85,7 @@ def boot_cma_layout(k, *, f_state="lru"):
     from ..mm.page_alloc import setup_alloc_page_at
     k.cma_a = cma_declare_contiguous(k, CMA_BASE, CMA_PAGES, "A")
     k.app_file = address_space(k, "app")
-    k.app_mm = mm_struct("app")
+    k.app_mm = mm_struct(k, "app")
     k.F = None
     k.results = {}
     k.stranded_causes = []
@@ -176,6 +178,7 @@ def check_no_stranded_failure(k, key="cma"):
 
 class LruCacheScenario(Scenario):
     family = "lru_cache"
+    footprints = True       # checked step by step in tests/test_footprints.py
     defaults = {"ncpus": 2}
     witnesses = {
         "transient-eagain": lambda k: bool(k.migrate_eagain) and k.results.get("cma") is not None,
@@ -198,13 +201,26 @@ class ReaddAfterDrain(LruCacheScenario):
     scan meets F while U's flush holds PG_lru cleared and skips it (the
     isolation window of drain-transient): cma_alloc then fails, but not
     because of a stranded batch reference, which is the property here.
+
+    mhocko-atomic (Michal's review sketch: atomic count, plain drain) fails
+    under TSO with one preemption of U after its add: U's store to its
+    lru_activate counter still sits in its store buffer when U reads the
+    count as 0; M's atomic_inc is visible at once, its drain reads cpu1's
+    counter from memory as 0 and skips cpu1 (store buffering, the SB shape),
+    and nothing drains cpu1 until M has given up.  The store has to linger
+    only until M's drain has read the counter.  Explorer, seed 0, TSO: sticky
+    walk at schedule 11 (4% of sticky schedules fail), PCT d=2 at 367, PCT
+    d=3 at 551, random walk at 692 (about 1 schedule in 3000), DFS k=2 at
+    82.  Under SC the k=2 DFS certifies it (1196 schedules): U's counter
+    store precedes its read of the count, so the drain sees it.
     """
 
     slug = "readd-after-drain"
     title = "re-queue into a PG_lru-set batch after the drain (Race A)"
     actors = "M cma_alloc(A) on cpu0; U read(app, 0) on cpu1 (folio_mark_accessed -> folio_activate)"
     prop = "no cma_alloc failure caused by a folio stranded in a per-CPU batch"
-    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING}}
+    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING},
+                "mhocko-atomic": Expect(BUG, PROPERTY_KINDS)}
 
     def setup(self, k):
         boot_cma_layout(k, f_state="lru")
@@ -224,13 +240,22 @@ class AddAfterDrain(LruCacheScenario):
     Model finding: when U's add comes after M's scan, cma_alloc fails under
     every variant (F is in use, not yet on any LRU: a genuine -EBUSY the
     caller retries); only a failure caused by F stranded in a batch counts.
+
+    mhocko-atomic shows the same store-buffering failure as in
+    readd-after-drain under TSO: U's lru_add counter store is still buffered
+    when M's drain skips cpu1, and the isolation scan skips F (PG_lru clear)
+    while it waits in cpu1's lru_add batch.  Explorer, seed 0, TSO: PCT d=2
+    at schedule 121, PCT d=3 at 107, sticky walk at 247 (2.5% of sticky
+    schedules fail), random walk at 686, DFS k=2 at 54; shrunk to one
+    preemption.  Under SC the k=2 DFS certifies it (844 schedules).
     """
 
     slug = "add-after-drain"
     title = "new folio enters lru_add after the drain (Race B)"
     actors = "M cma_alloc(A) on cpu0; U page-cache fill of F (filemap_add_folio, unlock, put) on cpu1"
     prop = "no cma_alloc failure caused by a folio stranded in a per-CPU batch"
-    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING}}
+    expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K2 for v in DISABLING},
+                "mhocko-atomic": Expect(BUG, PROPERTY_KINDS)}
 
     def setup(self, k):
         boot_cma_layout(k, f_state="new")
@@ -262,7 +287,10 @@ class NestedDisablers(LruCacheScenario):
     store to be still in its store buffer when C2 reads C0's counter --
     TSO (the scenario's memory model) reaches it, SC does not.  The forced
     drain of lru-cache-disable and the grace period of sync-rcu (whose QS
-    reports are full barriers) both close it.
+    reports are full barriers) both close it.  Minchan's RFC and Michal's
+    atomic-counter sketch (mhocko-atomic) have no lru_cache_disable(): not
+    applicable; the sketch's single-caller race under TSO is already the one
+    of readd-after-drain and add-after-drain.
     """
 
     slug = "nested-disablers"
@@ -307,7 +335,8 @@ class BusyCpu(LruCacheScenario):
     """Marcelo Tosatti's case (ff042f4a9b05): CPU X runs a SCHED_FIFO busy
     loop in user mode with empty batches; work queued on X never runs.
 
-    Model findings: v0 is safe (its drain skips CPUs with empty batches);
+    Model findings: v0 is safe (its drain skips CPUs with empty batches),
+    and so is mhocko-atomic, whose plain drain is v0's (SC and TSO);
     every variant that forces per-CPU work on all CPUs (lru-cache-disable,
     the nested-skip series, and Minchan's RFC barrier) hangs M in
     flush_work(); sync-rcu and sync-rcu-expedited return, since user mode is
@@ -322,6 +351,7 @@ class BusyCpu(LruCacheScenario):
         "v0": SAFE_K2,
         "minchan-rfc": Expect(HANG, ("hung-task",)),
         "lru-cache-disable": Expect(HANG, ("hung-task",)),
+        "mhocko-atomic": SAFE_K2,
         "nested-skip-v1": Expect(HANG, ("hung-task",)),
         "nested-skip-v2": Expect(HANG, ("hung-task",)),
         "sync-rcu": SAFE_K2,
@@ -360,6 +390,11 @@ class DrainTransient(LruCacheScenario):
       lru_cache_disable() design closes it.  A retry of the caller would
       succeed.  The expected outcome records this finding (BUG everywhere)
       instead of the catalogue's "transient, then success".
+
+    mhocko-atomic is no exception (TSO and SC: the verdict's random walk
+    finds the isolation-window failure, after PCT d=2 and d=3 found nothing
+    in 3,000 schedules each); its store-buffering race does not show here,
+    since D drains its own batch right after the add.
     """
 
     slug = "drain-transient"
@@ -367,7 +402,7 @@ class DrainTransient(LruCacheScenario):
     actors = "M cma_alloc(A) on cpu0; D folio_mark_accessed(F) then lru_add_drain() on cpu1"
     prop = "cma_alloc succeeds"
     expected = {v: Expect(BUG, PROPERTY_KINDS, witness=("transient-eagain",), budget=3000)
-                for v in ("v0",) + DISABLING}
+                for v in ("v0", "mhocko-atomic") + DISABLING}
 
     def setup(self, k):
         boot_cma_layout(k, f_state="lru")
@@ -390,9 +425,10 @@ class DrainGenShortcut(LruCacheScenario):
     own; y has a folio G queued so that z has work to wait for.  x must not
     return with F still in its batch.
 
-    Model findings: with both barriers (every real variant) the model
-    certifies it; removing smp_mb() (A) or (D) lets x exit at the shortcut
-    undrained under TSO.
+    Model findings: with both barriers (every real variant, mhocko-atomic
+    included: its lru_add_drain_all() is v0's and x reads a count of 0) the
+    model certifies it; removing smp_mb() (A) or (D) lets x exit at the
+    shortcut undrained under TSO.
     """
 
     slug = "drain-gen-shortcut"
@@ -401,7 +437,7 @@ class DrainGenShortcut(LruCacheScenario):
     prop = "lru_add_drain_all() drains the caller's earlier adds"
     defaults = {"ncpus": 3, "memory_model": "tso"}
     expected = {
-        **{v: SAFE_K2 for v in ("v0",) + DISABLING},
+        **{v: SAFE_K2 for v in ("v0", "mhocko-atomic") + DISABLING},
         "no-mb-before-gen-load": Expect(BUG, PROPERTY_KINDS),
         "no-mb-after-gen-bump": Expect(BUG, PROPERTY_KINDS),
     }
@@ -448,7 +484,8 @@ class UnpairedDisable(LruCacheScenario):
     contains, so every variant with lru_cache_disable() shows the leak; the
     quiescent-state check flags it.  Minchan's RFC did not convert memory
     hotplug (its migrate_prep/migrate_finish pairing has the same hazard and
-    the same check), and v0 has no counter: not applicable.
+    the same check), nor does Michal's atomic-counter sketch (mhocko-atomic:
+    the same pairing, the same check), and v0 has no counter: not applicable.
     """
 
     slug = "unpaired-disable"
