@@ -16,13 +16,15 @@ from foliolab.engine.machine import Machine
 from foliolab.engine.oracles import BadPageState, KernelBug, ListCorruption, RefcountUnderflow
 from foliolab.mm.cma import cma_declare_contiguous
 from foliolab.mm.errno import EBUSY, ENOMEM
-from foliolab.mm.kernel import build_kernel
+from foliolab.mm import kernel as mm_kernel
+from foliolab.mm.compaction import compact_control
+from foliolab.mm.kernel import MemMap, build_kernel
 from foliolab.mm.mmzone import (
     MAX_ORDER, MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE,
 )
 from foliolab.mm.page import (
-    PG_lru, PageBuddy, _nonatomic_set, folio_mapcount, folio_put_testzero,
-    folio_set_lru, folio_test_lru,
+    PG_lru, PageBuddy, _nonatomic_set, folio_mapcount, folio_page, folio_put_testzero,
+    folio_set_lru, folio_test_lru, page_count,
 )
 from foliolab.mm.page_alloc import (
     GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_TRANSHUGE, GFP_USER, __GFP_NOWARN,
@@ -155,6 +157,41 @@ def boot(ncpus=1, **settings_):
     m = Machine(ncpus)
     k = build_kernel(m, settings_, [_standins()])
     return m, k
+
+
+class EagerMemMap(MemMap):
+    """mem_map as it was before split ranges: split_map_pages() creates
+    every order-0 page of the split blocks at once.  The reference the lazy
+    representation must be indistinguishable from."""
+
+    __slots__ = ()
+
+    def add_split_range(self, start, end):
+        for pfn in range(start, end):
+            self[pfn]._refcount = 1
+
+
+def boot_eager(ncpus=1, **settings_):
+    orig = mm_kernel.MemMap
+    mm_kernel.MemMap = EagerMemMap
+    try:
+        return boot(ncpus, **settings_)
+    finally:
+        mm_kernel.MemMap = orig
+
+
+def materialised(k):
+    """How many Page objects exist (the eager model's len(mem_map) counts
+    the untouched split pages too)."""
+    return dict.__len__(k.mem_map)
+
+
+def mem_map_view(k):
+    """Every page's state, in mem_map's iteration order."""
+    return [(pfn, p._refcount, p.flags, p.page_type, p.private, p.order, p._mapcount,
+             p.lru.name if p.lru is not None else None, p.index,
+             p.compound_head.pfn if p.compound_head is not None else None)
+            for pfn, p in k.mem_map.items()]
 
 
 def run(m, *gens, choose=None):
@@ -669,16 +706,229 @@ def test_lost_test_clear_lru_drops_the_reference():
         assert f._refcount == (3 if isolated else 2), seed
 
 
+# ============================================================ split pages
+def test_cma_alloc_leaves_split_pages_unmaterialised():
+    """cma_alloc() of a whole max-order block creates no struct page for its
+    1023 tail pages; every accessor still sees refcount 1, and cma_release()
+    gives everything back."""
+    m, k = boot()
+    c = cma_declare_contiguous(k, 2048, 2048, name="test")
+    before = [(o, mt, sorted(pfns)) for o, mt, pfns in free_lists(k)]
+    n0 = materialised(k)
+
+    def alloc():
+        return (yield from k.fn.cma_alloc(c, 1024, 10, False))
+    page = run(m, alloc())
+    assert page is not None and page.pfn == 2048 and page._refcount == 1
+    assert k.last_contig.stage == "ok"
+    mm = k.mem_map
+    assert materialised(k) == n0               # the block's head existed, 2560 too
+    assert mm.nr_lazy == 1022 and len(mm) == materialised(k) + 1022
+    assert k.zone.vm_stat == {"NR_FREE_PAGES": ZONE - 1024, "NR_FREE_CMA_PAGES": 1024}
+    # untouched pages through every accessor
+    assert mm.peek(2049) is None and 2049 in mm
+    assert mm.get(2049)._refcount == 1
+    assert k.pfn_to_page(2050)._refcount == 1 and mm[2051]._refcount == 1
+    assert folio_page(page, 3)._refcount == 1 and page_count(k.pfn_to_page(2052)) == 1
+    assert mm.get(3071, "x")._refcount == 1
+    assert mm.get(16) is None and mm.get(16, "x") == "x" and 16 not in mm   # pristine
+    p = mm.get(2049)
+    assert mm.get(2049) is p and k.pfn_to_page(2049) is p    # materialised once
+    assert not PageBuddy(p) and p.flags == 0 and p.lru is None
+    assert mm.nr_lazy == 1022 - 5 and materialised(k) == n0 + 5
+    assert [pfn for pfn in range(2048, 3072) if mm.peek(pfn) is None] == \
+        [pfn for pfn in range(2053, 3071) if pfn != 2560]
+    check_free_area_invariants(k)               # iterating materialises the rest
+    assert mm.nr_lazy == 0 and mm.split == {} and len(mm) == materialised(k)
+    assert set(range(2048, 3072)) <= set(mm.keys())
+    assert all(mm.peek(pfn)._refcount == 1 for pfn in range(2048, 3072))
+
+    def release():
+        assert (yield from k.fn.cma_release(c, page, 1024)) is True
+        yield from k.fn.drain_all_pages(None)
+    run(m, release())
+    check_free_area_invariants(k)
+    assert not any(c.bitmap)
+    assert [(o, mt, sorted(pfns)) for o, mt, pfns in free_lists(k)] == before
+    assert k.zone.vm_stat == {"NR_FREE_PAGES": ZONE, "NR_FREE_CMA_PAGES": 2048}
+
+
+def test_cma_release_of_untouched_split_pages():
+    """Freeing a range nobody looked at materialises each page only as it
+    is freed (it goes on a pcp list); the split range disappears."""
+    m, k = boot()
+    c = cma_declare_contiguous(k, 2048, 2048, name="test")
+
+    def t():
+        page = yield from k.fn.cma_alloc(c, 512, 9, False)
+        # the order-10 block was split; its upper half went back at once
+        assert page.pfn == 2048 and k.mem_map.nr_lazy == 511
+        yield from k.fn.cma_release(c, page, 512)
+        assert k.mem_map.nr_lazy == 0 and k.mem_map.split == {}
+        yield from k.fn.drain_all_pages(None)
+        page = yield from k.fn.cma_alloc(c, 1024, 10, False)
+        assert page.pfn == 2048
+        yield from k.fn.cma_release(c, page, 1024)
+        yield from k.fn.drain_all_pages(None)
+    run(m, t())
+    check_free_area_invariants(k)
+    assert k.zone.vm_stat == {"NR_FREE_PAGES": ZONE, "NR_FREE_CMA_PAGES": 2048}
+    assert sorted(k.zone.free_area[10].free_list[MIGRATE_CMA]) == [2048, 3072]
+
+
+def _split_then_isolate(k, mt, base):
+    """alloc_contig_range() of [base + 6, base + 0x46) splits an order-10
+    block and frees the rest again; base + 6 (created when the buddy head
+    was searched for) is freed too.  A second alloc_contig_range() over the
+    pageblock meets the untouched pages [base + 7, base + 0x46)."""
+    def t():
+        assert (yield from k.fn.alloc_contig_range(base + 6, base + 0x46, mt, GFP_KERNEL)) == 0
+        yield from k.fn.free_contig_range(base + 6, 1)
+        if type(k.mem_map) is MemMap:
+            assert k.mem_map.nr_lazy == 0x3f
+            assert all(k.mem_map.peek(pfn) is None for pfn in range(base + 7, base + 0x46))
+        ret = yield from k.fn.alloc_contig_range(base, base + 512, mt, GFP_KERNEL)
+        return ret
+    return t()
+
+
+@pytest.mark.parametrize("mt", [MIGRATE_MOVABLE, MIGRATE_CMA])
+def test_untouched_split_pages_are_seen_by_the_scanners(mt):
+    """has_unmovable_pages() (MOVABLE: the first kept page is unmovable) and
+    isolate_migratepages_block() + test_pages_isolated() (CMA: every kept
+    page is !PageLRU and busy) see the untouched split pages as the eager
+    model's pages, step for step."""
+    views = []
+    for boot_ in (boot, boot_eager):
+        m, k = boot_()
+        if mt == MIGRATE_CMA:
+            cma_declare_contiguous(k, 2048, 2048)
+        base = 2048 if mt == MIGRATE_CMA else 1024
+        m.labels = []
+        ret = run(m, _split_then_isolate(k, mt, base))
+        assert ret == -EBUSY
+        res = k.last_contig
+        if mt == MIGRATE_MOVABLE:
+            assert res.stage == "isolate" and res.busy_pfns == [base + 7]
+        else:
+            assert res.stage == "test_pages_isolated"
+            assert res.busy_pfns == list(range(base + 7, base + 0x46))
+            assert sum("!PageLRU, skipped" in s for s in m.labels) == 0x3f
+        if boot_ is boot and mt == MIGRATE_MOVABLE:
+            # only the page has_unmovable_pages() stopped at was created
+            assert k.mem_map.peek(base + 7)._refcount == 1
+            assert all(k.mem_map.peek(pfn) is None for pfn in range(base + 8, base + 0x46))
+        views.append((list(m.labels), m.schedule, free_lists(k), dict(k.zone.vm_stat),
+                      res.busy_pfns, len(k.mem_map), mem_map_view(k)))
+        check_free_area_invariants(k)
+    assert views[0] == views[1]
+
+
+def test_release_freepages_materialises_as_it_frees():
+    """isolate_freepages_range() that meets a busy page gives back what it
+    split (release_freepages): the untouched pages come and go one at a time."""
+    out = []
+    for boot_ in (boot, boot_eager):
+        m, k = boot_()
+        cma_declare_contiguous(k, 2048, 2048)
+        setup_alloc_page_at(k, 2600)
+        cc = compact_control(k.zone, gfp_mask=GFP_KERNEL, alloc_contig=True)
+        m.labels = []
+
+        def t():
+            return (yield from k.fn.isolate_freepages_range(cc, 2048, 2560 + 64))
+        assert run(m, t()) == 0
+        run(m, k.fn.drain_all_pages(None))
+        assert k.mem_map.nr_lazy == 0 and k.mem_map.split == {}
+        check_free_area_invariants(k)
+        assert k.zone.vm_stat == {"NR_FREE_PAGES": ZONE - 1, "NR_FREE_CMA_PAGES": 2047}
+        out.append((list(m.labels), free_lists(k), len(k.mem_map), mem_map_view(k)))
+    assert out[0] == out[1]
+
+
+def test_corrupted_free_and_offline_walk_see_split_pages():
+    """Walkers that must see untouched split pages as the in-use pages they
+    are: __free_pages() of a split page as if it were still an order-10
+    block (free_pages_prepare() checks every tail: bad page), and the offline
+    walk of do_migrate_range() (takes a reference on each, fails to isolate
+    it), with the eager model's labels and result."""
+    out = []
+    for boot_ in (boot, boot_eager):
+        m, k = boot_()
+        c = cma_declare_contiguous(k, 2048, 2048)
+        m.labels = []
+
+        def t():
+            page = yield from k.fn.cma_alloc(c, 1024, 10, False)
+            yield from k.fn.do_migrate_range(3064, 3072)
+            yield from k.fn.__free_pages(page, 10)
+        with pytest.raises(BadPageState) as e:
+            run(m, t())
+        assert "pfn:0x801 refcount:1" in str(e.value)
+        out.append((str(e.value), list(m.labels), len(k.mem_map), mem_map_view(k)))
+    assert sum("do_migrate_range: get" in s for s in out[0][1]) == 8
+    assert out[0] == out[1]
+
+
+def test_split_pages_keep_the_eager_iteration_order():
+    """Pages created after a split, split pages touched in any order later,
+    a second split over pages that already exist: mem_map iterates as the
+    eager model's mem_map does."""
+    views = []
+    for boot_ in (boot, boot_eager):
+        m, k = boot_()
+        c = cma_declare_contiguous(k, 2048, 2048)
+
+        def t():
+            a = yield from k.fn.cma_alloc(c, 512, 9, False)           # splits 2048..3071
+            b = yield from k.fn.alloc_pages(GFP_KERNEL, 3)             # pages made after
+            for pfn in (2700, 2049, 3000):                             # touched out of order
+                k.pfn_to_page(pfn)
+            yield from k.fn.cma_release(c, a, 512)                     # 2048..2559 back
+            yield from k.fn.drain_all_pages(None)
+            a2 = yield from k.fn.alloc_contig_range(2048, 2100, MIGRATE_CMA, GFP_KERNEL)
+            k.mem_map.get(2099)
+            yield from k.fn.__free_pages(b, 3)
+            return a2
+        assert run(m, t()) == 0
+        views.append((len(k.mem_map), mem_map_view(k), free_lists(k)))
+        check_free_area_invariants(k)
+    assert views[0] == views[1]
+
+
 # ============================================================ properties
+# Contiguous ranges: alloc_contig_range() of [start, start + nr) in the CMA
+# area (or, without one, as MOVABLE) or in the MOVABLE first half; give one
+# back; look at one of its pages through one of the accessors; iterate mem_map.
+CONTIG_OPS = (
+    st.tuples(st.just("contig"), st.integers(0, 2047), st.integers(1, 300), st.booleans()),
+    st.tuples(st.just("release"), st.integers(0, 1000)),
+    st.tuples(st.just("touch"), st.integers(0, 1000), st.integers(0, 1023), st.integers(0, 3)),
+    st.tuples(st.just("look"),),
+)
 OPS = st.lists(st.one_of(
     st.tuples(st.just("alloc"), st.integers(0, MAX_ORDER - 1),
               st.sampled_from([GFP_KERNEL, GFP_USER, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE])),
     st.tuples(st.just("free"), st.integers(0, 1000)),
     st.tuples(st.just("drain"),),
+    *CONTIG_OPS,
 ), max_size=40)
 
 
-def _exerciser(k, ops, held, check):
+def _touch(k, pfn, start, how):
+    """A page of a range we hold, through one of the accessors."""
+    if how == 0:
+        return k.pfn_to_page(pfn)
+    if how == 1:
+        return k.mem_map.get(pfn)
+    if how == 2:
+        return k.mem_map[pfn]
+    return folio_page(k.pfn_to_page(start), pfn - start)
+
+
+def _exerciser(k, ops, held, check, contig=None):
+    """Run ``ops``; ``held``: blocks from alloc_pages(), ``contig``: the
+    (pfn, nr) ranges from alloc_contig_range() (None: no contig ops)."""
     for op in ops:
         if op[0] == "alloc":
             _, order, gfp = op
@@ -694,13 +944,33 @@ def _exerciser(k, ops, held, check):
                 yield from k.fn.__free_pages(p, order)
         elif op[0] == "drain":
             yield from k.fn.drain_all_pages(None)
+        elif op[0] == "contig" and contig is not None:
+            _, off, nr, in_cma = op
+            base = 2048 if in_cma else 0
+            mt = MIGRATE_CMA if in_cma and k.cma_areas else MIGRATE_MOVABLE
+            start = base + off % 2048
+            end = min(start + nr, base + 2048)
+            ret = yield from k.fn.alloc_contig_range(start, end, mt, GFP_KERNEL)
+            if ret == 0:
+                contig.append((start, end - start))
+        elif op[0] == "release" and contig:
+            start, nr = contig.pop(op[1] % len(contig))
+            yield from k.fn.free_contig_range(start, nr)
+        elif op[0] == "touch" and contig:
+            _, i, off, how = op
+            start, nr = contig[i % len(contig)]
+            p = _touch(k, start + off % nr, start, how)
+            assert p.pfn == start + off % nr and p._refcount == 1
+            assert not PageBuddy(p) and p.lru is None and p.flags == 0
+        elif op[0] == "look" and contig is not None:
+            k.mem_map.items()
         check()
 
 
-def _accounted(k, held):
+def _accounted(k, held, contig=()):
     z = k.zone
     return (z.vm_stat["NR_FREE_PAGES"] + sum(p.count for p in z.pageset)
-            + sum(1 << o for _, o in held))
+            + sum(1 << o for _, o in held) + sum(nr for _, nr in contig))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -710,13 +980,14 @@ def test_random_alloc_free_keeps_invariants(ops, cma):
     if cma:
         cma_declare_contiguous(k, 2048, 2048)
     held = []
+    contig = []
 
     def check():
         check_free_area_invariants(k)
-        assert _accounted(k, held) == ZONE
+        assert _accounted(k, held, contig) == ZONE
 
     def t():
-        yield from _exerciser(k, ops, held, check)
+        yield from _exerciser(k, ops, held, check, contig)
         while held:
             p, order = held.pop()
             if p.order:
@@ -724,12 +995,53 @@ def test_random_alloc_free_keeps_invariants(ops, cma):
                 yield from k.fn.free_folio(p)
             else:
                 yield from k.fn.__free_pages(p, order)
+        while contig:
+            yield from k.fn.free_contig_range(*contig.pop())
         yield from k.fn.drain_all_pages(None)
     run(m, t())
     check_free_area_invariants(k)
+    assert k.mem_map.split == {} and k.mem_map.nr_lazy == 0
     assert k.zone.vm_stat["NR_FREE_PAGES"] == ZONE
     assert k.zone.vm_stat["NR_FREE_CMA_PAGES"] == (2048 if cma else 0)
     assert k.zone.free_area[MAX_ORDER - 1].nr_free == 4
+
+
+def _light_state(k):
+    """What a run shows without iterating mem_map (which would materialise
+    the untouched split pages)."""
+    z = k.zone
+    return (free_lists(k), [a.nr_free for a in z.free_area], dict(z.vm_stat),
+            sorted(k.vmstat.items()), [[list(lh) for lh in p.lists] + [p.count] for p in z.pageset],
+            list(z.pageblock_flags), list(k.printk), len(k.mem_map))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops0=OPS, ops1=OPS, sched=st.lists(st.integers(0, 7), min_size=1, max_size=64))
+def test_split_pages_match_the_eager_mem_map(ops0, ops1, sched):
+    """Two CPUs allocate and free blocks, take and give back contiguous
+    ranges, look at their pages and iterate mem_map, under one schedule: the
+    kernel with split ranges and the one that creates every split page
+    (EagerMemMap) run step for step alike and end with the same mem_map."""
+    out = []
+    for boot_ in (boot, boot_eager):
+        m, k = boot_(2)
+        cma_declare_contiguous(k, 2048, 2048)
+        m.labels = []
+        states = []
+        i = [0]
+
+        def choose(m, en):
+            i[0] += 1
+            return en[sched[i[0] % len(sched)] % len(en)]
+
+        def snap(k=k, states=states):
+            states.append(_light_state(k))
+        m.spawn("T0", 0, _exerciser(k, ops0, [], snap, []))
+        m.spawn("T1", 1, _exerciser(k, ops1, [], snap, []))
+        res = m.run(choose)
+        out.append((str(res.failure), list(res.schedule), list(m.labels), states,
+                    _light_state(k), mem_map_view(k)))
+    assert out[0] == out[1]
 
 
 MOVABLE_GFPS = [GFP_KERNEL, GFP_USER, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE]

@@ -72,11 +72,11 @@ def cma_declare_contiguous(k, base_pfn, count, name="reserved", order_per_bit=0)
     for area in k.cma_areas:
         if base_pfn < area.base_pfn + area.count and area.base_pfn < end:
             raise ValueError(f"cma_declare_contiguous: overlaps {area!r}")
-    get = k.mem_map.get
+    peek = k.mem_map.peek             # free heads are always materialised
     pfn = base_pfn
     blocks = []
     while pfn < end:
-        page = get(pfn)
+        page = peek(pfn)
         if page is None or not page.page_type & 1 or pfn + (1 << page.private) > end:
             raise ValueError(f"cma_declare_contiguous: pfn 0x{pfn:x} is not free "
                              f"(declare CMA areas before allocating from them)")
@@ -123,19 +123,17 @@ def bitmap_find_next_zero_area_off(bitmap, size, start, nr, align_mask, align_of
     ``start`` whose index (+ offset) is aligned by ``align_mask``; a value
     >= size when there is none."""
     while True:
-        index = start
-        while index < size and bitmap[index]:
-            index += 1
+        try:
+            index = bitmap.index(False, start, size)       # find_next_zero_bit()
+        except ValueError:
+            index = max(start, size)
         index = ((index + align_offset + align_mask) & ~align_mask) - align_offset
         end = index + nr
         if end > size:
             return end
-        busy = None
-        for i in range(index, end):
-            if bitmap[i]:
-                busy = i
-                break
-        if busy is None:
+        try:
+            busy = bitmap.index(True, index, end)          # find_next_bit()
+        except ValueError:
             return index
         start = busy + 1
 
@@ -146,8 +144,7 @@ def cma_clear_bitmap(k, c, pfn, count):
     bitmap_no = (pfn - c.base_pfn) >> c.order_per_bit
     bitmap_count = cma_bitmap_pages_to_bits(c, count)
     yield from mutex_lock(c.lock)
-    for i in range(bitmap_no, bitmap_no + bitmap_count):
-        c.bitmap[i] = False
+    c.bitmap[bitmap_no:bitmap_no + bitmap_count] = [False] * bitmap_count   # bitmap_clear()
     yield from mutex_unlock(c.lock)
 
 
@@ -181,8 +178,7 @@ def cma_alloc(k, c, count, align, no_warn=False):
         if bitmap_no >= bitmap_maxno:
             yield from mutex_unlock(c.lock)
             break
-        for i in range(bitmap_no, bitmap_no + bitmap_count):
-            c.bitmap[i] = True
+        c.bitmap[bitmap_no:bitmap_no + bitmap_count] = [True] * bitmap_count  # bitmap_set()
         # Safe to drop the lock: the bits reserve the range for us.
         yield from mutex_unlock(c.lock)
         pfn = c.base_pfn + (bitmap_no << c.order_per_bit)

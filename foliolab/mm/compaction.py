@@ -22,6 +22,7 @@ from ..engine.kernel import kfunc
 from ..engine.sync import (
     cond_resched, spin_lock_irqsave, spin_unlock_irqrestore,
 )
+from .kernel import SPLIT_SHIFT
 from .mmzone import MAX_ORDER
 from .page import (
     PageBuddy, folio_mapcount, folio_nr_pages, folio_set_lru,
@@ -119,7 +120,9 @@ def isolate_freepages_block(k, cc, start_pfn, end_pfn, freelist, stride, strict)
     counts as a failure.  Returns (pages isolated, pfn reached)."""
     zone = cc.zone
     lock = zone.lock
-    get = k.mem_map.get
+    # peek(): only free heads are taken; an untouched page of a split block
+    # (refcount 1, no flags) fails the scan exactly as a pristine page does.
+    peek = k.mem_map.peek
     isolate = k.fn.__isolate_free_page
     if strict:
         stride = 1
@@ -132,7 +135,7 @@ def isolate_freepages_block(k, cc, start_pfn, end_pfn, freelist, stride, strict)
             yield from spin_unlock_irqrestore(lock)
             locked = False
         nr_scanned += 1
-        page = get(blockpfn)
+        page = peek(blockpfn)
         failed = False
         if page is not None and (folio_test_head(page) or page.compound_head is not None):
             if folio_test_head(page) and page.order < MAX_ORDER:
@@ -178,20 +181,47 @@ def isolate_freepages_block(k, cc, start_pfn, end_pfn, freelist, stride, strict)
     return total_isolated, blockpfn
 
 
+class split_pages:
+    """The list split_map_pages() leaves: every order-0 page of the split
+    blocks, block by block, each block's pages in pfn order.  Walking it
+    (release_freepages) materialises the tail pages one at a time; a
+    successful alloc_contig_range() never walks it."""
+
+    __slots__ = ("k", "blocks")
+
+    def __init__(self, k):
+        self.k = k
+        self.blocks = []              # (head page, order)
+
+    def __iter__(self):
+        pfn_to_page = self.k.pfn_to_page
+        for page, order in self.blocks:
+            yield page
+            for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
+                yield pfn_to_page(pfn)
+
+    def __len__(self):
+        return sum(1 << order for _, order in self.blocks)
+
+    def clear(self):
+        self.blocks.clear()
+
+
 def split_map_pages(k, freelist):
-    """split_map_pages(): each isolated block becomes order-0 pages with
-    refcount 1 (post_alloc_hook + split_page)."""
-    out = []
-    pfn_to_page = k.pfn_to_page
+    """split_map_pages() (v5.12): each isolated block becomes order-0
+    pages with refcount 1 (post_alloc_hook + split_page).  Returns them as a
+    ``split_pages`` list: the tail pages are recorded as a split range of
+    mem_map (MemMap.add_split_range), not created, so a successful
+    alloc_contig_range() of a whole CMA area costs no struct page."""
+    out = split_pages(k)
+    add_split_range = k.mem_map.add_split_range
     for page in freelist:
         order = page.private
         post_alloc_hook(page, order, __GFP_MOVABLE)
-        out.append(page)
-        tails = [pfn_to_page(pfn) for pfn in range(page.pfn + 1, page.pfn + (1 << order))]
-        for p in tails:
-            p._refcount = 1                       # split_page()
-        out.extend(tails)
-    freelist[:] = out
+        if order:
+            add_split_range(page.pfn + 1, page.pfn + (1 << order))   # split_page()
+        out.blocks.append((page, order))
+    return out
 
 
 @kfunc
@@ -229,7 +259,7 @@ def isolate_freepages_range(k, cc, start_pfn, end_pfn):
         pfn += isolated
         block_start_pfn = block_end_pfn
         block_end_pfn += nr
-    split_map_pages(k, freelist)
+    freelist = split_map_pages(k, freelist)
     if pfn < end_pfn:
         yield from k.fn.release_freepages(freelist)
         return 0
@@ -260,7 +290,8 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
     pfns), del from the LRU, count NR_ISOLATED_*.  Returns the first pfn not
     scanned (0 would mean a fatal signal, which the model never has)."""
     fn = k.fn
-    get = k.mem_map.get
+    mem_map = k.mem_map
+    peek, split = mem_map.peek, mem_map.split
     pgdat = k.pgdat
     vm_stat = pgdat.vm_stat
     locked = None
@@ -273,7 +304,9 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             yield from spin_unlock_irqrestore(locked.lru_lock)
             locked = None
         nr_scanned += 1
-        page = get(low_pfn)
+        page = peek(low_pfn)
+        if page is None and low_pfn >> SPLIT_SHIFT in split:
+            page = mem_map.materialise_split(low_pfn)   # refcount 1, !PageLRU: skipped
         if page is None:
             low_pfn += 1
             continue

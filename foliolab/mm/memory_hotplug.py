@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..engine.kernel import kfunc
 from ..engine.sync import cond_resched
 from .errno import ENOENT
+from .kernel import SPLIT_SHIFT
 from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio
 
 
@@ -25,9 +26,12 @@ from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_fo
 def scan_movable_pages(k, start, end):
     """scan_movable_pages(): the first pfn of an LRU folio in [start, end),
     or -ENOENT.  Returns (ret, pfn)."""
+    # peek(): only LRU folios stop the scan; an untouched page of a split
+    # block (refcount 1, no flags) is skipped exactly as a pristine one.
+    peek = k.mem_map.peek
     pfn = start
     while pfn < end:
-        page = k.mem_map.get(pfn)
+        page = peek(pfn)
         if page is None:
             pfn += 1
             continue
@@ -50,8 +54,12 @@ def do_migrate_range(k, start, end):
     from .page_alloc import GFP_USER, __GFP_MOVABLE
     from .vmscan import node_stat_mod_isolated
     source = []
+    mem_map = k.mem_map
+    peek, split = mem_map.peek, mem_map.split
     for pfn in range(start, end):
-        page = k.mem_map.get(pfn)
+        page = peek(pfn)
+        if page is None and pfn >> SPLIT_SHIFT in split:
+            page = mem_map.materialise_split(pfn)    # in use (refcount 1): tried below
         if page is None or PageBuddy(page):
             continue
         folio = page_folio(page)

@@ -3,7 +3,9 @@
 Models include/linux/mm_types.h and include/linux/page-flags.h (v5.10-v6.x;
 folio names as in v5.16+).  A folio is its head page: ``Page`` serves as
 both, as the kernel's overlay does.  Pages are created lazily by
-``pfn_to_page()``; a free buddy block is represented by its head page only.
+``pfn_to_page()``; a free buddy block is represented by its head page only,
+and the order-0 pages of a block split by split_map_pages() by a range
+record until first accessed (kernel.MemMap).
 
 Fields keep the kernel's names and conventions: ``_refcount`` (0 when free),
 ``_mapcount`` (-1 when unmapped), ``private`` (the buddy order while

@@ -18,8 +18,12 @@ Representation: a free buddy block is its head page only (PageBuddy, order
 in ``page.private``, ``page.lru`` = the free list).  Pages are created
 lazily by ``k.pfn_to_page``; a pfn never touched is a pristine page
 (refcount 0, no flags), which the kernel code below treats exactly like a
-real struct page in that state.  A page on a pcp list has refcount 0, is not
-PageBuddy and keeps its migratetype in ``page.index`` (set_pcppage_migratetype).
+real struct page in that state.  The order-0 pages that split_map_pages()
+hands out (refcount 1, nothing else) are not created either: mem_map
+records them as split ranges, and ``k.mem_map.get`` materialises one when
+looked at (see kernel.MemMap for ``peek``, which does not).  A page on a
+pcp list has refcount 0, is not PageBuddy and keeps its migratetype in
+``page.index`` (set_pcppage_migratetype).
 
 Locking model:
 
@@ -52,6 +56,7 @@ from ..engine.sync import (
 )
 from ..engine.workqueue import INIT_WORK, flush_work, queue_work_on, work_struct, workqueue_struct
 from .errno import EBUSY, EINTR, errname
+from .kernel import SPLIT_SHIFT
 from .mmzone import (
     ListHead, MAX_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
     MIGRATE_MOVABLE, MIGRATE_PCPTYPES, MIGRATE_RECLAIMABLE, MIGRATE_TYPES,
@@ -304,7 +309,7 @@ def buddy_merge_likely(k, zone, pfn, buddy_pfn, order):
     if order >= MAX_ORDER - 2:
         return False
     combined = buddy_pfn & pfn
-    higher_buddy = k.mem_map.get(combined ^ (1 << (order + 1)))
+    higher_buddy = k.mem_map.peek(combined ^ (1 << (order + 1)))     # free heads only
     return higher_buddy is not None and page_is_buddy(zone, None, higher_buddy, order + 1)
 
 
@@ -320,7 +325,9 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
     counts.  v5.12 still lets CMA and non-CMA pageblocks merge at max order
     (fixed in v5.18); CMA areas are max-order aligned here so it cannot
     happen."""
-    mem_map = k.mem_map
+    # A buddy is a free block's head, always materialised: peek() (an
+    # untouched page of a split block is no buddy either).
+    peek = k.mem_map.peek
     pbo = zone.pageblock_order
     max_order = min(MAX_ORDER - 1, pbo)
     if migratetype != MIGRATE_ISOLATE:
@@ -332,7 +339,7 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
         merged_out = False
         while order < max_order:
             buddy_pfn = pfn ^ (1 << order)
-            buddy = mem_map.get(buddy_pfn)
+            buddy = peek(buddy_pfn)
             if buddy is None or not page_is_buddy(zone, page, buddy, order):
                 merged_out = True
                 break
@@ -410,13 +417,17 @@ def check_new_page(page):
 
 
 def check_new_pages(k, page, order):
-    """check_new_pages() (CONFIG_DEBUG_VM): every page of the block.  Pages
-    never touched are pristine and need no check."""
+    """check_new_pages() (CONFIG_DEBUG_VM): every page of the block.  Pristine
+    pages need no check; an untouched page of a split block (refcount 1) is
+    not pristine and fails it."""
     check_new_page(page)
     if order:
-        get = k.mem_map.get
+        mem_map = k.mem_map
+        peek, split = mem_map.peek, mem_map.split
         for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
-            p = get(pfn)
+            p = peek(pfn)
+            if p is None and pfn >> SPLIT_SHIFT in split:
+                p = mem_map.materialise_split(pfn)
             if p is not None:
                 check_new_page(p)
 
@@ -436,11 +447,14 @@ def free_pages_prepare(k, page, order, check_free=True):
         if compound and page.order != order:
             raise KernelBug(f"kernel BUG: VM_BUG_ON_PAGE(compound_order(page) != order) "
                             f"pfn 0x{page.pfn:x}: {page.order} != {order}")
-        get = k.mem_map.get
+        mem_map = k.mem_map
+        peek, split = mem_map.peek, mem_map.split
         for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
-            p = get(pfn)
+            p = peek(pfn)
+            if p is None and pfn >> SPLIT_SHIFT in split:
+                p = mem_map.materialise_split(pfn)
             if p is None:
-                continue
+                continue                  # pristine
             if compound:
                 if p.compound_head is not page:
                     bad_page(p, "compound_head not consistent")
@@ -528,11 +542,14 @@ def move_freepages(k, zone, start_pfn, end_pfn, migratetype, num_movable=None):
     blocks move: a page out of the buddy (pcp, in flight) is invisible here.
     ``num_movable`` is an out-parameter (a one-element list), as the
     kernel's int pointer."""
-    get = k.mem_map.get
+    # peek(): only free heads and LRU pages matter here, and an untouched page
+    # of a split block (refcount 1, no flags) is neither, like a pristine one;
+    # looking it up would materialise every page of an allocated range.
+    peek = k.mem_map.peek
     pfn = start_pfn
     moved = 0
     while pfn <= end_pfn:
-        page = get(pfn)
+        page = peek(pfn)
         if page is None or not page.page_type & 1:
             if num_movable is not None and page is not None and folio_test_lru(page_folio(page)):
                 num_movable[0] += 1
@@ -1129,11 +1146,14 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
     zone->lock."""
     if is_migrate_cma_page(page):
         return None if migratetype == MIGRATE_CMA else page
-    get = k.mem_map.get
+    mem_map = k.mem_map
+    peek, split = mem_map.peek, mem_map.split
     pfn = page.pfn
     end = (pfn & ~(zone.pageblock_nr_pages - 1)) + zone.pageblock_nr_pages
     while pfn < end:
-        p = get(pfn)
+        p = peek(pfn)
+        if p is None and pfn >> SPLIT_SHIFT in split:
+            p = mem_map.materialise_split(pfn)   # refcount 1, not on the LRU: unmovable
         if p is None:
             pfn += 1
             continue
@@ -1300,7 +1320,7 @@ class ContigResult:
 def _busy_pfns(k, start, end):
     """Omniscient diagnostic (not kernel code): heads of the pages in
     [start, end) that are not inside a free buddy block."""
-    get = k.mem_map.get
+    get = k.mem_map.get               # materialises the pages of split blocks
     out = []
     pfn = start
     while pfn < end:
@@ -1324,9 +1344,9 @@ def _busy_pfns(k, start, end):
 
 
 def _free_block_head(k, pfn):
-    get = k.mem_map.get
+    peek = k.mem_map.peek             # free heads are always materialised
     for order in range(1, MAX_ORDER):
-        h = get(pfn & ~((1 << order) - 1))
+        h = peek(pfn & ~((1 << order) - 1))
         if h is not None and h.page_type & 1 and h.private >= order:
             return h
     return None
@@ -1463,7 +1483,8 @@ def alloc_contig_range(k, start, end, migratetype, gfp_mask):
 @kfunc
 def free_contig_range(k, pfn, nr_pages):
     """free_contig_range() (v5.x - v5.12): __free_page() on each page; WARN if any page was
-    still in use by someone else (refcount != 1)."""
+    still in use by someone else (refcount != 1).  An untouched split page is
+    materialised as its turn comes: it goes on a pcp list."""
     count = 0
     free = k.fn.__free_pages
     for p in range(pfn, pfn + nr_pages):
@@ -1547,9 +1568,9 @@ def _take_block_containing(k, pfn, order):
     (break_down_buddy_pages: the other halves go to the head of the lists of
     the holder's pageblock type).  Free counts follow.  Returns the page."""
     zone = k.zone
-    get = k.mem_map.get
+    peek = k.mem_map.peek             # free heads are always materialised
     for o in range(order, MAX_ORDER):
-        head = get(pfn & ~((1 << o) - 1))
+        head = peek(pfn & ~((1 << o) - 1))
         if head is not None and head.page_type & 1 and head.private >= o:
             break
     else:
@@ -1724,6 +1745,7 @@ def check_free_area_invariants(k, strict_isolate=False):
                     raise KernelBug(f"unmerged free buddies: 0x{pfn:x} and 0x{bpfn:x}, "
                                     f"order {order}")
     # PageBuddy only on list heads; nothing allocated inside a free block
+    # (items(): every page, untouched split pages too, in creation order)
     for pfn, page in k.mem_map.items():
         if page.page_type & 1:
             if pfn not in heads:

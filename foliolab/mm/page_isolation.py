@@ -132,9 +132,9 @@ def __test_page_isolated_in_pageblock(k, pfn, end_pfn, flags):
     and on an ISOLATE pcp list" acceptance was removed long before v5.12
     (pcp lists never hold ISOLATE pages); HWPoison / PageOffline with
     MEMORY_OFFLINE are not modelled.  Caller holds zone->lock."""
-    get = k.mem_map.get
+    peek = k.mem_map.peek             # free heads are always materialised
     while pfn < end_pfn:
-        page = get(pfn)
+        page = peek(pfn)
         if page is not None and page.page_type & 1:
             pfn += 1 << page.private
         else:
