@@ -16,8 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import toy_family as toy  # noqa: E402
 
 from foliolab.engine.oracles import PropertyViolation  # noqa: E402
+from foliolab.explore.dpor import Systematic  # noqa: E402
 from foliolab.explore import (  # noqa: E402
-    DFS, PCT, NondeterminismError, RandomWalk, TraceError, explore,
+    PCT, NondeterminismError, RandomWalk, TraceError, explore,
     failure_info, find_scenario, load_trace, register_family, replay,
     replay_schedule, run_schedule, variant_patches, verdict, wilson,
 )
@@ -63,7 +64,9 @@ def test_dfs_k0_misses_the_lost_update_and_k1_finds_it():
     r0 = ex("lost-update", RACY, "dfs", preemptions=0)
     assert r0.outcome == "certified"
     assert r0.failure is None
-    assert r0.certificate.startswith("no failure within 0 preemptions: 2 schedules explored")
+    assert r0.certificate.startswith("no failure within 0 preemptions (sc, 2 CPUs, "
+                                     "CONFIG_PREEMPT; no reduction (the scenario declares "
+                                     "no footprints)): 2 schedules")
     r1 = ex("lost-update", RACY, "dfs", preemptions=1)
     assert r1.outcome == "failure"
     assert r1.failure.kind == "property"
@@ -73,8 +76,8 @@ def test_dfs_certifies_the_locked_variant():
     r = ex("lost-update", LOCKED, "dfs", preemptions=2)
     assert r.outcome == "certified"
     assert r.complete
-    assert r.certificate.startswith("no failure within 2 preemptions: ")
-    assert f"{r.distinct_schedules} schedules explored" in r.certificate
+    assert r.certificate.startswith("no failure within 2 preemptions (")
+    assert f"): {r.distinct_schedules} schedules" in r.certificate
     # iterative context bounding re-runs the lower levels: more runs than schedules
     assert r.schedules > r.distinct_schedules > 1
 
@@ -121,6 +124,7 @@ def _enumerate(slug, patches, settings=None):
     stateless search over the choice points."""
     scen = sc(slug)
     full = scen.settings(settings)
+    full["fair_bound"] = 0            # as the systematic search runs
     out = {}
     stack = [[]]                 # prefixes of choice answers (task ids)
     while stack:
@@ -146,11 +150,12 @@ def _enumerate(slug, patches, settings=None):
     return out
 
 
-class _Collect(DFS):
-    """DFS that remembers the schedules it ran, by level."""
+class _Collect(Systematic):
+    """The systematic search without reduction, remembering the schedules it
+    ran, by level."""
 
     def __init__(self, k, iterative):
-        super().__init__(k, iterative)
+        super().__init__(k, "none", iterative)
         self.seen = {}
 
     def after(self, res):

@@ -4,33 +4,47 @@ A task is a Python generator.  It runs atomically from one ``yield`` to the
 next; every ``yield`` is an interleaving point and yields a short label that
 names what the step did.  The machine knows nothing about memory management.
 
-Scheduling rules (see ARCHITECTURE.md):
+Scheduling rules (see docs/architecture.md):
 
 * Each CPU runs one task at a time (``cpu.curr``).  CPUs run in parallel: the
   explorer picks, at every step, which of the *enabled* tasks advances.
 * A task inside a preempt- or irq-disabled region (``preempt_count`` or
-  ``irqs_off`` non-zero) or spinning on a lock keeps every other task off its
-  CPU.  Outside such regions PREEMPT_FULL lets another runnable task of the CPU
-  take over at any yield; PREEMPT_NONE and PREEMPT_VOLUNTARY only at explicit
-  scheduling points (``cond_resched``, blocking, user mode; VOLUNTARY also at
+  ``irqs_off`` non-zero) keeps every other task off its CPU.  Outside such
+  regions PREEMPT_FULL lets another runnable task of the CPU take over at
+  any yield; PREEMPT_NONE and PREEMPT_VOLUNTARY only at explicit scheduling
+  points (``cond_resched``, blocking, user mode; VOLUNTARY also at
   ``might_sleep`` points).
+* A task that announced a spinlock acquisition (``Task.want``) is not enabled
+  while the lock is held: it spins, keeping its CPU, without taking steps.
+  The acquisition happens at the start of its next step, so a contended lock
+  costs no steps (lock waits are not events a search must order).
 * SCHED_FIFO tasks (``rt_prio > 0``) always win their CPU against normal tasks
   and are never preempted by a task of equal or lower priority.
-* Fairness: a task that stayed enabled without running for ``fair_bound``
-  consecutive steps is run next.  CPUs make progress, as real CPUs do; a
-  stall longer than that is a different scenario (spawn a competing task).
+* Fairness (``fair_bound`` > 0): a task that stayed enabled without running
+  for ``fair_bound`` steps is run next, as real CPUs make progress.  Random
+  searches use it; systematic searches set it to 0 (no fairness bound: the
+  preemption bound takes its place, as in CHESS).
 * Memory model: ``sc`` (sequential consistency) or ``tso`` (x86-TSO: stores to
   :class:`~foliolab.engine.memory.Shared` locations wait in a per-CPU store
   buffer; every buffer has a pseudo-task ``sb/N`` whose step makes the oldest
   store visible; locked operations, full barriers and context switches drain
   the buffer).
 
+The enabled set is maintained incrementally: after a step only the CPU of
+the stepped task and the CPUs marked by wake-ups, lock hand-overs and remote
+store-buffer drains are recomputed (``Machine.enabled()`` recomputes all, for
+tests and reports).
+
 The schedule of a run is the list of task ids that were stepped, in order.
 Replaying the same schedule on a freshly built scenario reproduces the run.
+
+For systematic search the machine records, per step, the footprint of the
+step (:mod:`~foliolab.engine.footprint`) and hands it to ``on_event``.
 """
 
 from __future__ import annotations
 
+from .footprint import OPAQUE, cpu_key, rcu_cpu_key, sbuf_key, RCU_KEY
 from .oracles import (
     Deadlock,
     HungTask,
@@ -44,12 +58,31 @@ PREEMPT_VOLUNTARY = "voluntary"
 PREEMPT_FULL = "full"
 PREEMPT_MODELS = (PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL)
 MEMORY_MODELS = ("sc", "tso")
+# the Kconfig name of each preemption model, for headers and certificates
+PREEMPT_KCONFIG = {PREEMPT_NONE: "CONFIG_PREEMPT_NONE",
+                   PREEMPT_VOLUNTARY: "CONFIG_PREEMPT_VOLUNTARY",
+                   PREEMPT_FULL: "CONFIG_PREEMPT"}
 
 RUNNABLE, BLOCKED, SPINNING, DONE = 0, 1, 2, 3
 # Task.sched_point at a yield: 0 none, SCHED_VOLUNTARY a might_sleep() point
 # (a switch point under PREEMPT_VOLUNTARY), SCHED_ALWAYS cond_resched()/schedule().
 SCHED_VOLUNTARY, SCHED_ALWAYS = 1, 2
 STATE_NAMES = {RUNNABLE: "R", BLOCKED: "D", SPINNING: "spin", DONE: "exit"}
+NEVER = 1 << 62
+
+
+def _rcu_view(c):
+    """What synchronize_rcu() reads of CPU ``c``: quiescent (idle, user,
+    blocked), inside a read-side section, or neither."""
+    cur = c.curr
+    if cur is None or cur.state == BLOCKED or cur.state == DONE or cur.user:
+        return 0
+    return 1 if (cur.preempt_count or cur.irqs_off or cur.rcu_nesting) else 2
+
+
+class ScheduleAborted(Exception):
+    """Raised by a scheduling policy to abandon a run (a systematic search
+    that knows the rest of the run is covered elsewhere)."""
 
 
 class Task:
@@ -59,8 +92,8 @@ class Task:
     __slots__ = (
         "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
-        "wait", "blocked_since", "starve", "held", "is_sb", "retval",
-        "pid", "invisible",
+        "wait", "blocked_since", "held", "is_sb", "retval",
+        "pid", "invisible", "want", "in_en", "since", "acc", "deadline",
     )
 
     def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
@@ -79,22 +112,30 @@ class Task:
         self.rt_prio = rt_prio
         self.daemon = daemon
         self.idle = False          # sleeping without being "hung" (kworker idle)
-        self.wait = None           # what the task waits or spins on
+        self.wait = None           # what the task waits on (blocked)
+        self.want = None           # the spinlock it is about to take (spins while held)
         self.blocked_since = 0
-        self.starve = 0
         self.held = []             # locks held, in acquisition order (lockdep)
         self.is_sb = is_sb
         self.retval = None
         # Every step of an invisible task touches only its own state (a user
         # busy loop): explorers need not interleave it with anything.
         self.invisible = invisible
+        # fairness bookkeeping: enabled now; start of the current enabled
+        # interval; starved steps of earlier intervals since the last run;
+        # the step at which the fairness bound forces it
+        self.in_en = False
+        self.since = 0
+        self.acc = 0
+        self.deadline = NEVER
 
     def __repr__(self):
         return f"<Task {self.tid} {self.name} cpu{self.cpu} {STATE_NAMES[self.state]}>"
 
 
 class Cpu:
-    __slots__ = ("id", "curr", "tasks", "sb", "sb_task", "nr_switches")
+    __slots__ = ("id", "curr", "tasks", "sb", "sb_task", "nr_switches", "en",
+                 "key", "sbkey")
 
     def __init__(self, cpu_id):
         self.id = cpu_id
@@ -103,19 +144,23 @@ class Cpu:
         self.sb = []               # x86-TSO store buffer: [(Shared, value)]
         self.sb_task = None
         self.nr_switches = 0
+        self.en = []               # this CPU's enabled tasks (incremental)
+        self.key = cpu_key(cpu_id)
+        self.sbkey = sbuf_key(cpu_id)
 
 
 class RunResult:
     """What one run produced."""
 
-    __slots__ = ("failure", "steps", "schedule", "preemptions", "machine")
+    __slots__ = ("failure", "steps", "schedule", "preemptions", "machine", "aborted")
 
-    def __init__(self, failure, steps, schedule, preemptions, machine):
+    def __init__(self, failure, steps, schedule, preemptions, machine, aborted=False):
         self.failure = failure         # KernelFailure or None
         self.steps = steps
         self.schedule = schedule       # list of task ids
         self.preemptions = preemptions
         self.machine = machine
+        self.aborted = aborted         # the policy abandoned the run
 
     @property
     def failed(self):
@@ -134,8 +179,8 @@ class Machine:
             raise ValueError(f"unknown preemption model {preempt!r}")
         if memory_model not in MEMORY_MODELS:
             raise ValueError(f"unknown memory model {memory_model!r}")
-        if fair_bound < 1 or max_steps < 1 or hung_task_steps < 1:
-            raise ValueError("fair_bound, max_steps and hung_task_steps must be positive")
+        if fair_bound < 0 or max_steps < 1 or hung_task_steps < 1:
+            raise ValueError("fair_bound must be >= 0, max_steps and hung_task_steps positive")
         self.ncpus = ncpus
         self.preempt = preempt
         self.preempt_full = preempt == PREEMPT_FULL
@@ -156,6 +201,14 @@ class Machine:
         # observers (set by explore/ or report/): called after every step
         self.labels = None             # list of labels when recording
         self.on_step = None
+        # systematic search: footprints of the current step, and the hook
+        # that receives them: on_event(m, task, enabled, reads, writes, woke, acquired)
+        self.fpr = None
+        self.fpw = None
+        self.fp_woke = None
+        self.fp_acquired = None
+        self.on_event = None
+        self.choose_single = False     # ask the policy even with one task enabled
         # RCU grace periods in flight: [GracePeriod]
         self.rcu_gps = []
         # lockdep: lock class -> {lock class acquired while holding it: first site}
@@ -165,12 +218,22 @@ class Machine:
         self.workqueues_ready = False
         self.kworkers = []
         self.worker_pools = []
+        self._keys = 0
+        self._dirty = []               # CPUs whose enabled tasks may have changed
+        self._en = []                  # the enabled tasks, in CPU order, sb tasks last
+        self._min_deadline = NEVER
         if self.tso:
             for c in self.cpus:
                 t = Task(len(self.tasks), f"sb/{c.id}", c.id, None,
                          daemon=True, is_sb=True)
                 self.tasks.append(t)
                 c.sb_task = t
+
+    def new_key(self, n=1):
+        """Fresh footprint keys for ``n`` objects (even ints, creation order)."""
+        k = self._keys + 2
+        self._keys += 2 * n
+        return k
 
     # ------------------------------------------------------------------ tasks
     def spawn(self, name, cpu, gen, *, daemon=False, rt_prio=0, user=False,
@@ -185,6 +248,10 @@ class Machine:
         c.tasks.append(t)
         if not daemon:
             self.nr_live += 1
+        self._dirty.append(c)
+        if self.fp_woke is not None:
+            self.fp_woke.append(t.tid)     # spawned by this step: happens after it
+            self.fpw.append(c.key)
         return t
 
     def task_by_name(self, name):
@@ -204,23 +271,31 @@ class Machine:
         t.wait = wait
         t.idle = idle
         t.blocked_since = self.steps
+        self._dirty.append(self.cpus[t.cpu])
         # schedule() is a full barrier and a quiescent state
         if self.tso and self.cpus[t.cpu].sb:
             self.drain_store_buffer(t.cpu)
         if self.rcu_gps:
             self.rcu_report_qs(t.cpu)
 
-    def spin(self, t, lock):
-        """``t`` spins on ``lock``: it keeps its CPU but cannot advance."""
-        t.state = SPINNING
-        t.wait = lock
-        t.blocked_since = self.steps
-
     def wake(self, t):
         if t.state == BLOCKED or t.state == SPINNING:
             t.state = RUNNABLE
             t.wait = None
             t.idle = False
+            c = self.cpus[t.cpu]
+            self._dirty.append(c)
+            woke = self.fp_woke
+            if woke is not None:
+                woke.append(t.tid)
+                self.fpw.append(c.key)     # that CPU's run queue changes
+
+    def lock_changed(self, waiters):
+        """A spinlock was taken or released: its waiters' CPUs may change."""
+        cpus = self.cpus
+        dirty = self._dirty
+        for w in waiters:
+            dirty.append(cpus[w.cpu])
 
     def might_sleep(self, t, what):
         if t.preempt_count or t.irqs_off:
@@ -235,17 +310,32 @@ class Machine:
             self.drain_store_buffer(cpu)
 
     def drain_store_buffer(self, cpu):
-        sb = self.cpus[cpu].sb
+        c = self.cpus[cpu]
+        sb = c.sb
+        w = self.fpw
+        if w is not None:
+            w.append(c.sbkey)
+            for var, value in sb:
+                w.append(var.fpk)
         for var, value in sb:
             var.v = value
         sb.clear()
+        self._dirty.append(c)
 
     # ---------------------------------------------------------------- RCU
     def rcu_report_qs(self, cpu):
         bit = 1 << cpu
         done = None
+        r = self.fpr
+        if r is not None:
+            r.append(rcu_cpu_key(cpu))
+            r.append(RCU_KEY)
         for gp in self.rcu_gps:
             if gp.pending & bit:
+                w = self.fpw
+                if w is not None:
+                    w.append(rcu_cpu_key(cpu))
+                    w.append(RCU_KEY)
                 gp.pending &= ~bit
                 if self.cpus[cpu].sb:
                     self.drain_store_buffer(cpu)   # QS reports imply a full barrier
@@ -269,46 +359,125 @@ class Machine:
                 if (gp.pending & bit) and (gp.expedited or self.preempt_full):
                     self.rcu_report_qs(t.cpu)
                     break
+            else:
+                r = self.fpr
+                if r is not None:
+                    r.append(rcu_cpu_key(t.cpu))
+                    r.append(RCU_KEY)
 
     # -------------------------------------------------------------- enabled
-    def enabled(self):
-        """Tasks that may execute the next step, in task-id order per CPU."""
-        en = []
-        full = self.preempt_full
-        vol = self.preempt_voluntary
-        for c in self.cpus:
-            cur = c.curr
-            if cur is not None:
-                st = cur.state
-                if st == RUNNABLE:
-                    sp = cur.sched_point
-                    if cur.preempt_count or cur.irqs_off or not (
-                            full or cur.user or sp == SCHED_ALWAYS
-                            or (vol and sp)):
-                        en.append(cur)
-                        continue
-                elif st == SPINNING:
+    def _cpu_enabled(self, c):
+        """The tasks of CPU ``c`` that may execute the next step."""
+        cur = c.curr
+        if cur is not None:
+            st = cur.state
+            if st == RUNNABLE:
+                sp = cur.sched_point
+                if cur.preempt_count or cur.irqs_off or not (
+                        self.preempt_full or cur.user or sp == SCHED_ALWAYS
+                        or (self.preempt_voluntary and sp)):
+                    want = cur.want
+                    if want is not None and want.owner is not None:
+                        return []          # spinning: the CPU is busy
+                    return [cur]
+                if cur.want is not None and cur.want.owner is not None:
+                    return []
+            elif st == SPINNING:
+                return []
+        best = -1
+        cands = None
+        for t in c.tasks:
+            if t.state == RUNNABLE:
+                want = t.want
+                if want is not None and want.owner is not None:
                     continue
-            best = -1
-            cands = None
-            for t in c.tasks:
-                if t.state == RUNNABLE:
-                    p = t.rt_prio
-                    if p > best:
-                        best = p
-                        cands = [t]
-                    elif p == best:
-                        cands.append(t)
-            if cands is None:
-                continue
-            if best > 0 and cur is not None and cur.state == RUNNABLE and cur.rt_prio == best:
-                en.append(cur)     # SCHED_FIFO: not preempted by equal priority
-            else:
-                en.extend(cands)
+                p = t.rt_prio
+                if p > best:
+                    best = p
+                    cands = [t]
+                elif p == best:
+                    cands.append(t)
+        if cands is None:
+            return []
+        if best > 0 and cur is not None and cur.state == RUNNABLE and cur.rt_prio == best \
+                and cur in cands:
+            return [cur]           # SCHED_FIFO: not preempted by equal priority
+        return cands
+
+    def enabled(self):
+        """Tasks that may execute the next step, in task-id order per CPU,
+        store-buffer pseudo-tasks last (recomputed from scratch)."""
+        en = []
+        for c in self.cpus:
+            en.extend(self._cpu_enabled(c))
         if self.tso:
             for c in self.cpus:
                 if c.sb:
                     en.append(c.sb_task)
+        return en
+
+    def _refresh_cpu(self, c, step):
+        """Recompute CPU ``c``'s enabled tasks; True when they changed.
+        Fairness bookkeeping: tasks leaving the set bank their starved steps,
+        tasks entering it start a new interval at ``step``."""
+        old = c.en
+        tasks = c.tasks
+        if len(tasks) == 1 and not c.sb:
+            # one task on this CPU (the common case): enabled unless it
+            # sleeps, exited or spins on a held lock
+            t = tasks[0]
+            want = t.want
+            on = t.state == RUNNABLE and (want is None or want.owner is None)
+            if on:
+                if len(old) == 1 and old[0] is t:
+                    return False
+                new = [t]
+            elif not old:
+                return False
+            else:
+                new = []
+        else:
+            new = self._cpu_enabled(c)
+            if c.sb:
+                new.append(c.sb_task)
+            if new == old:
+                return False
+        fair = self.fair_bound
+        for t in old:
+            if t not in new:
+                t.in_en = False
+                t.acc += step - t.since
+                t.deadline = NEVER
+        for t in new:
+            if not t.in_en:
+                t.in_en = True
+                t.since = step
+                t.deadline = step + fair - t.acc if fair else NEVER
+        c.en = new
+        return True
+
+    def _rebuild(self):
+        cpus = self.cpus
+        if self.tso:
+            en = []
+            sbs = []
+            for c in cpus:
+                for t in c.en:
+                    (sbs if t.is_sb else en).append(t)
+            en.extend(sbs)
+        elif len(cpus) == 2:
+            en = cpus[0].en + cpus[1].en
+        else:
+            en = []
+            for c in cpus:
+                en.extend(c.en)
+        md = NEVER
+        if self.fair_bound:
+            for t in en:
+                if t.deadline < md:
+                    md = t.deadline
+        self._en = en
+        self._min_deadline = md
         return en
 
     # ------------------------------------------------------------- the loop
@@ -316,81 +485,144 @@ class Machine:
         """Run to completion or failure.  ``choose(machine, enabled)`` returns
         the task to step.  Returns a :class:`RunResult`."""
         failure = None
+        aborted = False
         try:
             self._loop(choose)
             for check in self.quiesce_checks:
                 check()
         except KernelFailure as f:
             failure = f
-        return RunResult(failure, self.steps, self.schedule, self.preemptions, self)
+        except ScheduleAborted:
+            aborted = True
+        return RunResult(failure, self.steps, self.schedule, self.preemptions, self,
+                         aborted)
 
     def _loop(self, choose):
         schedule = self.schedule
         cpus = self.cpus
         fair = self.fair_bound
         max_steps = self.max_steps
-        hung_check = 256
+        dirty = self._dirty
+        refresh = self._refresh_cpu
+        rcu_gps = self.rcu_gps
+        labels = self.labels
+        on_step = self.on_step
+        on_event = self.on_event
+        steps = self.steps
+        for c in cpus:
+            refresh(c, steps)
+        dirty.clear()
+        en = self._rebuild()
+        rescan = False
+        one = -1 if self.choose_single else 1
         while self.nr_live > 0:
-            en = self.enabled()
-            if not en:
+            n = len(en)
+            if n == one:
+                t = en[0]
+            elif n == 0:
                 raise Deadlock(self._deadlock_report())
-            # fairness: the longest-starved task over the bound runs next
-            forced = None
-            for t in en:
-                if t.starve >= fair and (forced is None or t.starve > forced.starve):
-                    forced = t
-            if forced is not None:
-                t = forced
+            elif self._min_deadline <= steps:
+                # fairness: the longest-starved task over the bound runs next
+                md = self._min_deadline
+                for t in en:
+                    if t.deadline == md:
+                        break
             else:
-                t = choose(self, en) if len(en) > 1 else en[0]
+                t = choose(self, en)
                 last = self.last
-                if t is not last and last is not None and last in en:
+                if t is not last and last is not None and last.in_en:
                     self.preemptions += 1
-            for o in en:
-                o.starve += 1
-            t.starve = 0
-            self.steps += 1
             schedule.append(t.tid)
             self.last = t
+            # running restarts the task's starvation clock
+            t.acc = 0
+            steps += 1
+            t.since = steps
+            if fair:
+                rescan = t.deadline == self._min_deadline
+                t.deadline = steps + fair
+            self.steps = steps
             c = cpus[t.cpu]
+            if on_event is not None:
+                fpr = self.fpr = []
+                fpw = self.fpw = []
+                woke = self.fp_woke = []
+                self.fp_acquired = None
+                q0 = _rcu_view(c)
             if t.is_sb:
                 var, value = c.sb.pop(0)
                 var.v = value
-                if self.labels is not None:
-                    self.labels.append(f"store {var.name} = {value} becomes visible")
-                    self.on_step and self.on_step(t)
-                continue
-            if c.curr is not t:
-                # context switch: full barrier and a quiescent state
-                c.curr = t
-                c.nr_switches += 1
-                if c.sb:
-                    self.drain_store_buffer(t.cpu)
-                if self.rcu_gps:
-                    self.rcu_report_qs(t.cpu)
-            self.current = t
-            t.sched_point = 0
-            try:
-                label = t.gen.send(None)
-            except StopIteration as e:
-                t.state = DONE
-                t.retval = e.value
-                label = "exit"
-                if not t.daemon:
-                    self.nr_live -= 1
-                if self.rcu_gps:
-                    self.rcu_report_qs(t.cpu)
-            if self.rcu_gps:
-                self._rcu_step_qs(t)
-            if self.labels is not None:
-                self.labels.append(label)
-                self.on_step and self.on_step(t)
-            if self.steps % hung_check == 0:
-                self._check_hung()
-                if self.steps >= max_steps:
-                    raise Livelock(self._livelock_report())
-            elif self.steps >= max_steps:
+                if on_event is not None:
+                    fpw.append(c.sbkey)
+                    fpw.append(var.fpk)
+                if labels is not None:
+                    labels.append(f"store {var.name} = {value} becomes visible")
+                    on_step and on_step(t)
+            else:
+                if c.curr is not t:
+                    # context switch: full barrier and a quiescent state
+                    c.curr = t
+                    c.nr_switches += 1
+                    if c.sb:
+                        self.drain_store_buffer(t.cpu)
+                    if rcu_gps:
+                        self.rcu_report_qs(t.cpu)
+                self.current = t
+                t.sched_point = 0
+                try:
+                    label = t.gen.send(None)
+                except StopIteration as e:
+                    t.state = DONE
+                    t.retval = e.value
+                    label = "exit"
+                    if not t.daemon:
+                        self.nr_live -= 1
+                    if rcu_gps:
+                        self.rcu_report_qs(t.cpu)
+                if rcu_gps:
+                    self._rcu_step_qs(t)
+                if labels is not None:
+                    labels.append(label)
+                    on_step and on_step(t)
+            # the enabled set: this CPU, and the CPUs the step marked
+            changed = refresh(c, steps)
+            if on_event is not None:
+                if not t.is_sb:
+                    # The CPU's key: written when the step changed who may
+                    # run there or what synchronize_rcu() would see of it;
+                    # read otherwise.  Two tasks of one CPU whose steps
+                    # change neither commute (under PREEMPT the context
+                    # switch between them only drains the store buffer and
+                    # reports a quiescent state, which declare themselves).
+                    if changed or _rcu_view(c) != q0:
+                        fpw.append(c.key)
+                    else:
+                        fpr.append(c.key)
+                self.fpr = self.fpw = self.fp_woke = None
+                on_event(self, t, en, fpr, fpw, woke, self.fp_acquired)
+            if dirty:
+                for d in dirty:
+                    if d is not c and refresh(d, steps):
+                        changed = True
+                dirty.clear()
+            if changed:
+                en = self._rebuild()
+            elif rescan:
+                md = NEVER
+                for o in en:
+                    if o.deadline < md:
+                        md = o.deadline
+                self._min_deadline = md
+            if steps >= max_steps:
                 raise Livelock(self._livelock_report())
+            if not steps & 255:
+                self._check_hung()
+
+    def opaque(self):
+        """The current step may touch anything (code without footprints)."""
+        w = self.fpw
+        if w is not None:
+            w.append(OPAQUE)
 
     # ------------------------------------------------------------ reports
     def _check_hung(self):
@@ -402,8 +634,14 @@ class Machine:
                     f"{self.hung_task_steps} steps, waiting in {t.wait}")
 
     def _deadlock_report(self):
-        stuck = [f"{t.name} ({STATE_NAMES[t.state]}: {t.wait})" for t in self.tasks
-                 if t.state != DONE and not t.daemon]
+        stuck = []
+        for t in self.tasks:
+            if t.state == DONE or t.daemon:
+                continue
+            if t.want is not None and t.want.owner is not None:
+                stuck.append(f"{t.name} (spins on {t.want.name}, held by {t.want.owner.name})")
+            else:
+                stuck.append(f"{t.name} ({STATE_NAMES[t.state]}: {t.wait})")
         return "deadlock: nothing can run; " + ", ".join(stuck)
 
     def _livelock_report(self):

@@ -20,12 +20,13 @@ from __future__ import annotations
 class Shared:
     """A shared word whose plain stores go through the memory model."""
 
-    __slots__ = ("m", "v", "name")
+    __slots__ = ("m", "v", "name", "fpk")
 
     def __init__(self, m, name, value=0):
         self.m = m
         self.name = name
         self.v = value
+        self.fpk = m.new_key()
 
     def __repr__(self):
         return f"<Shared {self.name}={self.v}>"
@@ -34,10 +35,16 @@ class Shared:
 def READ_ONCE(var: Shared):
     """Load as seen by the current CPU (its own buffered store first)."""
     m = var.m
+    r = m.fpr
+    if r is not None:
+        r.append(var.fpk)
     if m.tso:
         t = m.current
         if t is not None:
-            sb = m.cpus[t.cpu].sb
+            c = m.cpus[t.cpu]
+            if r is not None:
+                r.append(c.sbkey)
+            sb = c.sb
             if sb:
                 for i in range(len(sb) - 1, -1, -1):
                     if sb[i][0] is var:
@@ -52,9 +59,15 @@ def READ_REMOTE(var: Shared):
 
 def WRITE_ONCE(var: Shared, value) -> None:
     m = var.m
+    w = m.fpw
     if m.tso and m.current is not None:
-        m.cpus[m.current.cpu].sb.append((var, value))
+        c = m.cpus[m.current.cpu]
+        if w is not None:
+            w.append(c.sbkey)
+        c.sb.append((var, value))
     else:
+        if w is not None:
+            w.append(var.fpk)
         var.v = value
 
 

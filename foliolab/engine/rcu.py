@@ -21,6 +21,7 @@ cost model of measure/ gives the normal one its milliseconds).
 
 from __future__ import annotations
 
+from .footprint import RCU_KEY, cpu_key, rcu_cpu_key, touch_read, touch_write
 from .machine import BLOCKED, DONE
 
 
@@ -58,9 +59,11 @@ def _synchronize(m, expedited):
     name = "synchronize_rcu_expedited" if expedited else "synchronize_rcu"
     m.might_sleep(t, name)
     pending = 0
+    touch_write(m, RCU_KEY)
     for c in m.cpus:
         if c.id == t.cpu:
             continue                  # we are about to sleep: a context switch
+        touch_read(m, cpu_key(c.id))  # what every other CPU is doing now
         cur = c.curr
         if cur is None or cur.state == BLOCKED or cur.state == DONE or cur.user:
             m.full_barrier(c.id)      # idle or in user mode: quiescent
@@ -70,6 +73,7 @@ def _synchronize(m, expedited):
             m.full_barrier(c.id)      # the IPI / QS report is a full barrier
             continue
         pending |= 1 << c.id
+        touch_write(m, rcu_cpu_key(c.id))
     if not pending:
         yield f"{name}: every CPU already quiescent"
         return
@@ -78,6 +82,7 @@ def _synchronize(m, expedited):
     while not gp.done:
         m.block(t, gp)
         yield f"{name}: waits for {gp}"
+        touch_read(m, RCU_KEY)
 
 
 def synchronize_rcu(m):

@@ -5,6 +5,16 @@ that can switch tasks -- lock acquire/release, atomic read-modify-write,
 preempt_enable, sleeping.  Plain functions: operations that are invisible to
 other CPUs (preempt_disable, local_lock acquire, atomic_read).
 
+Spinlocks announce themselves: ``spin_lock()`` ends the current step with the
+task wanting the lock (``Task.want``); the machine does not run the task
+again until the lock is free, and the acquisition happens at the start of
+its next step.  The yield before the acquisition is the point at which the
+lockless actions before it become visible to other CPUs (a TestClearPageLRU
+right before taking the lruvec lock); a contended lock costs no steps.
+
+Footprints (engine/footprint.py): every primitive declares the key of the
+object it reads or writes, so a systematic search knows which steps commute.
+
 Lockdep: every lock has a class name (``"&lruvec->lru_lock"``).  Acquiring a
 lock records the order against every lock the task holds; an order cycle, a
 recursive acquisition, or a release by a task that does not hold the lock
@@ -13,6 +23,7 @@ raises :class:`~foliolab.engine.oracles.LockdepSplat`.
 
 from __future__ import annotations
 
+from .footprint import touch_read, touch_write
 from .machine import SCHED_ALWAYS, SCHED_VOLUNTARY
 from .memory import locked_op
 from .oracles import KernelBug, LockdepSplat
@@ -20,7 +31,7 @@ from .oracles import KernelBug, LockdepSplat
 
 # ------------------------------------------------------------------ lockdep
 class _Lock:
-    __slots__ = ("m", "name", "cls", "owner", "waiters")
+    __slots__ = ("m", "name", "cls", "owner", "waiters", "fpk")
 
     def __init__(self, m, name, cls=None):
         self.m = m
@@ -28,6 +39,7 @@ class _Lock:
         self.cls = cls or name
         self.owner = None
         self.waiters = []
+        self.fpk = m.new_key()
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name})"
@@ -91,7 +103,11 @@ def _lockdep_release(m, t, lock):
 
 def lockdep_assert_held(lock):
     t = lock.m.current
-    owner = lock.owner[t.cpu] if isinstance(lock, local_lock_t) else lock.owner
+    if isinstance(lock, local_lock_t):
+        owner = lock.owner[t.cpu]
+    else:
+        touch_read(lock.m, lock.fpk)
+        owner = lock.owner
     if owner is not t:
         raise LockdepSplat(f"WARNING: lockdep_assert_held({lock.name}) failed in {t.name}")
 
@@ -148,6 +164,11 @@ class local_lock_t(_Lock):
     def __init__(self, m, name):
         super().__init__(m, name)
         self.owner = [None] * m.ncpus
+        # one key per CPU: only oracles look at another CPU's owner
+        self.fpk = m.new_key(m.ncpus)
+
+    def cpu_key(self, cpu):
+        return self.fpk + 2 * cpu
 
 
 def local_lock(ll):
@@ -155,6 +176,7 @@ def local_lock(ll):
     t.preempt_count += 1
     ll.owner[t.cpu] = t
     t.held.append(ll)
+    touch_write(ll.m, ll.fpk + 2 * t.cpu)
 
 
 def local_unlock(ll):
@@ -162,6 +184,7 @@ def local_unlock(ll):
     ll.owner[t.cpu] = None
     _lockdep_release(ll.m, t, ll)
     t.preempt_count -= 1
+    touch_write(ll.m, ll.fpk + 2 * t.cpu)
     yield f"local_unlock({ll.name})"
 
 
@@ -170,6 +193,7 @@ def local_lock_irqsave(ll):
     t.irqs_off += 1
     ll.owner[t.cpu] = t
     t.held.append(ll)
+    touch_write(ll.m, ll.fpk + 2 * t.cpu)
 
 
 def local_unlock_irqrestore(ll):
@@ -177,31 +201,50 @@ def local_unlock_irqrestore(ll):
     ll.owner[t.cpu] = None
     _lockdep_release(ll.m, t, ll)
     t.irqs_off -= 1
+    touch_write(ll.m, ll.fpk + 2 * t.cpu)
     yield f"local_unlock_irqrestore({ll.name})"
 
 
 # ----------------------------------------------------------------- spinlock
 class spinlock_t(_Lock):
-    pass
+    __slots__ = ("lbl",)
+
+    def __init__(self, m, name, cls=None):
+        super().__init__(m, name, cls)
+        self.lbl = {}             # label per primitive, formatted once
 
 
 def _spin_acquire(lock, t, label):
-    """Take the lock; the acquisition ends the step.
+    """Announce the lock, end the step; take it at the start of the next.
 
-    The point after the acquisition matters less for the lock than for what
-    the step did before it (a lockless test_and_clear of PG_lru right before
-    taking the lruvec lock is visible to other CPUs from then on): model code
-    relies on it as the interleaving point after such actions."""
+    The announcement is the interleaving point after what the step did
+    before the lock (a lockless test_and_clear of PG_lru right before taking
+    the lruvec lock is visible to other CPUs from then on): model code relies
+    on it.  While the lock is held the task spins (not enabled, keeping its
+    CPU) without taking steps."""
     m = lock.m
-    _lockdep_check(m, t, lock)
-    while lock.owner is not None:
-        lock.waiters.append(t)
-        m.spin(t, lock)
-        yield f"{label}({lock.name}) spins, held by {lock.owner.name}"
-    locked_op(m)
+    if t.held:
+        _lockdep_check(m, t, lock)
+    t.want = lock
+    waiters = lock.waiters
+    waiters.append(t)
+    text = lock.lbl.get(label)
+    if text is None:
+        text = lock.lbl[label] = f"{label}({lock.name})"
+    yield text
+    # the machine resumes us only once the lock is free
+    waiters.remove(t)
+    t.want = None
+    if m.tso and m.cpus[t.cpu].sb:
+        m.drain_store_buffer(t.cpu)       # a locked instruction
     lock.owner = t
     t.held.append(lock)
-    yield f"{label}({lock.name})"
+    w = m.fpw
+    if w is not None:
+        w.append(lock.fpk)
+        m.fp_acquired = lock.fpk
+    if waiters:
+        m.lock_changed(waiters)           # they spin again
 
 
 def _spin_release(lock, t):
@@ -209,11 +252,23 @@ def _spin_release(lock, t):
         raise LockdepSplat(
             f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
     lock.owner = None
-    _lockdep_release(lock.m, t, lock)
-    m = lock.m
-    for w in lock.waiters:
-        m.wake(w)
-    lock.waiters.clear()
+    held = t.held
+    if held and held[-1] is lock:
+        held.pop()
+    else:
+        _lockdep_release(lock.m, t, lock)
+    w = lock.m.fpw
+    if w is not None:
+        w.append(lock.fpk)
+    if lock.waiters:
+        lock.m.lock_changed(lock.waiters)  # one of them may take it now
+
+
+def _unlock_label(lock, label):
+    text = lock.lbl.get(label)
+    if text is None:
+        text = lock.lbl[label] = f"{label}({lock.name})"
+    return text
 
 
 def spin_lock(lock):
@@ -226,7 +281,7 @@ def spin_unlock(lock):
     t = lock.m.current
     _spin_release(lock, t)
     t.preempt_count -= 1
-    yield f"spin_unlock({lock.name})"
+    yield _unlock_label(lock, "spin_unlock")
 
 
 def spin_lock_irq(lock):
@@ -241,7 +296,7 @@ def spin_unlock_irq(lock):
     _spin_release(lock, t)
     t.preempt_count -= 1
     t.irqs_off -= 1
-    yield f"spin_unlock_irq({lock.name})"
+    yield _unlock_label(lock, "spin_unlock_irq")
 
 
 spin_lock_irqsave = spin_lock_irq
@@ -256,8 +311,12 @@ def spin_trylock(lock):
         locked_op(lock.m)
         lock.owner = t
         _lockdep_acquire(lock.m, t, lock)
+        touch_write(lock.m, lock.fpk)
+        if lock.waiters:
+            lock.m.lock_changed(lock.waiters)
         yield f"spin_trylock({lock.name}) ok"
         return True
+    touch_read(lock.m, lock.fpk)
     yield f"spin_trylock({lock.name}) busy"
     return False
 
@@ -273,12 +332,14 @@ def mutex_lock(mtx):
     yield from might_sleep_point(m, f"mutex_lock({mtx.name}): might_sleep")
     _lockdep_check(m, t, mtx)
     while mtx.owner is not None:
+        touch_write(m, mtx.fpk)
         mtx.waiters.append(t)
         m.block(t, mtx)
         yield f"mutex_lock({mtx.name}) sleeps, held by {mtx.owner.name}"
     locked_op(m)
     mtx.owner = t
     t.held.append(mtx)
+    touch_write(m, mtx.fpk)
     yield f"mutex_lock({mtx.name})"
 
 
@@ -290,6 +351,7 @@ def mutex_unlock(mtx):
     locked_op(m)
     mtx.owner = None
     _lockdep_release(m, t, mtx)
+    touch_write(m, mtx.fpk)
     if mtx.waiters:
         m.wake(mtx.waiters.pop(0))
     yield f"mutex_unlock({mtx.name})"
@@ -299,53 +361,70 @@ def mutex_unlock(mtx):
 class atomic_t:
     """atomic_t: RMW operations are locked instructions (full barriers)."""
 
-    __slots__ = ("m", "name", "counter")
+    __slots__ = ("m", "name", "counter", "fpk")
 
     def __init__(self, m, name, value=0):
         self.m = m
         self.name = name
         self.counter = value
+        self.fpk = m.new_key()
 
     def __repr__(self):
         return f"atomic_t({self.name}={self.counter})"
 
 
 def atomic_read(a):
+    r = a.m.fpr
+    if r is not None:
+        r.append(a.fpk)
     return a.counter
 
 
 def atomic_set(a, v):
+    touch_write(a.m, a.fpk)
     a.counter = v
 
 
+def _atomic_rmw(a):
+    """A locked read-modify-write: drains the store buffer (x86 LOCK prefix)."""
+    m = a.m
+    if m.tso:
+        locked_op(m)
+    w = m.fpw
+    if w is not None:
+        w.append(a.fpk)
+
+
 def atomic_inc(a):
-    locked_op(a.m)
+    _atomic_rmw(a)
     a.counter += 1
     yield f"atomic_inc({a.name}) -> {a.counter}"
 
 
 def atomic_dec(a):
-    locked_op(a.m)
+    _atomic_rmw(a)
     a.counter -= 1
     yield f"atomic_dec({a.name}) -> {a.counter}"
 
 
 def atomic_inc_return(a):
-    locked_op(a.m)
+    _atomic_rmw(a)
     a.counter += 1
-    yield f"atomic_inc_return({a.name}) -> {a.counter}"
-    return a.counter
+    v = a.counter                     # the value of the RMW, not a later read
+    yield f"atomic_inc_return({a.name}) -> {v}"
+    return v
 
 
 def atomic_dec_return(a):
-    locked_op(a.m)
+    _atomic_rmw(a)
     a.counter -= 1
-    yield f"atomic_dec_return({a.name}) -> {a.counter}"
-    return a.counter
+    v = a.counter
+    yield f"atomic_dec_return({a.name}) -> {v}"
+    return v
 
 
 def atomic_inc_not_zero(a):
-    locked_op(a.m)
+    _atomic_rmw(a)
     if a.counter == 0:
         yield f"atomic_inc_not_zero({a.name}) fails (0)"
         return False
@@ -356,22 +435,26 @@ def atomic_inc_not_zero(a):
 
 # -------------------------------------------------------------- wait queues
 class wait_queue_head_t:
-    __slots__ = ("m", "name", "waiters")
+    __slots__ = ("m", "name", "waiters", "fpk")
 
-    def __init__(self, m, name):
+    def __init__(self, m, name, fpk=None):
         self.m = m
         self.name = name
         self.waiters = []
+        # a queue created on first use keys on what it belongs to (fpk)
+        self.fpk = m.new_key() if fpk is None else fpk
 
     def __repr__(self):
         return f"waitqueue({self.name})"
 
 
 def wait_event(wq, cond, label="wait_event"):
-    """Sleep until ``cond()`` holds (checked after every wake-up)."""
+    """Sleep until ``cond()`` holds (checked after every wake-up).  ``cond``
+    declares what it reads, as model code does."""
     m = wq.m
     t = m.current
     while not cond():
+        touch_write(m, wq.fpk)
         wq.waiters.append(t)
         m.block(t, wq)
         yield f"{label}: sleeps on {wq.name}"
@@ -379,26 +462,36 @@ def wait_event(wq, cond, label="wait_event"):
 
 def wake_up(wq):
     m = wq.m
+    touch_write(m, wq.fpk)
     for t in wq.waiters:
         m.wake(t)
     wq.waiters.clear()
 
 
 class completion:
-    __slots__ = ("m", "name", "done", "wait")
+    __slots__ = ("m", "name", "done", "wait", "fpk")
 
     def __init__(self, m, name):
         self.m = m
         self.name = name
         self.done = 0
         self.wait = wait_queue_head_t(m, name)
+        self.fpk = m.new_key()
 
 
 def complete(c):
+    touch_write(c.m, c.fpk)
     c.done += 1
     wake_up(c.wait)
 
 
+def _completion_done(c):
+    touch_read(c.m, c.fpk)
+    return c.done > 0
+
+
 def wait_for_completion(c):
-    yield from wait_event(c.wait, lambda: c.done > 0, f"wait_for_completion({c.name})")
+    yield from wait_event(c.wait, lambda: _completion_done(c),
+                          f"wait_for_completion({c.name})")
+    touch_write(c.m, c.fpk)
     c.done -= 1

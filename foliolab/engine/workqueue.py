@@ -9,13 +9,14 @@ it forever, and flush_work() on it never returns (the hang of ff042f4a9b05).
 
 from __future__ import annotations
 
+from .footprint import pool_key, touch_read, touch_write
 from .memory import locked_op
 from .oracles import ObjectDebug
 
 
 class work_struct:
     __slots__ = ("m", "name", "func", "pending", "running", "cpu",
-                 "queued_seq", "done_seq", "waiters")
+                 "queued_seq", "done_seq", "waiters", "fpk")
 
     def __init__(self, m, name, func=None):
         self.m = m
@@ -27,6 +28,7 @@ class work_struct:
         self.queued_seq = 0
         self.done_seq = 0
         self.waiters = []
+        self.fpk = m.new_key()
 
     def __repr__(self):
         return f"work({self.name})"
@@ -40,12 +42,13 @@ class workqueue_struct:
 
 
 class worker_pool:
-    __slots__ = ("cpu", "worklist", "worker")
+    __slots__ = ("cpu", "worklist", "worker", "fpk")
 
     def __init__(self, cpu):
         self.cpu = cpu
         self.worklist = []
         self.worker = None
+        self.fpk = pool_key(cpu)     # pools exist from boot: a fixed key
 
     def __repr__(self):
         return f"worker_pool/{self.cpu}"
@@ -74,6 +77,7 @@ def _func_name(func):
 def INIT_WORK(work, func):
     """CONFIG_DEBUG_OBJECTS_WORK: re-initialising a queued or running work
     item corrupts the pool's list."""
+    touch_write(work.m, work.fpk)
     if work.pending or work.running:
         raise ObjectDebug(
             f"ODEBUG: init active (active state 0) object type: work_struct "
@@ -87,6 +91,7 @@ def queue_work_on(cpu, wq, work):
     if not m.workqueues_ready:
         workqueue_init(m)
     locked_op(m)
+    touch_write(m, work.fpk)
     if work.pending:
         yield f"queue_work_on({cpu}, {wq.name}, {work.name}): already pending"
         return False
@@ -94,6 +99,7 @@ def queue_work_on(cpu, wq, work):
     work.cpu = cpu
     work.queued_seq += 1
     pool = m.worker_pools[cpu]
+    touch_write(m, pool.fpk)
     pool.worklist.append(work)
     m.wake(pool.worker)
     yield f"queue_work_on({cpu}, {wq.name}, {work.name})"
@@ -106,14 +112,17 @@ def flush_work(work):
     m = work.m
     t = m.current
     m.might_sleep(t, f"flush_work({work.name})")
+    touch_read(m, work.fpk)
     if not work.pending and not work.running:
         yield f"flush_work({work.name}): idle"
         return False
     target = work.queued_seq
     while work.done_seq < target:
+        touch_write(m, work.fpk)
         work.waiters.append(t)
         m.block(t, work)
         yield f"flush_work({work.name}): waits for kworker/{work.cpu}"
+        touch_read(m, work.fpk)
     return True
 
 
@@ -121,21 +130,26 @@ def worker_thread(m, pool):
     """kworker/N: process the pool's work items in order; sleep when none
     is left (in the same step as finishing the last one)."""
     while True:
+        touch_write(m, pool.fpk)
         if not pool.worklist:
             m.block(m.current, pool, idle=True)
             yield "worker_thread: idle"
             continue
         work = pool.worklist.pop(0)
+        touch_write(m, work.fpk)
         seq = work.queued_seq
         work.pending = False
         work.running = True
         yield f"process_one_work({work.name})"
+        touch_read(m, work.fpk)
         yield from work.func(work)
+        touch_write(m, work.fpk)
         work.running = False
         work.done_seq = seq
         for w in work.waiters:
             m.wake(w)
         work.waiters.clear()
+        touch_write(m, pool.fpk)
         if pool.worklist:
             yield f"process_one_work({work.name}) done"
         else:

@@ -23,7 +23,7 @@ from .run import (
     run_schedule, task_names,
 )
 from .shrink import shrink as shrink_schedule
-from .strategies import DFS, make_strategy
+from .strategies import make_strategy
 from .trace import make_trace, trace_filename, write_trace
 
 OUTCOMES = ("failure", "no-failure", "certified", "nondeterminism", "error")
@@ -85,6 +85,7 @@ class Exploration:
         self.recording = None               # Recording of the shown failing run
         self.shown = None                   # "shrunk" | "original"
         self.dfs_branch_points = None
+        self.search = None                  # systematic search: scope and counts (JSON)
 
     # -------------------------------------------------------------- derived
     @property
@@ -131,6 +132,8 @@ class Exploration:
             if self.strategy.startswith("dfs") and not self.complete:
                 extra = (f"; the search was cut by the budget of {self.budget} "
                          f"schedules: no certificate")
+                if self.interrupted:
+                    extra = "; interrupted: no certificate"
                 if self.partial_certificate:
                     extra += f" (but {self.partial_certificate})"
             lines.append(f"{head}: no failure{extra}")
@@ -164,6 +167,7 @@ class Exploration:
             "certificate": self.certificate,
             "partial_certificate": self.partial_certificate,
             "distinct_schedules": self.distinct_schedules,
+            "search": self.search,
             "witnesses": dict(self.witnesses),
             "settings": self.settings,
         }
@@ -201,33 +205,51 @@ def _progress(total, desc, enabled):
 def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
             settings=None, trace_dir="traces", progress=True, *, family=None,
             depth=2, preemptions=2, mode="first", shrink=True, shrink_budget=200,
-            record=True, events=False, build=None, stop_when_witnessed=()):
+            record=True, events=False, build=None, stop_when_witnessed=(),
+            reduction="dpor", setup=None):
     """Explore ``scenario`` under ``patches``.
 
     ``variant``: the name of the variant whose patches ``patches`` starts
     with (for reports and the trace), or None; user patch files
     (``Patch.source``) may follow them.
-    ``strategy``: "random", "pct" (``depth``), "dfs" (``preemptions``) or a
+    ``strategy``: "random", "pct" (``depth``), "dfs" (``preemptions``, None
+    for no bound; ``reduction`` "dpor" or "none") or a
     :class:`~foliolab.explore.strategies.Strategy` instance.  ``budget``:
-    maximum number of schedules.  ``settings``: overrides of the scenario's
+    maximum number of schedules (None: a systematic search runs to its end).  ``settings``: overrides of the scenario's
     settings.  ``trace_dir``: where the failure trace goes (None: not
     written).  ``mode``: "first" stops at the first failure, "count" explores
     the whole budget and counts failing schedules (failure rate with a 95%
     Wilson interval).  ``record``: record the shown failing run step by step
     (``result.recording``) for the interleaving table.
     ``stop_when_witnessed``: in count mode, stop early once every witness
-    named here has been reached.
+    named here has been reached.  ``setup(k)``: called on every run after it
+    is built (the footprint checker attaches there).
     """
-    if budget < 1:
-        raise ValueError("the budget must be at least 1 schedule")
     if mode not in ("first", "count"):
         raise ValueError(f"unknown mode {mode!r}")
-    full = scenario.settings(settings)
     build = build or builder(scenario)
     if isinstance(strategy, str):
-        strat = make_strategy(strategy, seed, depth=depth, preemptions=preemptions)
+        strat = make_strategy(strategy, seed, depth=depth, preemptions=preemptions,
+                              reduction=reduction)
     else:
         strat = strategy
+    systematic = getattr(strat, "systematic", False)
+    if budget is None and not systematic:
+        raise ValueError("only a systematic search runs without a budget")
+    if budget is not None and budget < 1:
+        raise ValueError("the budget must be at least 1 schedule")
+    full = scenario.settings(settings)
+    # a systematic search replaces the fairness bound by its preemption bound
+    full.update(getattr(strat, "settings_overrides", {}))
+    prepare = getattr(strat, "prepare", None)
+    if setup is not None:
+        # a caller's hook (the footprint checker) runs after the strategy's
+        first_hook = prepare
+
+        def prepare(k, _a=first_hook, _b=setup):
+            if _a is not None:
+                _a(k)
+            _b(k)
     fam = family or getattr(scenario, "family", "") or ""
     ex = Exploration(scenario, fam, variant, patches, full, strat.describe(),
                      seed, budget, mode)
@@ -243,13 +265,15 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     current = 0
     failures = 0
     kinds = ex.kinds
+    limit = budget if budget is not None else float("inf")
     try:
-        while n < budget:
+        while n < limit:
             choose = strat.next_choose()
             if choose is None:
                 break
             current = n + 1
-            k, res = run_schedule(scenario, patches, full, choose, build=build)
+            k, res = run_schedule(scenario, patches, full, choose, build=build,
+                                  setup=prepare)
             n += 1
             rs = res.steps
             steps += rs
@@ -257,6 +281,9 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
                 max_run = rs
             if bar is not None:
                 bar.update(1)
+            if res.aborted:
+                strat.after(res)
+                continue
             if res.failure is not None:
                 failures += 1
                 kinds[res.failure.kind] = kinds.get(res.failure.kind, 0) + 1
@@ -291,9 +318,10 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     ex.max_run_steps = max_run
     ex.failures = failures
     ex.complete = bool(strat.complete)
-    if isinstance(strat, DFS):
+    if systematic:
         ex.dfs_branch_points = strat.branch_points
         ex.distinct_schedules = strat.distinct
+        ex.search = strat.summary_json(full)
     if ex.nondeterminism:
         ex.outcome = "nondeterminism"
     elif ex.error:
@@ -303,26 +331,12 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
                         shrink, shrink_budget, record, events)
     elif ex.complete and not ex.interrupted:
         ex.outcome = "certified"
-        ex.certificate = _certificate(strat, max_run)
-    if isinstance(strat, DFS) and not ex.complete and strat.certified_level >= 0:
-        j = strat.certified_level
-        ex.partial_certificate = (
-            f"no failure within {j} preemption{'s' if j != 1 else ''}: "
-            f"{strat.certified_distinct} schedules explored")
+        ex.certificate = strat.certificate(full, max_run)
+    if systematic and not ex.complete and strat.certified_level is not None \
+            and strat.certified_level >= 0:
+        ex.partial_certificate = strat.certificate(full, max_run, partial=True)
     ex.seconds = time.perf_counter() - t0
     return ex
-
-
-def _certificate(strat, max_run):
-    bound = getattr(strat, "bound", None)
-    n = getattr(strat, "distinct", None)
-    text = (f"no failure within {bound} preemption{'s' if bound != 1 else ''}: "
-            f"{n} schedule{'s' if n != 1 else ''} explored (longest run {max_run} steps")
-    if getattr(strat, "exhaustive", False):
-        j = strat.level
-        text += (f"; exhaustive: no schedule has more than {j} "
-                 f"preemption{'s' if j != 1 else ''}")
-    return text + ")"
 
 
 def _report_failure(ex, first, scenario, patches, full, build, trace_dir,

@@ -219,7 +219,7 @@ class _EndMark:
 
 
 def run_schedule(scenario, patches, settings, choose, record=False, *,
-                 events=False, build=None):
+                 events=False, build=None, setup=None):
     """Build a fresh run and run it with ``choose``.
 
     Returns ``(k, res)``; ``failure_info(k, res)`` describes a failure.  With
@@ -227,6 +227,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
     ``events``, ``k.trace_events`` collects the model's tracepoints.  ``build(patches,
     settings) -> k`` overrides how the run is put together (default: the
     scenario's own ``make_run`` or :func:`foliolab.scenarios.base.make_run`).
+    ``setup(k)`` runs on the built kernel before the run (a systematic search
+    attaches its footprint hook there).
     """
     try:
         k = (build or builder(scenario))(patches, settings)
@@ -237,6 +239,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
     except Exception as e:
         raise ModelError(e, [], _where(e)) from e
     m = k.m
+    if setup is not None:
+        setup(k)
     mark = _EndMark()
     m.quiesce_checks.insert(0, mark)
     k._foliolab_end = mark

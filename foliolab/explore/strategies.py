@@ -357,9 +357,9 @@ class DFS(Strategy):
             self._pruned = False
 
 
-def make_strategy(name, seed=0, *, depth=2, preemptions=2):
-    """A strategy by name: ``random``, ``pct`` (``depth``), ``dfs``
-    (``preemptions``)."""
+def make_strategy(name, seed=0, *, depth=2, preemptions=2, reduction="dpor"):
+    """A strategy by name: ``random``, ``sticky``, ``pct`` (``depth``),
+    ``dfs`` (``preemptions``, None for no bound; ``reduction``)."""
     if name == "random":
         return RandomWalk(seed)
     if name == "sticky":
@@ -367,7 +367,8 @@ def make_strategy(name, seed=0, *, depth=2, preemptions=2):
     if name == "pct":
         return PCT(seed, depth)
     if name == "dfs":
-        return DFS(preemptions)
+        from .dpor import Systematic
+        return Systematic(preemptions, reduction)
     raise ValueError(f"unknown strategy {name!r} (known: random, sticky, pct, dfs)")
 
 

@@ -12,6 +12,7 @@ range against other cma_alloc() callers.
 
 from __future__ import annotations
 
+from ..engine.footprint import touch_write
 from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug
 from ..engine.sync import mutex, mutex_lock, mutex_unlock
@@ -27,7 +28,7 @@ from .page_alloc import (
 class cma:
     """struct cma (mm/cma.h)."""
 
-    __slots__ = ("base_pfn", "count", "bitmap", "order_per_bit", "lock", "name")
+    __slots__ = ("base_pfn", "count", "bitmap", "order_per_bit", "lock", "name", "fpk")
 
     def __init__(self, m, base_pfn, count, order_per_bit, name):
         self.base_pfn = base_pfn
@@ -36,6 +37,7 @@ class cma:
         self.bitmap = [False] * (count >> order_per_bit)
         self.lock = mutex(m, f"cma({name})->lock")
         self.name = name
+        self.fpk = m.new_key()               # the bitmap (cma->lock protects it)
 
     def __repr__(self):
         used = sum(self.bitmap)
@@ -144,6 +146,7 @@ def cma_clear_bitmap(k, c, pfn, count):
     bitmap_no = (pfn - c.base_pfn) >> c.order_per_bit
     bitmap_count = cma_bitmap_pages_to_bits(c, count)
     yield from mutex_lock(c.lock)
+    touch_write(k.m, c.fpk)
     c.bitmap[bitmap_no:bitmap_no + bitmap_count] = [False] * bitmap_count   # bitmap_clear()
     yield from mutex_unlock(c.lock)
 
@@ -173,6 +176,7 @@ def cma_alloc(k, c, count, align, no_warn=False):
     start = 0
     while True:
         yield from mutex_lock(c.lock)
+        touch_write(k.m, c.fpk)
         bitmap_no = bitmap_find_next_zero_area_off(c.bitmap, bitmap_maxno, start,
                                                    bitmap_count, mask, offset)
         if bitmap_no >= bitmap_maxno:

@@ -27,8 +27,10 @@ from .mmzone import MAX_ORDER
 from .page import (
     PageBuddy, folio_mapcount, folio_nr_pages, folio_set_lru,
     folio_test_anon, folio_test_clear_lru, folio_test_head, folio_test_lru,
-    folio_test_unevictable, folio_try_get, page_folio,
+    folio_test_unevictable, folio_try_get, page_folio, page_fp_read,
+    page_fp_write, pfn_fp_read, pfns_fp_read, pfns_fp_write,
 )
+from ..engine.footprint import touch_write
 from .page_alloc import (
     SWAP_CLUSTER_MAX, __GFP_FS, __GFP_MOVABLE, pageblock_end_pfn,
     pageblock_start_pfn, post_alloc_hook,
@@ -135,6 +137,7 @@ def isolate_freepages_block(k, cc, start_pfn, end_pfn, freelist, stride, strict)
             yield from spin_unlock_irqrestore(lock)
             locked = False
         nr_scanned += 1
+        pfn_fp_read(k, blockpfn)
         page = peek(blockpfn)
         failed = False
         if page is not None and (folio_test_head(page) or page.compound_head is not None):
@@ -154,6 +157,7 @@ def isolate_freepages_block(k, cc, start_pfn, end_pfn, freelist, stride, strict)
                 isolated = isolate(page, order)
                 if not isolated:
                     break
+                page_fp_write(page)
                 page.private = order             # set_page_private(page, order)
                 total_isolated += isolated
                 cc.nr_freepages += isolated
@@ -216,9 +220,11 @@ def split_map_pages(k, freelist):
     out = split_pages(k)
     add_split_range = k.mem_map.add_split_range
     for page in freelist:
+        page_fp_read(page)
         order = page.private
         post_alloc_hook(page, order, __GFP_MOVABLE)
         if order:
+            pfns_fp_write(k, page.pfn + 1, page.pfn + (1 << order))
             add_split_range(page.pfn + 1, page.pfn + (1 << order))   # split_page()
         out.blocks.append((page, order))
     return out
@@ -293,7 +299,6 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
     mem_map = k.mem_map
     peek, split = mem_map.peek, mem_map.split
     pgdat = k.pgdat
-    vm_stat = pgdat.vm_stat
     locked = None
     nr_isolated = 0
     nr_scanned = 0
@@ -304,6 +309,7 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             yield from spin_unlock_irqrestore(locked.lru_lock)
             locked = None
         nr_scanned += 1
+        pfn_fp_read(k, low_pfn)
         page = peek(low_pfn)
         if page is None and low_pfn >> SPLIT_SHIFT in split:
             page = mem_map.materialise_split(low_pfn)   # refcount 1, !PageLRU: skipped
@@ -321,6 +327,7 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             # A tail page: the kernel would try get_page_unless_zero() on
             # each tail and fail (tails have refcount 0).  Skip them all at
             # once: those failed attempts change nothing.
+            pfns_fp_read(k, low_pfn, folio.pfn + folio_nr_pages(folio))
             low_pfn = folio.pfn + folio_nr_pages(folio)
             continue
         if folio.order and not cc.alloc_contig:
@@ -376,6 +383,8 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             low_pfn += nr - 1
         fn.lruvec_del_folio(lruvec, folio)
         key = "NR_ISOLATED_FILE" if fn.folio_is_file_lru(folio) else "NR_ISOLATED_ANON"
+        touch_write(k.m, pgdat.fpk)
+        vm_stat = pgdat.vm_stat
         vm_stat[key] = vm_stat.get(key, 0) + nr
         cc.migratepages.append(folio)
         cc.nr_migratepages += nr

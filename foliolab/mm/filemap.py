@@ -10,6 +10,7 @@ bit lock with a wait queue.
 
 from __future__ import annotations
 
+from ..engine.footprint import page_key, touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug
 from ..engine.rcu import rcu_read_lock, rcu_read_unlock
@@ -19,7 +20,8 @@ from ..engine.sync import (
 )
 from .page import (
     PG_locked, PG_uptodate, _clear, _set, folio_get, folio_nr_pages,
-    folio_test_locked, folio_test_set_locked, folio_try_get,
+    folio_test_locked, folio_test_set_locked, folio_try_get, page_fp_read,
+    page_fp_write,
 )
 
 
@@ -34,14 +36,19 @@ class address_space:
         self.swap_backed = swap_backed
         self.migratepage = "migrate_page"     # a_ops->migratepage
         self.i_mmap = []                      # VMAs mapping this file
+        self.fpk = k.m.new_key()              # i_pages, nrpages
 
     def __repr__(self):
         return f"mapping({self.host})"
 
 
 def folio_waitqueue(folio):
+    """folio_waitqueue(): the hashed wait queue of the page (created on first
+    use; its footprint key is the page's, which exists from boot)."""
+    page_fp_write(folio)
     if folio.waitq is None:
-        folio.waitq = wait_queue_head_t(folio.k.m, f"page_waitqueue({folio.label})")
+        folio.waitq = wait_queue_head_t(folio.k.m, f"page_waitqueue({folio.label})",
+                                        fpk=page_key(folio.pfn))
     return folio.waitq
 
 
@@ -68,7 +75,7 @@ def folio_unlock(k, folio):
     if not folio_test_locked(folio):
         raise KernelBug(f"kernel BUG: VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {folio.label}")
     _clear(folio, PG_locked)
-    if folio.waitq is not None:
+    if folio.waitq is not None:             # the page's key: written by _clear
         wake_up(folio.waitq)
     yield f"folio_unlock: {folio.label}"
 
@@ -84,6 +91,7 @@ def filemap_get_folio(k, mapping, index):
     speculative reference, re-checked against the cache slot."""
     while True:
         rcu_read_lock(k.m)
+        touch_read(k.m, mapping.fpk)
         folio = mapping.i_pages.get(index)
         if folio is None:
             yield from rcu_read_unlock(k.m)
@@ -93,6 +101,7 @@ def filemap_get_folio(k, mapping, index):
             yield from rcu_read_unlock(k.m)
             continue
         yield f"filemap_get_folio: {folio.label} speculative get (ref {folio._refcount})"
+        touch_read(k.m, mapping.fpk)
         if mapping.i_pages.get(index) is not folio:
             yield from rcu_read_unlock(k.m)
             yield from k.fn.folio_put(folio)
@@ -128,6 +137,7 @@ def __filemap_add_folio(k, mapping, folio, index):
     folio.mapping = mapping
     folio.index = index
     yield from spin_lock_irq(mapping.xa_lock)
+    touch_write(k.m, mapping.fpk)
     if index in mapping.i_pages:
         raise KernelBug(f"__filemap_add_folio: index {index} of {mapping.host} already cached")
     mapping.i_pages[index] = folio

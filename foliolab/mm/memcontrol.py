@@ -9,6 +9,7 @@ per-memcg family (seed 004) adds child memcgs and charge moving.
 from __future__ import annotations
 
 from ..engine.kernel import kfunc
+from .page import page_fp_read
 from ..engine.sync import spin_lock_irqsave, spin_unlock_irqrestore
 from .mmzone import lruvec
 
@@ -29,6 +30,7 @@ def mem_cgroup_init(k):
 
 @kfunc
 def folio_memcg(k, folio):
+    page_fp_read(folio)
     return folio.memcg_data or k.root_mem_cgroup
 
 

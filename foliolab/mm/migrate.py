@@ -18,6 +18,7 @@ mappings' references are gone by then (try_to_migrate dropped them).
 
 from __future__ import annotations
 
+from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
 from .errno import EAGAIN, ENOMEM
@@ -25,7 +26,8 @@ from .page import (
     PG_active, PG_mappedtodisk, PG_referenced, PG_unevictable, PG_uptodate,
     PG_workingset, _nonatomic_clear, _nonatomic_set, _test,
     folio_mapped, folio_nr_pages, folio_ref_add, folio_ref_freeze,
-    folio_ref_unfreeze, folio_test_anon, folio_test_private,
+    folio_ref_unfreeze, folio_test_anon, folio_test_private, page_fp_read,
+    page_fp_write,
 )
 from .vmscan import node_stat_mod_isolated
 
@@ -82,6 +84,8 @@ def migrate_page_move_mapping(k, mapping, newfolio, folio, extra_count):
     expected = k.fn.expected_page_refs(mapping, folio) + extra_count
     nr = folio_nr_pages(folio)
     if mapping is None:
+        page_fp_read(folio)
+        page_fp_write(newfolio)
         if folio._refcount != expected:
             k.migrate_eagain.append((folio.label, k._migrate_pass, folio._refcount, expected))
             yield (f"migrate_page_move_mapping: {folio.label} refcount {folio._refcount} "
@@ -92,6 +96,8 @@ def migrate_page_move_mapping(k, mapping, newfolio, folio, extra_count):
         yield f"migrate_page_move_mapping: {folio.label} refcount {expected} as expected"
         return MIGRATEPAGE_SUCCESS
     yield from spin_lock_irq(mapping.xa_lock)
+    page_fp_read(folio)
+    touch_read(k.m, mapping.fpk)
     if folio._refcount != expected or mapping.i_pages.get(folio.index) is not folio:
         k.migrate_eagain.append((folio.label, k._migrate_pass, folio._refcount, expected))
         msg = (f"migrate_page_move_mapping: {folio.label} refcount {folio._refcount} "
@@ -104,6 +110,8 @@ def migrate_page_move_mapping(k, mapping, newfolio, folio, extra_count):
         yield from spin_unlock_irq(mapping.xa_lock)
         return -EAGAIN
     # No turning back: nobody else holds a reference.
+    page_fp_write(newfolio)
+    touch_write(k.m, mapping.fpk)
     newfolio.index = folio.index
     newfolio.mapping = mapping
     folio_ref_add(newfolio, nr)               # the cache's reference
@@ -127,6 +135,7 @@ def migrate_page_states(k, newfolio, folio):
         if _test(folio, bit):
             _nonatomic_clear(folio, bit)
             _nonatomic_set(newfolio, bit)
+    page_fp_read(folio)
     if folio_test_anon(folio) or folio.mapping is not None and folio.mapping.swap_backed:
         from .page import PG_swapbacked
         _nonatomic_set(newfolio, PG_swapbacked)
@@ -146,12 +155,14 @@ def migrate_page(k, mapping, newfolio, folio, mode):
 def move_to_new_page(k, newfolio, folio, mode):
     """move_to_new_page(): call the mapping's migratepage; on success the
     old page cache folio loses its mapping before it is freed."""
+    page_fp_read(folio)
     mapping = folio.mapping
     if mapping is None or getattr(mapping, "anon", False):
         rc = yield from k.fn.migrate_page(None, newfolio, folio, mode)
     else:
         rc = yield from getattr(k.fn, mapping.migratepage)(mapping, newfolio, folio, mode)
     if rc == MIGRATEPAGE_SUCCESS and not folio_test_anon(folio):
+        page_fp_write(folio)
         folio.mapping = None
     return rc
 
@@ -171,6 +182,7 @@ def __unmap_and_move(k, folio, newfolio, force, mode):
         yield f"__unmap_and_move: trylock {folio.label}"
     folio_trylock(newfolio)
     page_was_mapped = False
+    page_fp_read(folio)
     if folio.mapping is not None and folio_mapped(folio):
         yield from k.fn.try_to_migrate(folio)
         page_was_mapped = True
@@ -193,6 +205,7 @@ def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, r
     from .page import folio_clear_active, folio_clear_unevictable
     rc = MIGRATEPAGE_SUCCESS
     newfolio = None
+    page_fp_read(folio)
     if folio._refcount == 1:
         # Freed under us: only the isolation reference is left.
         folio_clear_active(folio)
@@ -275,6 +288,7 @@ def alloc_migration_target(k, folio, mtc):
     same node, never from an isolated pageblock."""
     from .page_alloc import __GFP_MOVABLE
     gfp = mtc.gfp_mask | __GFP_MOVABLE
+    page_fp_read(folio)
     page = yield from k.fn.alloc_pages(gfp, folio.order)
     if page is not None:
         page.name = f"{folio.label}'"

@@ -39,6 +39,7 @@ def folio_lru_list(k, folio):
 def _lru_add(k, lruvec, folio, tail):
     lockdep_assert_held(lruvec.lru_lock)
     lru = k.fn.folio_lru_list(folio)
+    # list_add declares the lruvec's key, which covers nr_pages too
     (list_add_tail if tail else list_add)(lruvec.lists[lru], folio)
     lruvec.nr_pages[lru] += folio_nr_pages(folio)
 

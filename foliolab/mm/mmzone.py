@@ -50,13 +50,16 @@ def is_migrate_cma(mt):
 
 
 class ListHead(OrderedDict):
-    """A kernel list: first entry = head.  Keys are pfns, values pages."""
+    """A kernel list: first entry = head.  Keys are pfns, values pages.
+    ``fpk``: the footprint key of the structure the list belongs to (a
+    zone's free lists share the zone's, an lruvec's lists the lruvec's)."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "fpk")
 
-    def __init__(self, name):
+    def __init__(self, name, fpk):
         super().__init__()
         self.name = name
+        self.fpk = fpk
 
     def __repr__(self):
         return f"list({self.name}, {len(self)})"
@@ -69,6 +72,13 @@ class ListHead(OrderedDict):
 
 
 # CONFIG_DEBUG_LIST-style primitives on ListHead (free lists and LRU lists).
+def _list_fp(lh, page):
+    w = page.k.m.fpw
+    if w is not None:
+        w.append(lh.fpk)
+        w.append((page.pfn << 1) | 1)
+
+
 def list_add(lh, page):
     """list_add(): at the head."""
     list_add_tail(lh, page)
@@ -76,6 +86,7 @@ def list_add(lh, page):
 
 
 def list_add_tail(lh, page):
+    _list_fp(lh, page)
     if page.lru is not None:
         raise ListCorruption(
             f"list_add double add: {page.label} (pfn 0x{page.pfn:x}) is already on "
@@ -85,6 +96,7 @@ def list_add_tail(lh, page):
 
 
 def list_del(lh, page):
+    _list_fp(lh, page)
     if page.lru is not lh or lh.get(page.pfn) is not page:
         where = page.lru.name if page.lru is not None else "no list"
         raise ListCorruption(
@@ -95,12 +107,14 @@ def list_del(lh, page):
 
 
 class free_area:
-    __slots__ = ("free_list", "nr_free")
+    __slots__ = ("free_list", "nr_free", "fpk", "m")
 
-    def __init__(self, order):
-        self.free_list = [ListHead(f"free_area[{order}].{MIGRATETYPE_NAMES[mt]}")
+    def __init__(self, order, fpk, m):
+        self.m = m
+        self.free_list = [ListHead(f"free_area[{order}].{MIGRATETYPE_NAMES[mt]}", fpk)
                           for mt in range(MIGRATE_TYPES)]
         self.nr_free = 0
+        self.fpk = fpk               # the zone's: free areas are zone->lock state
 
 
 class zone:
@@ -113,7 +127,10 @@ class zone:
         self.spanned_pages = spanned_pages
         self.pageblock_order = pageblock_order
         self.pageblock_nr_pages = 1 << pageblock_order
-        self.free_area = [free_area(o) for o in range(MAX_ORDER)]
+        # one footprint key for the zone's free areas, counters and
+        # pageblock flags (zone->lock state, read locklessly by scanners)
+        self.fpk = k.m.new_key()
+        self.free_area = [free_area(o, self.fpk, k.m) for o in range(MAX_ORDER)]
         self.lock = spinlock_t(k.m, f"zone({name})->lock", "&zone->lock")
         nblocks = (spanned_pages + self.pageblock_nr_pages - 1) >> pageblock_order
         self.pageblock_flags = [MIGRATE_MOVABLE] * nblocks
@@ -140,7 +157,8 @@ class lruvec:
         self.pgdat = pgdat
         self.memcg = memcg
         self.name = name
-        self.lists = [ListHead(f"{name}.{LRU_NAMES[i]}") for i in range(NR_LRU_LISTS)]
+        self.fpk = k.m.new_key()     # the lists and their sizes
+        self.lists = [ListHead(f"{name}.{LRU_NAMES[i]}", self.fpk) for i in range(NR_LRU_LISTS)]
         self.lru_lock = spinlock_t(k.m, f"{name}->lru_lock", "&lruvec->lru_lock")
         self.nr_pages = [0] * NR_LRU_LISTS
 
@@ -152,6 +170,7 @@ class pglist_data:
     """struct pglist_data (node 0)."""
 
     def __init__(self, k, node_id=0):
+        self.fpk = k.m.new_key()
         self.node_id = node_id
         self.node_zones = []
         self.__lruvec = None

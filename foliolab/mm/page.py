@@ -121,39 +121,56 @@ def dump_flags(page):
 
 
 # ----------------------------------------------------------- flag accessors
+# Every accessor declares its footprint (engine/footprint.py): one key per
+# struct page, (pfn << 1) | 1.
 def _test(page, bit):
+    r = page.k.m.fpr
+    if r is not None:
+        r.append((page.pfn << 1) | 1)
     return page.flags >> bit & 1 == 1
 
 
+def _rmw(page):
+    """An atomic bitop or refcount operation: a locked instruction."""
+    m = page.k.m
+    if m.tso:
+        locked_op(m)
+    w = m.fpw
+    if w is not None:
+        w.append((page.pfn << 1) | 1)
+
+
 def _set(page, bit):
-    locked_op(page.k.m)
+    _rmw(page)
     page.flags |= 1 << bit
 
 
 def _clear(page, bit):
-    locked_op(page.k.m)
+    _rmw(page)
     page.flags &= ~(1 << bit)
 
 
 def _test_and_set(page, bit):
-    locked_op(page.k.m)
+    _rmw(page)
     old = page.flags >> bit & 1
     page.flags |= 1 << bit
     return old == 1
 
 
 def _test_and_clear(page, bit):
-    locked_op(page.k.m)
+    _rmw(page)
     old = page.flags >> bit & 1
     page.flags &= ~(1 << bit)
     return old == 1
 
 
 def _nonatomic_set(page, bit):
+    page_fp_write(page)
     page.flags |= 1 << bit
 
 
 def _nonatomic_clear(page, bit):
+    page_fp_write(page)
     page.flags &= ~(1 << bit)
 
 
@@ -185,26 +202,57 @@ def folio_test_uptodate(f): return _test(f, PG_uptodate)
 def folio_set_uptodate(f): _set(f, PG_uptodate)
 def folio_test_reclaim(f): return _test(f, PG_reclaim)
 def folio_test_head(f): return _test(f, PG_head)
-def folio_test_large(f): return f.order > 0
-def folio_test_anon(f): return f.mapping is not None and getattr(f.mapping, "anon", False)
+def folio_test_large(f):
+    page_fp_read(f)
+    return f.order > 0
+
+
+def folio_test_anon(f):
+    page_fp_read(f)
+    return f.mapping is not None and getattr(f.mapping, "anon", False)
+
+
+
 def __folio_set_locked(f): _nonatomic_set(f, PG_locked)
 def __folio_clear_locked(f): _nonatomic_clear(f, PG_locked)
 
 
-def PageBuddy(page): return page.page_type & PGTY_buddy != 0
-def __SetPageBuddy(page): page.page_type |= PGTY_buddy
-def __ClearPageBuddy(page): page.page_type &= ~PGTY_buddy
+def PageBuddy(page):
+    page_fp_read(page)
+    return page.page_type & PGTY_buddy != 0
+
+
+def __SetPageBuddy(page):
+    page_fp_write(page)
+    page.page_type |= PGTY_buddy
+
+
+def __ClearPageBuddy(page):
+    page_fp_write(page)
+    page.page_type &= ~PGTY_buddy
+
+
+
 def PageReported(page): return PageBuddy(page) and _test(page, PG_reported)
 def __SetPageReported(page): _nonatomic_set(page, PG_reported)
 def __ClearPageReported(page): _nonatomic_clear(page, PG_reported)
-def buddy_order(page): return page.private
-def set_buddy_order(page, order): page.private = order
+def buddy_order(page):
+    page_fp_read(page)
+    return page.private
 
 
-def folio_nr_pages(f): return 1 << f.order
+def set_buddy_order(page, order):
+    page_fp_write(page)
+    page.private = order
+
+
+def folio_nr_pages(f):
+    page_fp_read(f)
+    return 1 << f.order
 
 
 def page_folio(page):
+    page_fp_read(page)
     return page.compound_head or page
 
 
@@ -218,16 +266,19 @@ def folio_pfn(f):
 
 # ----------------------------------------------------------------- refcount
 def folio_ref_count(f):
+    page_fp_read(f)
     return f._refcount
 
 
 def page_count(page):
-    return page_folio(page)._refcount
+    f = page_folio(page)
+    page_fp_read(f)
+    return f._refcount
 
 
 def folio_get(f):
     """folio_get(): the caller must already hold a reference."""
-    locked_op(f.k.m)
+    _rmw(f)
     if f._refcount <= 0:
         raise KernelBug(f"kernel BUG: VM_BUG_ON_FOLIO(folio_ref_zero_or_close_to_overflow) "
                         f"on {f.label}: folio_get() of a free folio")
@@ -235,13 +286,13 @@ def folio_get(f):
 
 
 def folio_ref_add(f, nr):
-    locked_op(f.k.m)
+    _rmw(f)
     f._refcount += nr
 
 
 def folio_try_get(f):
     """folio_try_get(): speculative reference; fails on a frozen/free folio."""
-    locked_op(f.k.m)
+    _rmw(f)
     if f._refcount == 0:
         return False
     f._refcount += 1
@@ -250,7 +301,7 @@ def folio_try_get(f):
 
 def folio_ref_freeze(f, count):
     """folio_ref_freeze(): atomically 'count' -> 0, else fail."""
-    locked_op(f.k.m)
+    _rmw(f)
     if f._refcount == count:
         f._refcount = 0
         return True
@@ -258,12 +309,13 @@ def folio_ref_freeze(f, count):
 
 
 def folio_ref_unfreeze(f, count):
+    page_fp_write(f)
     f._refcount = count
 
 
 def folio_put_testzero(f):
     """put_page_testzero(): drop a reference, True when it was the last."""
-    locked_op(f.k.m)
+    _rmw(f)
     if f._refcount <= 0:
         raise RefcountUnderflow(
             f"BUG: Bad page state: VM_BUG_ON_PAGE(page_ref_count(page) == 0) "
@@ -273,10 +325,12 @@ def folio_put_testzero(f):
 
 
 def folio_mapcount(f):
+    page_fp_read(f)
     return f._mapcount + 1
 
 
 def folio_mapped(f):
+    page_fp_read(f)
     return f._mapcount >= 0
 
 
@@ -285,3 +339,41 @@ def bad_page(page, reason):
         f"BUG: Bad page state in process: page:{page.label} pfn:0x{page.pfn:x} "
         f"refcount:{page._refcount} mapcount:{page._mapcount + 1} "
         f"flags: {dump_flags(page)} -- {reason}")
+
+
+# -------------------------------------------------------------- footprints
+def page_fp_read(page):
+    """Declare a read of ``page``'s fields in the current step (footprints,
+    engine/footprint.py)."""
+    r = page.k.m.fpr
+    if r is not None:
+        r.append((page.pfn << 1) | 1)
+
+
+def page_fp_write(page):
+    """Declare a write of ``page``'s fields in the current step."""
+    w = page.k.m.fpw
+    if w is not None:
+        w.append((page.pfn << 1) | 1)
+
+
+def pfn_fp_read(k, pfn):
+    """Declare a read of the struct page of ``pfn`` (materialised or not: a
+    pristine pfn is a page in a free block all the same)."""
+    r = k.m.fpr
+    if r is not None:
+        r.append((pfn << 1) | 1)
+
+
+def pfns_fp_read(k, start, end):
+    """Declare reads of the struct pages [start, end) (a pfn scan)."""
+    r = k.m.fpr
+    if r is not None and end > start:
+        r.extend(range((start << 1) | 1, (end << 1) | 1, 2))
+
+
+def pfns_fp_write(k, start, end):
+    """Declare writes of the struct pages [start, end)."""
+    w = k.m.fpw
+    if w is not None and end > start:
+        w.extend(range((start << 1) | 1, (end << 1) | 1, 2))

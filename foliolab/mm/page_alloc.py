@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import inspect
 
+from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug, ListCorruption, WARN_ON
 from ..engine.sync import (
@@ -67,8 +68,22 @@ from .page import (
     PAGE_FLAGS_CHECK_AT_FREE, PG_head, PG_reserved, PageBuddy, PageReported,
     __ClearPageBuddy, __ClearPageReported, __SetPageBuddy, _nonatomic_set,
     _test, bad_page, buddy_order, folio_put_testzero, folio_test_anon,
-    folio_test_head, folio_test_lru, page_folio,
+    folio_test_head, folio_test_lru, page_folio, page_fp_read, page_fp_write,
+    pfn_fp_read, pfns_fp_read, pfns_fp_write,
 )
+
+
+# Footprints (engine/footprint.py): one key per struct page (page.py) and
+# one per zone, for everything zone->lock protects -- free areas, counters,
+# the pageblock bitmap -- since lockless readers (scanners, watermark
+# checks) race with it; the pcp lists and count of a CPU have their own.
+def zone_fp_read(zone):
+    touch_read(zone.k.m, zone.fpk)
+
+
+def zone_fp_write(zone):
+    touch_write(zone.k.m, zone.fpk)
+
 
 MAX_ORDER_NR_PAGES = 1 << (MAX_ORDER - 1)
 
@@ -176,6 +191,7 @@ def pageblock_index(zone, pfn):
 
 def get_pfnblock_migratetype(page, pfn):
     z = page.k.zone
+    zone_fp_read(z)
     return z.pageblock_flags[(pfn - z.pageblock_base) >> z.pageblock_order]
 
 
@@ -184,6 +200,7 @@ def get_pageblock_migratetype(page):
     (racy unless zone->lock is held; the kernel reads it without the lock
     in the free paths and re-checks under the lock where it matters)."""
     z = page.k.zone
+    zone_fp_read(z)
     return z.pageblock_flags[(page.pfn - z.pageblock_base) >> z.pageblock_order]
 
 
@@ -193,6 +210,7 @@ def set_pageblock_migratetype(page, migratetype):
     z = page.k.zone
     if not z.zone_spans_pfn(page.pfn):
         raise KernelBug(f"kernel BUG: VM_BUG_ON_PAGE(!zone_spans_pfn) pfn 0x{page.pfn:x}")
+    zone_fp_write(z)
     z.pageblock_flags[(page.pfn - z.pageblock_base) >> z.pageblock_order] = migratetype
 
 
@@ -205,6 +223,7 @@ def is_migrate_cma_page(page):
 
 
 def has_isolate_pageblock(zone):
+    zone_fp_read(zone)
     return zone.nr_isolate_pageblock != 0
 
 
@@ -235,6 +254,7 @@ def pfn_max_align_up(k, pfn):
 def __mod_zone_freepage_state(zone, nr_pages, migratetype):
     """NR_FREE_PAGES (+ NR_FREE_CMA_PAGES for CMA).  Pages on ISOLATE
     pageblocks are never counted: callers skip the call for ISOLATE."""
+    zone_fp_write(zone)
     vs = zone.vm_stat
     vs["NR_FREE_PAGES"] += nr_pages
     if migratetype == MIGRATE_CMA:
@@ -242,6 +262,7 @@ def __mod_zone_freepage_state(zone, nr_pages, migratetype):
 
 
 def set_buddy_order(page, order):
+    page_fp_write(page)
     page.private = order
     __SetPageBuddy(page)
 
@@ -284,6 +305,7 @@ def del_page_from_free_list(page, zone, order):
 
 
 def get_page_from_free_area(area, migratetype):
+    touch_read(area.m, area.fpk)
     return area.free_list[migratetype].first()
 
 
@@ -291,6 +313,7 @@ def page_is_buddy(zone, page, buddy, order):
     """page_is_buddy(): the buddy is free, of the same order, in the zone.
     A page that is out of the buddy allocator with refcount 0 (on a pcp
     list, being freed, isolated for reporting) is never merged with."""
+    page_fp_read(buddy)
     if not (buddy.page_type & 1):
         return False
     if buddy.private != order:
@@ -309,6 +332,7 @@ def buddy_merge_likely(k, zone, pfn, buddy_pfn, order):
     if order >= MAX_ORDER - 2:
         return False
     combined = buddy_pfn & pfn
+    pfn_fp_read(k, combined ^ (1 << (order + 1)))
     higher_buddy = k.mem_map.peek(combined ^ (1 << (order + 1)))     # free heads only
     return higher_buddy is not None and page_is_buddy(zone, None, higher_buddy, order + 1)
 
@@ -339,6 +363,7 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
         merged_out = False
         while order < max_order:
             buddy_pfn = pfn ^ (1 << order)
+            pfn_fp_read(k, buddy_pfn)
             buddy = peek(buddy_pfn)
             if buddy is None or not page_is_buddy(zone, page, buddy, order):
                 merged_out = True
@@ -396,6 +421,7 @@ def check_free_page(page):
     """check_free_page(): page_expected_state(PAGE_FLAGS_CHECK_AT_FREE) or
     bad_page().  (PageBuddy lives in _mapcount in the kernel, so freeing a
     free page reports 'nonzero mapcount'.)"""
+    page_fp_read(page)
     if (page._mapcount == -1 and page.mapping is None and page._refcount == 0
             and page.memcg_data is None and not page.flags & PAGE_FLAGS_CHECK_AT_FREE
             and not page.page_type):
@@ -406,6 +432,7 @@ def check_free_page(page):
 def check_new_page(page):
     """check_new_page(): page_expected_state(PAGE_FLAGS_CHECK_AT_PREP), where
     the v5.12 PAGE_FLAGS_CHECK_AT_PREP is every page flag."""
+    page_fp_read(page)
     if (page._mapcount == -1 and page.mapping is None and page._refcount == 0
             and page.memcg_data is None and not page.flags and not page.page_type
             and page.lru is None and page.compound_head is None):
@@ -422,6 +449,7 @@ def check_new_pages(k, page, order):
     not pristine and fails it."""
     check_new_page(page)
     if order:
+        pfns_fp_read(k, page.pfn + 1, page.pfn + (1 << order))
         mem_map = k.mem_map
         peek, split = mem_map.peek, mem_map.split
         for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
@@ -438,6 +466,7 @@ def free_pages_prepare(k, page, order, check_free=True):
     before a block goes to the pcp lists or the buddy allocator.  Tail pages
     of a compound page are detached; an anon mapping pointer is cleared;
     every page flag is cleared.  Bad state -> bad_page() (an oracle)."""
+    pfns_fp_write(k, page.pfn, page.pfn + (1 << order))
     if page.compound_head is not None:
         raise KernelBug(f"kernel BUG: VM_BUG_ON_PAGE(PageTail(page)) pfn 0x{page.pfn:x}")
     if k.trace_events is not None:
@@ -473,6 +502,7 @@ def free_pages_prepare(k, page, order, check_free=True):
 
 def post_alloc_hook(page, order, gfp_flags):
     """post_alloc_hook(): private cleared, refcount 1 (set_page_refcounted)."""
+    page_fp_write(page)
     page.private = 0
     page._refcount = 1
 
@@ -480,6 +510,7 @@ def post_alloc_hook(page, order, gfp_flags):
 def prep_compound_page(k, page, order):
     """prep_compound_page(): PG_head on the head, compound_head on every
     tail (so the tails exist as Page objects), folio order on the head."""
+    pfns_fp_write(k, page.pfn, page.pfn + (1 << order))
     _nonatomic_set(page, PG_head)
     page.order = order
     pfn_to_page = k.pfn_to_page
@@ -505,6 +536,7 @@ def expand(k, zone, page, low, high, migratetype):
     halves go to the head of their free lists."""
     size = 1 << high
     pfn_to_page = k.pfn_to_page
+    zone_fp_write(zone)
     while high > low:
         high -= 1
         size >>= 1
@@ -517,6 +549,7 @@ def expand(k, zone, page, low, high, migratetype):
 def __rmqueue_smallest(k, zone, order, migratetype):
     """__rmqueue_smallest() (v4.x - v5.12): the first block of the smallest sufficient order
     on ``migratetype``'s lists.  Caller holds zone->lock."""
+    zone_fp_write(zone)
     for current_order in range(order, MAX_ORDER):
         area = zone.free_area[current_order]
         page = area.free_list[migratetype].first()
@@ -548,7 +581,10 @@ def move_freepages(k, zone, start_pfn, end_pfn, migratetype, num_movable=None):
     peek = k.mem_map.peek
     pfn = start_pfn
     moved = 0
+    # Footprint: every pfn visited (a free block's tails are covered by its
+    # head, which any change to the block writes).
     while pfn <= end_pfn:
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is None or not page.page_type & 1:
             if num_movable is not None and page is not None and folio_test_lru(page_folio(page)):
@@ -643,6 +679,7 @@ def __rmqueue_fallback(k, zone, order, start_migratetype, alloc_flags):
     pageblock) and move it to ``start_migratetype``'s list.  Returns True
     if __rmqueue_smallest() can now succeed.  CMA and ISOLATE are never
     fallbacks."""
+    zone_fp_write(zone)
     min_order = zone.pageblock_order if alloc_flags & ALLOC_NOFRAGMENT else order
     found = None
     for current_order in range(MAX_ORDER - 1, min_order - 1, -1):
@@ -680,6 +717,7 @@ def __rmqueue(k, zone, order, migratetype, alloc_flags):
     more than half of the zone's free memory is CMA (the balancing of
     16867664936e); otherwise the requested type, then CMA, then stealing.
     Caller holds zone->lock."""
+    zone_fp_write(zone)
     fn = k.fn
     vs = zone.vm_stat
     if alloc_flags & ALLOC_CMA and vs["NR_FREE_CMA_PAGES"] > vs["NR_FREE_PAGES"] // 2:
@@ -702,6 +740,7 @@ def rmqueue_bulk(k, zone, order, count, lst, migratetype, alloc_flags):
     zone->lock hold (tail insertion keeps physical order).  Pages moved to a
     pcp list leave NR_FREE_PAGES."""
     yield from spin_lock(zone.lock)
+    zone_fp_write(zone)
     rmqueue = k.fn.__rmqueue
     vs = zone.vm_stat
     i = 0
@@ -724,6 +763,7 @@ def rmqueue_pcplist(k, zone, gfp_flags, migratetype, alloc_flags):
     m = k.m
     local_irq_disable(m)
     pcp = zone.pageset[m.current.cpu]
+    touch_write(m, pcp.fpk)
     lst = pcp.lists[migratetype]
     if not lst:
         pcp.count += yield from k.fn.rmqueue_bulk(zone, 0, pcp.batch, lst,
@@ -732,6 +772,7 @@ def rmqueue_pcplist(k, zone, gfp_flags, migratetype, alloc_flags):
             yield from local_irq_enable(m)
             return None
     page = lst.first()
+    touch_write(m, pcp.fpk)
     _list_del(lst, page)
     pcp.count -= 1
     check_new_page(page)                 # check_new_pcp() with CONFIG_DEBUG_VM
@@ -803,6 +844,7 @@ def __zone_watermark_ok(zone, order, mark, alloc_flags, free_pages):
 @kfunc
 def zone_watermark_ok(k, zone, order, mark, alloc_flags):
     """zone_watermark_ok() (v5.x): a racy read of NR_FREE_PAGES, as in the kernel."""
+    zone_fp_read(zone)
     return __zone_watermark_ok(zone, order, mark, alloc_flags,
                                zone.vm_stat["NR_FREE_PAGES"])
 
@@ -925,6 +967,7 @@ def free_one_page(k, zone, page, pfn, order, migratetype, fpi_flags):
     isolated (or the caller saw ISOLATE) it is re-read under the lock, so a
     page freed into a pageblock isolated meanwhile lands on the ISOLATE list."""
     yield from spin_lock(zone.lock)
+    zone_fp_write(zone)
     if zone.nr_isolate_pageblock or migratetype == MIGRATE_ISOLATE:
         migratetype = get_pfnblock_migratetype(page, pfn)
     k.fn.__free_one_page(page, pfn, zone, order, migratetype, fpi_flags)
@@ -953,6 +996,7 @@ def free_unref_page_prepare(k, page, pfn):
     migratetype in the page (set_pcppage_migratetype)."""
     if not k.fn.free_pages_prepare(page, 0, True):
         return False
+    page_fp_write(page)
     page.index = get_pfnblock_migratetype(page, pfn)
     return True
 
@@ -964,6 +1008,7 @@ def free_unref_page_commit(k, page, pfn):
     to the buddy allocator); a list over ``high`` frees ``batch`` pages.
     Caller has irqs off."""
     zone = k.zone
+    page_fp_read(page)
     migratetype = page.index
     k.count_vm_event("pgfree")
     if migratetype >= MIGRATE_PCPTYPES:
@@ -972,6 +1017,7 @@ def free_unref_page_commit(k, page, pfn):
             return
         migratetype = MIGRATE_MOVABLE
     pcp = zone.pageset[k.m.current.cpu]
+    touch_write(k.m, pcp.fpk)
     _list_add(pcp.lists[migratetype], page)
     pcp.count += 1
     if pcp.count >= pcp.high:
@@ -1000,6 +1046,7 @@ def free_pcppages_bulk(k, zone, count, pcp):
     round-robin (oldest first), then free them under zone->lock.  Between
     the two the pages are in no list, with refcount 0 and !PageBuddy.  A
     pageblock isolated meanwhile is honoured by re-reading the migratetype."""
+    touch_write(k.m, pcp.fpk)
     count = min(pcp.count, count)
     migratetype = 0
     batch_free = 0
@@ -1027,10 +1074,12 @@ def free_pcppages_bulk(k, zone, count, pcp):
             if not batch_free or not lst:
                 break
     yield from spin_lock(zone.lock)
+    zone_fp_write(zone)
     isolated = zone.nr_isolate_pageblock
     free = k.fn.__free_one_page
     tracing = k.trace_events is not None
     for page in head:
+        page_fp_read(page)
         mt = page.index
         if mt == MIGRATE_ISOLATE:
             raise KernelBug(f"kernel BUG: VM_BUG_ON_PAGE(is_migrate_isolate(mt)) "
@@ -1061,17 +1110,20 @@ def __free_pages(k, page, order):
         yield f"__free_pages: pfn 0x{page.pfn:x} order {order}: last reference"
         yield from k.fn.free_the_page(page, order)
     elif not folio_test_head(page):
+        page_fp_read(page)
         yield f"__free_pages: pfn 0x{page.pfn:x} order {order}: ref {page._refcount}"
         while order > 0:
             order -= 1
             yield from k.fn.free_the_page(k.pfn_to_page(page.pfn + (1 << order)), order)
     else:
+        page_fp_read(page)
         yield f"__free_pages: pfn 0x{page.pfn:x} order {order}: ref {page._refcount}"
 
 
 @kfunc
 def free_compound_page(k, page):
     """free_compound_page() (the COMPOUND_PAGE_DTOR of v5.12)."""
+    page_fp_read(page)
     yield from k.fn.__free_pages_ok(page, page.order, FPI_NONE)
 
 
@@ -1088,6 +1140,7 @@ def free_folio(k, folio):
             yield from k.fn.mem_cgroup_uncharge(folio)
         else:
             k.fn.mem_cgroup_uncharge(folio)
+    page_fp_read(folio)
     if folio.order:
         yield from k.fn.free_compound_page(folio)
     else:
@@ -1106,6 +1159,7 @@ def __isolate_free_page(k, page, order):
     if not PageBuddy(page):
         raise KernelBug(f"kernel BUG: BUG_ON(!PageBuddy(page)) pfn 0x{page.pfn:x}")
     zone = k.zone
+    zone_fp_write(zone)
     mt = get_pageblock_migratetype(page)
     if mt != MIGRATE_ISOLATE:
         watermark = zone._watermark[WMARK_MIN] + (1 << order)
@@ -1151,6 +1205,7 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
     pfn = page.pfn
     end = (pfn & ~(zone.pageblock_nr_pages - 1)) + zone.pageblock_nr_pages
     while pfn < end:
+        pfn_fp_read(k, pfn)
         p = peek(pfn)
         if p is None and pfn >> SPLIT_SHIFT in split:
             p = mem_map.materialise_split(pfn)   # refcount 1, not on the LRU: unmovable
@@ -1180,14 +1235,15 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
 class per_cpu_pages:
     """struct per_cpu_pages (v5.12): order-0 lists per pcp migratetype."""
 
-    __slots__ = ("cpu", "count", "high", "batch", "lists")
+    __slots__ = ("cpu", "count", "high", "batch", "lists", "fpk")
 
-    def __init__(self, cpu, high, batch):
+    def __init__(self, cpu, high, batch, fpk):
         self.cpu = cpu
         self.count = 0
         self.high = high
         self.batch = batch
-        self.lists = [ListHead(f"pcp[{cpu}].{MIGRATETYPE_NAMES[mt]}")
+        self.fpk = fpk               # the lists and the count
+        self.lists = [ListHead(f"pcp[{cpu}].{MIGRATETYPE_NAMES[mt]}", fpk)
                       for mt in range(MIGRATE_PCPTYPES)]
 
     def __repr__(self):
@@ -1224,6 +1280,7 @@ def drain_pages_zone(k, cpu, zone):
     m = k.m
     local_irq_disable(m)
     pcp = zone.pageset[cpu]
+    touch_read(m, pcp.fpk)
     if pcp.count:
         yield from k.fn.free_pcppages_bulk(zone, pcp.count, pcp)
     yield from local_irq_enable(m)
@@ -1244,6 +1301,7 @@ def __drain_all_pages(k, zone, force_all_cpus):
     that never schedules its kworker (SCHED_FIFO loop) blocks the caller.
     Without a zone the call gives up if a drain is in progress."""
     mtx = k.pcpu_drain_mutex
+    touch_read(k.m, mtx.fpk)
     if mtx.owner is not None and zone is None:
         yield "__drain_all_pages: pcpu_drain_mutex busy, give up"
         return
@@ -1251,6 +1309,7 @@ def __drain_all_pages(k, zone, force_all_cpus):
     cpus = []
     z = zone or k.zone
     for cpu in range(k.m.ncpus):
+        touch_read(k.m, z.pageset[cpu].fpk)       # a racy read of pcp->count
         if force_all_cpus or z.pageset[cpu].count:
             cpus.append(cpu)
     for cpu in cpus:
@@ -1275,6 +1334,7 @@ def zone_pcp_disable(k, zone):
     forced drain; pcp lists stay empty until zone_pcp_enable()."""
     yield from mutex_lock(k.pcp_batch_high_lock)
     for pcp in zone.pageset:
+        touch_write(k.m, pcp.fpk)
         pcp.high = 0
         pcp.batch = 1
     yield from k.fn.__drain_all_pages(zone, True)
@@ -1285,6 +1345,7 @@ def zone_pcp_enable(k, zone):
     """zone_pcp_enable() (v5.11+): restore high/batch and release
     pcp_batch_high_lock taken by zone_pcp_disable()."""
     for pcp in zone.pageset:
+        touch_write(k.m, pcp.fpk)
         pcp.high = zone.pageset_high
         pcp.batch = zone.pageset_batch
     yield from mutex_unlock(k.pcp_batch_high_lock)
@@ -1324,6 +1385,7 @@ def _busy_pfns(k, start, end):
     out = []
     pfn = start
     while pfn < end:
+        pfn_fp_read(k, pfn)
         p = get(pfn)
         if p is None:
             # pristine: free only if inside a free block (found by its head)
@@ -1346,6 +1408,7 @@ def _busy_pfns(k, start, end):
 def _free_block_head(k, pfn):
     peek = k.mem_map.peek             # free heads are always materialised
     for order in range(1, MAX_ORDER):
+        pfn_fp_read(k, pfn & ~((1 << order) - 1))
         h = peek(pfn & ~((1 << order) - 1))
         if h is not None and h.page_type & 1 and h.private >= order:
             return h
@@ -1489,6 +1552,7 @@ def free_contig_range(k, pfn, nr_pages):
     free = k.fn.__free_pages
     for p in range(pfn, pfn + nr_pages):
         page = k.pfn_to_page(p)
+        page_fp_read(page)
         count += page._refcount != 1
         yield from free(page, 0)
     WARN_ON(count != 0, f"free_contig_range: {count} pages are still in use!")
@@ -1533,7 +1597,7 @@ def page_alloc_init(k):
     batch = max(1, s.get("pcp_batch", DEFAULT_PCP_BATCH))
     zone.pageset_high = high
     zone.pageset_batch = batch
-    zone.pageset = [per_cpu_pages(cpu, high, batch) for cpu in range(m.ncpus)]
+    zone.pageset = [per_cpu_pages(cpu, high, batch, m.new_key()) for cpu in range(m.ncpus)]
     k.printk = []
     k.last_contig = None
     k.last_contig_busy_pfns = []

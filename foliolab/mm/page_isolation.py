@@ -19,8 +19,9 @@ from ..engine.kernel import kfunc
 from ..engine.sync import spin_lock_irqsave, spin_unlock_irqrestore
 from .errno import EBUSY
 from .mmzone import MAX_ORDER, MIGRATE_ISOLATE
-from .page import PageBuddy
+from .page import PageBuddy, page_fp_read, pfn_fp_read
 from .page_alloc import (  # noqa: F401  (MEMORY_OFFLINE, REPORT_FAILURE: page-isolation.h)
+    zone_fp_write,
     MEMORY_OFFLINE, REPORT_FAILURE, __mod_zone_freepage_state, get_pageblock_migratetype,
     is_migrate_isolate_page, set_pageblock_migratetype,
 )
@@ -43,6 +44,7 @@ def set_migratetype_isolate(k, page, migratetype, isol_flags):
     ISOLATE lists and take them out of the free counts."""
     zone = k.zone
     yield from spin_lock_irqsave(zone.lock)
+    zone_fp_write(zone)
     if is_migrate_isolate_page(page):
         yield from spin_unlock_irqrestore(zone.lock)
         return -EBUSY
@@ -57,6 +59,7 @@ def set_migratetype_isolate(k, page, migratetype, isol_flags):
         return 0
     yield from spin_unlock_irqrestore(zone.lock)
     k.last_isolate_unmovable = unmovable.pfn
+    page_fp_read(unmovable)
     if isol_flags & REPORT_FAILURE:
         k.printk.append(f"page:pfn 0x{unmovable.pfn:x} refcount:{unmovable._refcount} "
                         f"page dumped because: unmovable page")
@@ -73,12 +76,14 @@ def unset_migratetype_isolate(k, page, migratetype):
     again."""
     zone = k.zone
     yield from spin_lock_irqsave(zone.lock)
+    zone_fp_write(zone)
     if not is_migrate_isolate_page(page):
         yield from spin_unlock_irqrestore(zone.lock)
         return
     isolated_page = False
     order = 0
     if PageBuddy(page):
+        page_fp_read(page)
         order = page.private
         if zone.pageblock_order <= order < MAX_ORDER - 1:
             buddy_pfn = page.pfn ^ (1 << order)
@@ -134,6 +139,7 @@ def __test_page_isolated_in_pageblock(k, pfn, end_pfn, flags):
     MEMORY_OFFLINE are not modelled.  Caller holds zone->lock."""
     peek = k.mem_map.peek             # free heads are always materialised
     while pfn < end_pfn:
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is not None and page.page_type & 1:
             pfn += 1 << page.private

@@ -10,14 +10,16 @@ folio back at every entry that points to the source.
 
 from __future__ import annotations
 
+from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
-from .page import folio_get
+from .page import folio_get, page_fp_read, page_fp_write
 
 
 class mm_struct:
-    def __init__(self, name):
+    def __init__(self, k, name):
         self.name = name
         self.ptes = {}
+        self.fpk = k.m.new_key()      # the page table (its PTE lock is implied)
 
     def __repr__(self):
         return f"mm({self.name})"
@@ -36,7 +38,9 @@ def try_to_migrate(k, folio):
     """try_to_migrate(): replace every PTE mapping the folio with a
     migration entry (the caller holds the folio lock)."""
     n = 0
+    page_fp_write(folio)
     for mm, addr in folio.pvmw:
+        touch_write(k.m, mm.fpk)
         pte = mm.ptes.get(addr)
         if pte is not None and pte[0] == "present" and pte[1] is folio:
             mm.ptes[addr] = ("migration", folio)
@@ -51,7 +55,10 @@ def remove_migration_ptes(k, src, dst):
     """remove_migration_ptes(): map ``dst`` where migration entries for
     ``src`` are (dst is src when the migration failed)."""
     moved = []
+    page_fp_write(src)
+    page_fp_write(dst)
     for mm, addr in src.pvmw:
+        touch_write(k.m, mm.fpk)
         pte = mm.ptes.get(addr)
         if pte is not None and pte[0] == "migration" and pte[1] is src:
             mm.ptes[addr] = ("present", dst)

@@ -26,6 +26,7 @@ model (TSO store buffers), which is what the barriers of
 
 from __future__ import annotations
 
+from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.memory import READ_ONCE, WRITE_ONCE, Shared, smp_load_acquire, smp_mb
 from ..engine.oracles import KernelBug
@@ -50,13 +51,14 @@ BATCHES = ("lru_add", "lru_deactivate_file", "lru_deactivate", "lru_lazyfree",
 class folio_batch:
     """struct folio_batch (struct pagevec up to v6.0)."""
 
-    __slots__ = ("name", "cpu", "folios", "nr")
+    __slots__ = ("name", "cpu", "folios", "nr", "fpk")
 
     def __init__(self, m, name, cpu):
         self.name = name
         self.cpu = cpu
         self.folios = []
         self.nr = Shared(m, f"cpu{cpu}.{name}.nr", 0)
+        self.fpk = m.new_key()       # the folios array (nr is its own Shared word)
 
     def __repr__(self):
         return f"{self.name}@{self.cpu}[{', '.join(f.label for f in self.folios)}]"
@@ -69,12 +71,14 @@ def folio_batch_count(fbatch):
 
 def folio_batch_add(k, fbatch, folio):
     """folio_batch_add(): returns the space left (0 = now full)."""
+    touch_write(k.m, fbatch.fpk)
     fbatch.folios.append(folio)
     WRITE_ONCE(fbatch.nr, len(fbatch.folios))
     return k.PAGEVEC_SIZE - len(fbatch.folios)
 
 
-def folio_batch_reinit(fbatch):
+def folio_batch_reinit(k, fbatch):
+    touch_write(k.m, fbatch.fpk)
     fbatch.folios.clear()
     WRITE_ONCE(fbatch.nr, 0)
 
@@ -196,6 +200,7 @@ def folio_batch_move_lru(k, fbatch, move_fn):
     is_add = move_fn == "lru_add"
     fn = getattr(k.fn, move_fn)
     lruvec = None
+    touch_read(k.m, fbatch.fpk)      # the array is ours: no other CPU writes it
     for folio in fbatch.folios:
         if not is_add and not folio_test_clear_lru(folio):
             yield f"{move_fn}: {folio.label} no longer on an LRU, skipped"
@@ -206,8 +211,9 @@ def folio_batch_move_lru(k, fbatch, move_fn):
         yield f"{move_fn}: {folio.label} moved, PG_lru set"
     if lruvec is not None:
         yield from k.fn.unlock_page_lruvec_irqrestore(lruvec)
+    touch_read(k.m, fbatch.fpk)
     yield from k.fn.folios_put(list(fbatch.folios))
-    folio_batch_reinit(fbatch)
+    folio_batch_reinit(k, fbatch)
 
 
 @kfunc
@@ -233,6 +239,7 @@ def folio_batch_add_and_move(k, folio, batch, move_fn, irq=False):
         yield f"{batch}: {folio.label} queued, batch flushed now"
         yield from k.fn.folio_batch_move_lru(fbatch, move_fn)
     else:
+        touch_read(k.m, fbatch.fpk)
         yield f"{batch}: {folio.label} queued ({len(fbatch.folios)}/{k.PAGEVEC_SIZE})"
     if irq:
         yield from local_unlock_irqrestore(fb_all.lock_irq)
@@ -272,6 +279,7 @@ def __lru_cache_activate_folio(k, folio):
     this CPU's lru_add batch, mark it active so the drain activates it."""
     fb_all = this_fbatches(k)
     local_lock(fb_all.lock)
+    touch_read(k.m, fb_all.lru_add.fpk)
     for f in reversed(fb_all.lru_add.folios):
         if f is folio:
             folio_set_active(folio)
@@ -350,14 +358,18 @@ def lru_add_drain_cpu(k, cpu):
     """lru_add_drain_cpu(): flush every batch of ``cpu`` (this CPU, with its
     batch lock held, or a dead CPU)."""
     fbs = per_cpu(k.cpu_fbatches, cpu)
+    m = k.m
+    touch_read(m, fbs.lru_add.fpk)
     if fbs.lru_add.folios:
         yield from k.fn.folio_batch_move_lru(fbs.lru_add, "lru_add")
+    touch_read(m, fbs.lru_move_tail.fpk)
     if fbs.lru_move_tail.folios:
         local_lock_irqsave(fbs.lock_irq)
         yield from k.fn.folio_batch_move_lru(fbs.lru_move_tail, "lru_move_tail")
         yield from local_unlock_irqrestore(fbs.lock_irq)
     for name in ("lru_deactivate_file", "lru_deactivate", "lru_lazyfree", "lru_activate"):
         fb = getattr(fbs, name)
+        touch_read(m, fb.fpk)
         if fb.folios:
             yield from k.fn.folio_batch_move_lru(fb, name)
 
@@ -483,11 +495,15 @@ def folio_put(k, folio):
 # ---------------------------------------------------------------- oracles
 def folio_in_cpu_batches(k, folio):
     """Where the folio waits in per-CPU batches: [(cpu, batch name)].  An
-    omniscient view for oracles and tables, not kernel code."""
+    omniscient view for oracles and tables, not kernel code; an oracle that
+    runs inside a step reads every batch (its footprint says so)."""
     out = []
+    m = k.m
     for cpu, fbs in enumerate(k.cpu_fbatches.slots):
         for name in BATCHES:
-            n = sum(1 for f in getattr(fbs, name).folios if f is folio)
+            fb = getattr(fbs, name)
+            touch_read(m, fb.fpk)
+            n = sum(1 for f in fb.folios if f is folio)
             out.extend([(cpu, name)] * n)
     return out
 
@@ -497,5 +513,10 @@ def folio_stranded_in_batches(k, folio):
     section: references that stay until some drain runs there."""
     ll = k.cpu_fbatches_lock
     lli = k.cpu_fbatches_lock_irq
-    return [(cpu, name) for cpu, name in folio_in_cpu_batches(k, folio)
-            if ll.owner[cpu] is None and lli.owner[cpu] is None]
+    out = []
+    for cpu, name in folio_in_cpu_batches(k, folio):
+        touch_read(k.m, ll.cpu_key(cpu))
+        touch_read(k.m, lli.cpu_key(cpu))
+        if ll.owner[cpu] is None and lli.owner[cpu] is None:
+            out.append((cpu, name))
+    return out

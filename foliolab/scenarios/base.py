@@ -85,6 +85,11 @@ class Scenario:
     defaults: dict = {}
     expected: dict = {}     # variant name -> Expect
     witnesses: dict = {}
+    # The model code this scenario runs declares complete footprints (checked
+    # by explore/fpcheck.py in the tests): partial-order reduction may prune
+    # its schedules.  False (a user's family, by default): every step is
+    # treated as dependent on every other one.
+    footprints = False
 
     def setup(self, k):
         raise NotImplementedError
@@ -133,7 +138,9 @@ def validate_settings(s):
         raise SettingsError(f"ncpus={s['ncpus']}: must be 1..64")
     if s.get("pagevec_size", 15) < 1:
         raise SettingsError(f"pagevec_size={s['pagevec_size']}: must be at least 1")
-    for key in ("fair_bound", "max_steps", "hung_task_steps"):
+    if s["fair_bound"] < 0:
+        raise SettingsError(f"fair_bound={s['fair_bound']}: must be 0 (off) or more")
+    for key in ("max_steps", "hung_task_steps"):
         if s[key] < 1:
             raise SettingsError(f"{key}={s[key]}: must be positive")
 

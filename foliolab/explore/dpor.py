@@ -1,0 +1,689 @@
+"""Systematic search with dynamic partial-order reduction.
+
+:class:`Systematic` explores every schedule of a scenario up to a
+preemption bound ``k`` (or every schedule, ``k=None``), but runs only one
+schedule per Mazurkiewicz trace where it can tell: two schedules that differ
+only in the order of *independent* adjacent steps (steps of different tasks
+whose footprints do not conflict, engine/footprint.py) reach the same state,
+so only one needs to run.
+
+The algorithm is bounded partial-order reduction, BPOR (Coons, Musuvathi,
+McKinley, "Bounded Partial-Order Reduction", OOPSLA 2013), on top of
+persistent-set DPOR with sleep sets (Flanagan & Godefroid, POPL 2005;
+Godefroid 1996), with the refinements of Coons' thesis:
+
+* after each run, every race (a step ``E_j`` of task ``q`` and a later step
+  ``e'`` of task ``p``, dependent, ``E_j`` not already before ``p``'s previous
+  step in happens-before) adds ``p`` to the backtrack set of the state before
+  ``E_j`` -- or, when ``p`` cannot run there, a single *alternative* task whose
+  steps between the two happen before ``e'`` (or all enabled tasks);
+* a naive combination of a preemption bound with DPOR is unsound (the bound
+  adds dependencies between otherwise independent steps).  BPOR compensates
+  with a *conservative* backtrack point at the last context switch before
+  ``E_j``: running ``p`` there may stay within the bound where running it at
+  ``E_j`` (a preemption) does not.  Conservative points are explored only
+  below states where the bound was actually exceeded;
+* sleep sets are used only where the bound did not cut the subtree they
+  summarise ("conservative sleep sets"): a task explored from a state whose
+  subtree was cut is woken up again.
+
+Races that cannot be reversed are not races: the step that woke a task (a
+wait queue, a completion, flush_work, the lock release a spinner waited
+for) is never reordered after the step it enabled; a spinlock acquisition
+races with the previous *acquisition* of the lock, not with its release.
+
+With ``k=None`` (or when the bound never bites) the search is exhaustive:
+every schedule of the scenario is covered, and -- sleep sets guarantee it --
+no two complete runs are equivalent, so the runs counted are the
+Mazurkiewicz traces of the program.
+
+The machine gives the search every step's footprint through
+``Machine.on_event``; steps of code that declares no footprint (user patches
+that do not opt in, user families) are opaque and dependent on everything,
+so the reduction is sound by default.  Systematic search runs without the
+fairness bound (``fair_bound=0``): the preemption bound takes its place.
+"""
+
+from __future__ import annotations
+
+from ..engine.footprint import Event
+from ..engine.machine import ScheduleAborted
+from .run import NondeterminismError
+from .strategies import Strategy
+
+INF = None
+
+
+class Node:
+    """The state before step ``i`` of the current run."""
+
+    __slots__ = ("en", "chosen", "events", "backtrack", "pending", "done",
+                 "sleep", "slept", "bound_exceeded", "last", "pre")
+
+    def __init__(self, en, last, pre, sleep):
+        self.en = en                 # enabled (visible) task ids, in machine order
+        self.chosen = None           # task id run from here in the current run
+        self.events = {}             # task id -> Event it ran from here
+        self.backtrack = set()       # task ids still to run from here
+        self.pending = set()         # conservative (BPOR) task ids
+        self.done = set()            # task ids run (or refused) from here
+        self.sleep = sleep           # inherited sleep set: tid -> Event
+        self.slept = {}              # explored here, subtree complete: tid -> Event
+        self.bound_exceeded = False  # the bound cut something at or below here
+        self.last = last             # last visible task before this step (tid or None)
+        self.pre = pre               # preemptions before this step
+
+    def asleep(self, tid):
+        return tid in self.sleep or tid in self.slept
+
+    def cost(self, tid):
+        """Preemptions choosing ``tid`` here adds."""
+        last = self.last
+        return 1 if last is not None and last != tid and last in self.en else 0
+
+
+class Systematic(Strategy):
+    """Preemption-bounded (``preemptions``) or exhaustive (``None``) search,
+    with partial-order reduction (``reduction="dpor"``) or without
+    (``reduction="none"``: every schedule within the bound).
+
+    ``iterative``: bound 0, then 1, ... up to the bound (iterative context
+    bounding, Musuvathi & Qadeer 2007): a failure needing the fewest
+    preemptions is found first, and a search cut by the budget certifies the
+    levels it completed."""
+
+    name = "dfs"
+    systematic = True
+    settings_overrides = {"fair_bound": 0}
+
+    def __init__(self, preemptions=2, reduction="dpor", iterative=True):
+        if preemptions is not None and preemptions < 0:
+            raise ValueError("the preemption bound must be at least 0")
+        if reduction not in ("dpor", "none"):
+            raise ValueError(f"unknown reduction {reduction!r} (known: dpor, none)")
+        self.bound = preemptions
+        self.reduction = reduction
+        self.iterative = iterative and preemptions is not None
+        self.level = 0 if self.iterative else preemptions
+        self.complete = False
+        self.exhaustive = False       # the bound never cut anything: every schedule
+        self.certified_level = -1     # highest bound completely explored
+        self.certified_runs = 0       # runs of that level
+        self.distinct = 0             # complete runs of that level
+        self.runs = 0                 # runs started, every level
+        self.level_runs = 0
+        self.level_complete = 0       # runs of this level that reached the end
+        self.sleep_blocked = 0        # runs abandoned: every enabled task asleep
+        self.pruned = 0               # alternatives within the bound never run
+        self.level_pruned = 0
+        self.branch_points = 0
+        self.max_depth = 0
+        self.opaque = False           # the scenario declares no footprints
+        self.nodes = []
+        self.prefix_len = 0           # steps of the current run replayed from the tree
+        self._events = None
+        self._last_vis = None
+        self._exceeded = False        # the bound cut something at this level
+        self._tracker = None          # RaceTracker of the current run's steps
+
+    # ----------------------------------------------------------- interface
+    def describe(self):
+        k = "inf" if self.bound is None else self.bound
+        return f"dfs(k={k}{', no reduction' if self.reduction == 'none' else ''})"
+
+    def params(self):
+        return {"name": self.name, "preemptions": self.bound, "reduction": self.reduction}
+
+    def prepare(self, k):
+        """Called on each freshly built run before it starts."""
+        k.m.on_event = self._on_event
+        k.m.choose_single = True         # a lone enabled task may be asleep
+        if not getattr(getattr(k, "scenario", None), "footprints", False):
+            self.opaque = True
+
+    def next_choose(self):
+        if self.complete:
+            return None
+        self._events = []
+        self._last_vis = None
+        self.runs += 1
+        self.level_runs += 1
+        return self._choose
+
+    # ------------------------------------------------------------- the run
+    def _choose(self, m, en):
+        i = m.steps
+        nodes = self.nodes
+        if i < len(nodes):
+            tid = nodes[i].chosen
+            for t in en:
+                if t.tid == tid:
+                    return t
+            raise NondeterminismError(
+                f"dfs: step {i + 1}: task {tid} ({m.tasks[tid].name}) was enabled at "
+                f"this point in an earlier run but is not now")
+        node = self._new_node(en)
+        tid = self._default_choice(node)
+        if tid is None:
+            nodes.pop()
+            self.sleep_blocked += 1
+            raise ScheduleAborted("every enabled task is asleep")
+        node.chosen = tid
+        node.done.add(tid)
+        for t in en:
+            if t.tid == tid:
+                return t
+        raise AssertionError("chosen task not enabled")   # pragma: no cover
+
+    def _new_node(self, en):
+        nodes = self.nodes
+        vis = [t.tid for t in en if not t.invisible] or [t.tid for t in en]
+        if nodes:
+            parent = nodes[-1]
+            sleep = self._child_sleep(parent)
+            pre = parent.pre + parent.cost(parent.chosen)
+        else:
+            sleep = {}
+            pre = 0
+        node = Node(vis, self._last_vis, pre, sleep)
+        nodes.append(node)
+        return node
+
+    def _child_sleep(self, parent):
+        if self.reduction == "none":
+            return {}
+        ev = parent.events.get(parent.chosen)
+        out = {}
+        for src in (parent.sleep, parent.slept):
+            for q, qev in src.items():
+                if q != parent.chosen and not qev.conflicts(ev):
+                    out[q] = qev
+        return out
+
+    def _default_choice(self, node):
+        """The non-preemptive choice when it is awake, else the first awake
+        enabled task within the bound; None when every one is asleep."""
+        order = list(node.en)
+        if node.last is not None and node.last in order:
+            order.remove(node.last)
+            order.insert(0, node.last)
+        k = self.level
+        refused = False
+        for tid in order:
+            if node.asleep(tid):
+                continue
+            if k is not None and node.pre + node.cost(tid) > k:
+                refused = True
+                continue
+            return tid
+        if not refused:
+            return None
+        # Every awake task exceeds the bound: the sleep set here is no longer
+        # backed by complete subtrees (Coons): wake everything, run the
+        # non-preemptive choice.
+        self._cut(node)
+        return order[0]
+
+    def _cut(self, node):
+        node.bound_exceeded = True
+        node.sleep = {}
+        node.slept = {}
+        self._exceeded = True
+
+    def _on_event(self, m, t, en, reads, writes, woke, acquired):
+        i = len(self._events)
+        nodes = self.nodes
+        if i == len(nodes):   # pragma: no cover (the policy is asked at every step)
+            node = self._new_node([t])
+            node.chosen = t.tid
+            node.done.add(t.tid)
+        node = nodes[i]
+        if node.chosen != t.tid:
+            raise NondeterminismError(
+                f"dfs: step {i + 1}: ran task {t.tid}, the search chose {node.chosen}")
+        if t.invisible:
+            ev = Event(t.tid, frozenset(), frozenset())
+        else:
+            wset = set(writes)
+            rset = set(reads)
+            rset -= wset
+            ev = Event(t.tid, rset, wset, self.opaque or 0 in wset, acquired, tuple(woke))
+            self._last_vis = t.tid
+        node.events[t.tid] = ev
+        self._events.append((ev, t.invisible))
+
+    # ----------------------------------------------------------- after a run
+    def after(self, res):
+        events = self._events
+        n = len(events)
+        if n > self.max_depth:
+            self.max_depth = n
+        del self.nodes[n:]
+        if not res.aborted:
+            self.level_complete += 1
+        if self.reduction == "dpor":
+            self._analyse(res)
+        else:
+            for node in self.nodes[self.prefix_len:]:
+                node.backtrack.update(node.en)
+        self._backtrack()
+
+    # ------------------------------------------------------- race analysis
+    def _analyse(self, res):
+        """Vector clocks over the run (incrementally: the steps replayed
+        from the tree were analysed by an earlier run), races of the new
+        steps, backtrack points (BPOR)."""
+        tr = self._tracker
+        if tr is None or tr.ntask < len(res.machine.tasks):
+            tr = self._tracker = RaceTracker(len(res.machine.tasks) + 4)
+            start = 0
+        else:
+            start = min(self.prefix_len, tr.n)
+        tr.truncate(start)
+        events = self._events
+        add = self._add_backtrack
+        for i in range(start, len(events)):
+            ev, invisible = events[i]
+            for j, p, vc in tr.push(ev, invisible):
+                add(j, p, vc, False)
+        if res.failure is None and not res.aborted:
+            # Tasks still enabled when the run ended (a store buffer not yet
+            # drained, a kworker with work): their next steps never ran, so
+            # assume they conflict with everything (dejafu does the same).
+            for t in res.machine.enabled():
+                if not t.invisible:
+                    for j in tr.pending_races(t.tid):
+                        add(j, t.tid, None, False)
+
+    def _add_backtrack(self, j, p, ivc, conservative):
+        """Backtrack point for task ``p`` at the state before step ``j``
+        (Coons et al.: ``p`` if it can run there, else a single alternative
+        task whose steps after ``j`` happen before ``p``'s racing step
+        (``ivc``, its vector clock), else every awake enabled task), plus the
+        conservative point at the last context switch before ``j``."""
+        nodes = self.nodes
+        if j >= len(nodes):
+            return
+        node = nodes[j]
+        target = node.pending if conservative else node.backtrack
+        alt = None
+        if p in node.en and not node.asleep(p):
+            alt = p
+        elif ivc is not None:
+            events = self._events
+            seq = self._tracker.seq
+            best = None
+            for x in range(j + 1, self._tracker.n):
+                q = events[x][0].tid
+                if q in node.en and not node.asleep(q) and ivc[q] >= seq[x]:
+                    c = node.cost(q)
+                    if best is None or c < best[0]:
+                        best = (c, q)
+                        if c == 0:
+                            break
+            if best is not None:
+                alt = best[1]
+        if alt is not None:
+            target.add(alt)
+        else:
+            for q in node.en:
+                if not node.asleep(q):
+                    target.add(q)
+        if not conservative and self.level is not None:
+            cj = self._last_context_switch_before(j)
+            if cj is not None:
+                self._add_backtrack(cj, p, ivc, True)
+
+    def _last_context_switch_before(self, j):
+        """The largest x < j where the run switched tasks (0: the start)."""
+        events = self._events
+        x = j - 1
+        while x > 0:
+            if events[x][0].tid != events[x - 1][0].tid:
+                return x
+            x -= 1
+        return 0 if j > 0 else None
+
+    # --------------------------------------------------------- backtracking
+    def _backtrack(self):
+        nodes = self.nodes
+        k = self.level
+        dpor = self.reduction == "dpor"
+        while nodes:
+            node = nodes[-1]
+            # the subtree of node.chosen is done: it sleeps here from now on,
+            # unless the bound cut something below (conservative sleep sets)
+            if dpor and not node.bound_exceeded:
+                ev = node.events.get(node.chosen)
+                if ev is not None:
+                    node.slept[node.chosen] = ev
+            pool = set(node.backtrack)
+            if node.bound_exceeded:
+                pool |= node.pending
+            pool -= node.done
+            nxt = None
+            if pool:
+                en = node.en
+                for tid in sorted(pool, key=lambda q: (node.cost(q), en.index(q) if q in en else 99)):
+                    node.done.add(tid)
+                    if tid not in en or node.asleep(tid):
+                        continue
+                    if k is not None and node.pre + node.cost(tid) > k:
+                        self._cut(node)
+                        continue
+                    nxt = tid
+                    break
+            if nxt is not None:
+                node.chosen = nxt
+                self.prefix_len = len(nodes) - 1
+                self.branch_points += 1
+                return
+            if dpor:
+                self.level_pruned += sum(
+                    1 for q in node.en if q not in node.done
+                    and (k is None or node.pre + node.cost(q) <= k))
+            nodes.pop()
+            if nodes and node.bound_exceeded:
+                nodes[-1].bound_exceeded = True
+        self._level_done()
+
+    def _level_done(self):
+        self.certified_level = self.level
+        self.certified_runs = self.level_runs
+        self.distinct = self.level_complete
+        self.pruned = self.level_pruned
+        if self.level is None or not self._exceeded:
+            # the bound never cut anything: every schedule is covered
+            self.exhaustive = True
+            self.complete = True
+        elif self.level >= self.bound:
+            self.complete = True
+        else:
+            self.level += 1
+            self.level_runs = 0
+            self.level_complete = 0
+            self.level_pruned = 0
+            self._exceeded = False
+            self.prefix_len = 0
+            self._tracker = None
+
+    # ------------------------------------------------------- certificates
+    def reduction_text(self):
+        if self.reduction == "none":
+            return "no reduction"
+        if self.opaque:
+            return "no reduction (the scenario declares no footprints)"
+        return "DPOR"
+
+    def summary_json(self, settings):
+        """Scope and counts of the search, for --json and traces."""
+        return {
+            "bound": self.bound, "certified_level": self.certified_level,
+            "exhaustive": self.exhaustive, "reduction": self.reduction,
+            "reduced": self.reduction == "dpor" and not self.opaque,
+            "runs": self.runs, "complete_runs": self.distinct,
+            "sleep_blocked": self.sleep_blocked, "pruned_branches": self.pruned,
+            "scope": scope(settings),
+        }
+
+    def certificate(self, settings, max_run, partial=False):
+        """The certificate, stating what it covers: "no failure within 2
+        preemptions (tso, 2 CPUs, CONFIG_PREEMPT; DPOR): ..."."""
+        k = self.certified_level
+        if self.exhaustive and not partial:
+            what = "no failure in any schedule (exhaustive"
+        else:
+            what = f"no failure within {k} preemption{'s' if k != 1 else ''} ("
+            what = what.rstrip("(") + "("
+        text = (f"{what}{'; ' if self.exhaustive and not partial else ''}"
+                f"{scope_text(settings)}; {self.reduction_text()}): "
+                f"{self.distinct} schedule{'s' if self.distinct != 1 else ''}")
+        extra = []
+        if self.reduction == "dpor" and not self.opaque:
+            if self.sleep_blocked:
+                extra.append(f"{self.sleep_blocked} sleep-set blocked")
+            extra.append(f"{self.pruned} branches pruned")
+        if max_run:
+            extra.append(f"longest run {max_run} steps")
+        if extra:
+            text += f" ({', '.join(extra)})"
+        return text
+
+
+def scope(settings):
+    """The settings a verdict depends on, by name."""
+    from ..engine.machine import PREEMPT_KCONFIG
+    return {"memory_model": settings.get("memory_model"), "ncpus": settings.get("ncpus"),
+            "preempt": PREEMPT_KCONFIG.get(settings.get("preempt"), settings.get("preempt"))}
+
+
+def scope_text(settings):
+    """"tso, 2 CPUs, CONFIG_PREEMPT"."""
+    sc = scope(settings)
+    n = sc["ncpus"]
+    return f"{sc['memory_model']}, {n} CPU{'s' if n != 1 else ''}, {sc['preempt']}"
+
+
+_MISSING = object()
+
+
+class RaceTracker:
+    """Happens-before and races over the steps of a run, one step at a time
+    (``push``), with an undo log so that the next run, which replays a
+    prefix of this one, restarts from the end of that prefix (``truncate``).
+
+    Happens-before: program order, the wake-up edges (the step that woke or
+    spawned a task comes before that task's next step), and conflicting
+    accesses: a step that writes a key comes after the last write and the
+    reads since; a step that reads it, after the last write.  Vector clocks
+    count each task's steps.  Opaque steps conflict with everything.
+    """
+
+    def __init__(self, ntask):
+        self.ntask = ntask
+        self.n = 0
+        self.vc = []                    # VC of each step
+        self.seq = []                   # the step's number among its task's steps
+        self.tid = []
+        self.counts = [0] * ntask
+        self.last = [-1] * ntask        # each task's last step
+        self.last_opaque = [-1] * ntask
+        self.opaque_at = -1             # the last opaque step
+        self.lastw = {}                 # key -> {tid: its last write}
+        self.lastr = {}                 # key -> {tid: its last read since the last write}
+        self.woken_by = {}              # tid -> the step that woke it
+        self.cs = {}                    # lock key -> (tid, acquisition, release)
+        self.undo = []                  # per step: [(dict or list, key, old)]
+
+    # ------------------------------------------------------------- undo
+    def truncate(self, n):
+        while self.n > n:
+            self.n -= 1
+            for box, key, old in reversed(self.undo.pop()):
+                if old is _MISSING:
+                    del box[key]
+                else:
+                    box[key] = old
+            del self.vc[-1]
+            del self.seq[-1]
+            del self.tid[-1]
+
+    def _set(self, log, box, key, value):
+        log.append((box, key, box.get(key, _MISSING) if isinstance(box, dict) else box[key]))
+        box[key] = value
+
+    # ------------------------------------------------------------- steps
+    def push(self, ev, invisible):
+        """Add step ``ev``; yields (j, p, vc) for each direct race of it with
+        an earlier step j (p = its task, vc = its vector clock)."""
+        i = self.n
+        p = ev.tid
+        log = []
+        self.undo.append(log)
+        self.n += 1
+        vcs = self.vc
+        seq_p = self.counts[p] + 1
+        self._set(log, self.counts, p, seq_p)
+        prev_i = self.last[p]
+        prev = vcs[prev_i] if prev_i >= 0 else None
+        vc = list(prev) if prev is not None else [0] * self.ntask
+        vc[p] = seq_p
+        self.vc.append(vc)
+        self.seq.append(seq_p)
+        self.tid.append(p)
+        self._set(log, self.last, p, i)
+        if invisible:
+            return ()
+        w = self.woken_by.get(p)
+        if w is not None:
+            log.append((self.woken_by, p, w))
+            del self.woken_by[p]
+            _join(vc, vcs[w])
+        lastw = self.lastw
+        lastr = self.lastr
+        if ev.opaque:
+            for q in range(self.ntask):
+                j = self.last[q]
+                if q != p and j >= 0:
+                    _join(vc, vcs[j])
+        else:
+            if self.opaque_at >= 0:
+                _join(vc, vcs[self.opaque_at])
+            for key in ev.writes:
+                d = lastw.get(key)
+                if d:
+                    for j in d.values():
+                        _join(vc, vcs[j])
+                d = lastr.get(key)
+                if d:
+                    for j in d.values():
+                        _join(vc, vcs[j])
+            for key in ev.reads:
+                d = lastw.get(key)
+                if d:
+                    for j in d.values():
+                        _join(vc, vcs[j])
+        races = self._races(i, ev, p, prev, w)
+        # record the accesses
+        if ev.opaque:
+            self._set(log, self.last_opaque, p, i)
+            self._set_attr(log, "opaque_at", i)
+        else:
+            for key in ev.writes:
+                d = lastw.get(key)
+                if d is None:
+                    self._set(log, lastw, key, {p: i})
+                else:
+                    self._set(log, d, p, i)
+                if lastr.get(key):
+                    self._set(log, lastr, key, {})
+            for key in ev.reads:
+                d = lastr.get(key)
+                if d is None:
+                    self._set(log, lastr, key, {p: i})
+                else:
+                    self._set(log, d, p, i)
+        cs = self.cs
+        if ev.acquires is not None:
+            self._set(log, cs, ev.acquires, (p, i, i))
+        if cs:
+            for key in ev.writes:
+                c = cs.get(key)
+                if c is not None and c[0] == p:
+                    self._set(log, cs, key, (p, c[1], i))   # the release (so far)
+        for q in ev.woke:
+            self._set(log, self.woken_by, q, i)
+        return races
+
+    def _set_attr(self, log, name, value):
+        log.append((_AttrBox(self), name, getattr(self, name)))
+        setattr(self, name, value)
+
+    def _races(self, i, ev, p, prev, woke):
+        cand = self._candidates(ev, p)
+        if not cand:
+            return ()
+        seq = self.seq
+        vcs = self.vc
+        acq = self.cs.get(ev.acquires) if ev.acquires is not None else None
+        races = []
+        for q, j in cand.items():
+            if j == woke:
+                continue                      # it woke p: never reversible
+            if acq is not None and acq[0] == q and acq[1] <= j <= acq[2]:
+                # inside q's critical section (up to its release): the
+                # race is with the acquisition
+                j = acq[1]
+            if prev is not None and prev[q] >= seq[j]:
+                continue                      # already before p's previous step
+            races.append((q, j))
+        out = []
+        vc = vcs[i]
+        for q, j in races:
+            # only direct races: drop a step that happens before another
+            # candidate (the transitive reduction, Coons)
+            sj = seq[j]
+            if any(q2 != q and vcs[j2][q] >= sj for q2, j2 in races):
+                continue
+            out.append((j, p, vc))
+        return out
+
+    def _candidates(self, ev, p):
+        """For each other task: its latest step dependent with ``ev``."""
+        cand = {}
+        if ev.opaque:
+            for q, j in enumerate(self.last):
+                if q != p and j >= 0:
+                    cand[q] = j
+            return cand
+        for q, j in enumerate(self.last_opaque):
+            if q != p and j >= 0:
+                cand[q] = j
+        lastw = self.lastw
+        lastr = self.lastr
+        for key in ev.writes:
+            for d in (lastw.get(key), lastr.get(key)):
+                if d:
+                    for q, j in d.items():
+                        if q != p and j > cand.get(q, -1):
+                            cand[q] = j
+        for key in ev.reads:
+            d = lastw.get(key)
+            if d:
+                for q, j in d.items():
+                    if q != p and j > cand.get(q, -1):
+                        cand[q] = j
+        return cand
+
+    def pending_races(self, p):
+        """Steps a task's unknown next step would race with: each other
+        task's last step not already before ``p``."""
+        prev_i = self.last[p] if p < self.ntask else -1
+        prev = self.vc[prev_i] if prev_i >= 0 else None
+        for q in range(self.ntask):
+            j = self.last[q]
+            if q == p or j < 0 or (prev is not None and prev[q] >= self.seq[j]):
+                continue
+            yield j
+
+
+class _AttrBox:
+    """Undo-log adapter for an attribute."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __setitem__(self, name, value):
+        setattr(self.obj, name, value)
+
+    def __delitem__(self, name):                       # pragma: no cover
+        raise AttributeError(name)
+
+
+def _join(a, b):
+    for x in range(len(b)):
+        if b[x] > a[x]:
+            a[x] = b[x]
+    return a
