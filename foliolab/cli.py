@@ -180,10 +180,14 @@ def _expect_text(e):
 @click.argument("scenario")
 @click.option("--variant", "-V", "variant_name", default=None,
               help="Variant of the scenario's family (default: its baseline).")
-@click.option("--strategy", "-s", type=click.Choice(["random", "sticky", "pct", "dfs"]),
-              default="pct", show_default=True)
-@click.option("--budget", "-n", type=click.IntRange(min=1), default=1000,
-              show_default=True, help="Maximum number of schedules.")
+@click.option("--strategy", "-s",
+              type=click.Choice(["portfolio", "random", "sticky", "pct", "pos", "dfs"]),
+              default="portfolio", show_default=True,
+              help="portfolio: PCT d=2 and d=3, random, sticky and POS, interleaved; "
+                   "dfs: systematic (DPOR) within --preemptions, a certificate when it ends.")
+@click.option("--budget", "-n", type=click.IntRange(min=1), default=None,
+              help="Maximum number of schedules.  [default: 1000; dfs: none, "
+                   "the search runs until it certifies or fails]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--depth", "-d", type=click.IntRange(min=1), default=2,
               show_default=True, help="PCT bug depth.")
@@ -215,6 +219,8 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
     overrides = parse_settings(sc, sets)
+    if budget is None and strategy != "dfs":
+        budget = 1000
     ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
@@ -402,7 +408,7 @@ def _table_json(fam, columns, rows):
 
 _table_options = [
     click.option("--budget", "-n", type=click.IntRange(min=1), default=300, show_default=True,
-                 help="Schedules per search strategy (PCT d=2, PCT d=3, random)."),
+                 help="Schedules per member of the portfolio (PCT d=2, d=3, random, sticky, POS)."),
     click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
@@ -411,7 +417,14 @@ _table_options = [
     click.option("--no-progress", is_flag=True, help="No progress bar."),
     click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
                  help="Worker processes for the cells (default: the number of CPUs)."),
+    click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                 help="Override a setting of every scenario (memory_model, ncpus, preempt, "
+                      "...); the JSON records every cell's settings."),
 ]
+
+
+def _settings_by_scenario(scenarios, sets):
+    return {s.slug: parse_settings(s, sets) for s in scenarios} if sets else None
 
 
 def _with_table_options(f):
@@ -429,7 +442,7 @@ def _with_table_options(f):
                    "(the baseline if none is given).")
 @_with_table_options
 def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
-            as_json, no_progress, jobs):
+            as_json, no_progress, jobs, sets):
     """Variant x scenario verdict table for a family or one scenario."""
     from .explore.registry import (
         default_variant, families, find_scenario, find_variant, variant_label,
@@ -461,6 +474,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
     rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
                                    dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
                                    progress=_progress_wanted(no_progress, as_json),
+                                   settings_by_scenario=_settings_by_scenario(scenarios, sets),
                                    jobs=_jobs(jobs))
     secs = time.perf_counter() - t0
     ok = all(v.as_expected for _, row in rows for v in row.values())
@@ -482,7 +496,8 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
 @click.option("--family", "-f", "family_names", multiple=True,
               help="Only these families (default: all).")
 @_with_table_options
-def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs):
+def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
+              sets):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
     from .explore.registry import families, find_family, variant_patches
@@ -497,6 +512,8 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         rows, interrupted = _run_table(fam, list(fam.scenarios), columns, budget=budget,
                                        dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
                                        progress=_progress_wanted(no_progress, as_json),
+                                       settings_by_scenario=_settings_by_scenario(
+                                           fam.scenarios, sets),
                                        jobs=_jobs(jobs))
         ok = ok and all(v.as_expected for _, row in rows for v in row.values())
         tables.append((fam, columns, rows))
@@ -521,6 +538,16 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
 
 
 # ---------------------------------------------------------------------- main
+def _own_sigint():
+    """Ctrl-C raises KeyboardInterrupt, whatever the parent left us: a shell
+    running us in the background (or nohup) hands down an ignored SIGINT,
+    and the exploration could then never be interrupted."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv=None):
     """Entry point: runs the command and exits with its status."""
     sys.exit(run(argv))
@@ -528,6 +555,7 @@ def main(argv=None):
 
 def run(argv=None):
     """Run the command line; returns the exit status (no SystemExit)."""
+    _own_sigint()
     errors = _input_errors()
     try:
         rv = cli.main(args=argv, prog_name="foliolab", standalone_mode=False)

@@ -4,6 +4,7 @@ toy family (loaded through FOLIOLAB_FAMILIES)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -154,7 +155,9 @@ def test_user_patch_column_and_explore(tmp_path):
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["toy", "racy", "locked", "racy+my_fix"]
     assert lines[1].split()[0] == "lost-update"
-    assert lines[1].split()[1:] == ["BUG", "@1", "safe", "k<=2", "safe", "k<=2"]
+    cells = lines[1].split()[1:]
+    assert cells[0] == "BUG" and re.fullmatch(r"@\d+", cells[1])
+    assert cells[2:] == ["safe", "k<=2", "safe", "k<=2"]
     one_line_error(foliolab("explore", "lost-update", "--patch", str(tmp_path / "nope.py")))
     unknown = tmp_path / "unknown_fix.py"
     unknown.write_text(
@@ -187,7 +190,9 @@ def test_compare_family_and_reproduce():
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["toy", "racy", "locked"]
-    assert lines[3].split() == ["busy-cpu-flush", "HANG", "@1", "-"]
+    row = lines[3].split()
+    assert row[:2] == ["busy-cpu-flush", "HANG"] and re.fullmatch(r"@\d+", row[2])
+    assert row[3:] == ["-"]
     assert lines[-1].startswith("every cell as expected (SCENARIOS.md)")
     p = foliolab("reproduce", "--family", "toy", "-n", "50", "--json")
     assert p.returncode == 0
@@ -268,17 +273,41 @@ def test_same_seed_same_trace_in_two_processes(tmp_path):
     assert outs[0] == outs[1]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
-def test_ctrl_c_keeps_failures_and_exits_130(tmp_path):
+def interrupted_run(args, trace_dir, *, settle=0.5):
+    """Start foliolab in its own session with SIGINT *ignored* (as a shell
+    running it in the background hands it down), wait until it has written
+    a failure trace (it is running), send Ctrl-C, return (rc, out, err).
+    Whatever happens, no process of the session outlives the test."""
+    import contextlib
     e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "foliolab.cli", "explore", "lost-update", "-s", "random",
-         "--all", "-n", "100000000", "--json", "--trace-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (out, err)
+        [sys.executable, "-m", "foliolab.cli", *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 120
+        while not list(trace_dir.glob("*.json")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no failure trace after 120 s"
+            time.sleep(0.05)
+        time.sleep(settle)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, err
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
+def test_ctrl_c_keeps_failures_and_exits_130(tmp_path):
+    rc, out, err = interrupted_run(
+        ["explore", "lost-update", "-s", "random", "--all", "-n", "100000000", "--json",
+         "--trace-dir", str(tmp_path)], tmp_path)
+    assert rc == 130, (out, err)
     d = json.loads(out)
     assert d["interrupted"] is True
     assert d["failures"] > 0 and d["schedules"] > d["failures"]
@@ -296,18 +325,13 @@ def test_version_and_help():
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_during_compare_prints_the_cells_done_and_exits_130(tmp_path, jobs):
-    e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "foliolab.cli", "compare", "toy", "-n", "100000000",
-         "-j", jobs, "--trace-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (out, err)
+    rc, out, err = interrupted_run(
+        ["compare", "toy", "-n", "100000000", "-j", jobs, "--trace-dir", str(tmp_path)],
+        tmp_path, settle=1.5)
+    assert rc == 130, (out, err)
     assert "Traceback" not in err
     lines = out.splitlines()
     assert lines[0].split() == ["toy", "racy", "locked"]
-    assert lines[1].split()[:3] == ["lost-update", "BUG", "@1"]
+    assert lines[1].split()[:2] == ["lost-update", "BUG"]
     assert lines[-1].startswith("interrupted (Ctrl-C): only the cells shown were computed")
     assert "every cell as expected" not in out

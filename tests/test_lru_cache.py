@@ -28,13 +28,6 @@ FAMILY = find_family("lru_cache")
 # it in about 1 schedule in 500.
 EXPLORER_GAPS = {}
 
-# Expectations are stated under the strongest memory model the engine has
-# (x86-TSO).  Variants whose outcome differs between SC and TSO in a scenario
-# that still defaults to "sc" are checked under TSO here; once every scenario
-# defaults to "tso" this is a no-op.  mhocko-atomic's Race A/B failure needs
-# the adder's batch store to sit in its store buffer.
-TSO_VARIANTS = ("mhocko-atomic",)
-
 CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
          if s.expect(v).outcome != NA]
 
@@ -50,8 +43,7 @@ def _params():
 @pytest.mark.parametrize("slug,variant", list(_params()))
 def test_fidelity(slug, variant):
     sc = FAMILY.scenario(slug)
-    settings = {"memory_model": "tso"} if variant in TSO_VARIANTS else None
-    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]), settings=settings,
+    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]),
                 family=FAMILY.name, trace_dir=None, shrink=False)
     assert v.as_expected, f"{slug} under {variant}: {'; '.join(v.problems)}"
 

@@ -79,6 +79,10 @@ def toy_make_run(scenario, patches, settings):
 
 class ToyScenario(Scenario):
     family = "toy"
+    # The engine's tests read these schedules step by step (tables, traces,
+    # replays); sb-tso is the toy that needs store buffers.
+    defaults = {"memory_model": "sc"}
+    sc_reason = "a test fixture of the explorer; sb-tso is its TSO litmus test"
 
     def make_run(self, patches, settings):
         return toy_make_run(self, patches, settings)
@@ -203,7 +207,7 @@ class BusyCpuFlush(ToyScenario):
     title = "flush_work on a CPU monopolised by a SCHED_FIFO task"
     actors = "M on CPU0: queue_work_on(1) + flush_work; X on CPU1: SCHED_FIFO busy loop"
     prop = "flush_work returns"
-    defaults = {"hung_task_steps": 100}
+    defaults = {"memory_model": "sc", "hung_task_steps": 100}
     expected = {"racy": Expect(HANG, kinds=("hung-task",))}
 
     def setup(self, k):
@@ -255,6 +259,7 @@ class StoreBufferingSC(StoreBuffering):
     slug = "sb-sc"
     title = "the SB litmus test under sequential consistency"
     defaults = {"memory_model": "sc"}
+    sc_reason = "the SC column of the litmus test: the same program, no store buffers"
     expected = {"racy": Expect(SAFE, preemptions=2),
                 "locked": Expect(SAFE, preemptions=2)}
 

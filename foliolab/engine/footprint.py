@@ -11,9 +11,10 @@ Who declares what:
 
 * the engine declares its own objects: locks, atomics, ``Shared`` words and
   the store buffers, wait queues, completions, work items and worker pools,
-  RCU grace periods, and the CPU itself -- every step of a task writes the
-  key of its CPU (tasks of one CPU share it: a step of one decides whether
-  another may run), except the store-buffer pseudo-tasks;
+  RCU grace periods, and the CPU itself: every step of a task reads the key
+  of its CPU and writes it when it changed which *other* tasks of the CPU
+  may run (preemption disabled or enabled, a scheduling point under
+  PREEMPT_NONE); what synchronize_rcu() sees of a CPU has a key of its own;
 * the mm model declares struct pages, lists, batches, zones ... through its
   accessors (``mm/page.py``) or explicitly with :func:`touch_read` /
   :func:`touch_write` where it pokes fields directly;
@@ -42,6 +43,8 @@ from __future__ import annotations
 # the step is recorded.
 OPAQUE = 0            # "this step may touch anything": dependent on every step
 RCU_KEY = -5          # the list of grace periods in flight
+END_KEY = -6          # the run itself: it ends when the last non-daemon task exits
+                      # (that step writes it), and then no daemon runs again
 
 
 def cpu_key(cpu):
@@ -63,6 +66,12 @@ def pool_key(cpu):
 def rcu_cpu_key(cpu):
     """``cpu``'s bit in the pending mask of the grace periods in flight."""
     return -(8 * cpu + 11)
+
+
+def rcu_view_key(cpu):
+    """What synchronize_rcu() reads of ``cpu``: quiescent (idle, user,
+    blocked), in a read-side section, or neither."""
+    return -(8 * cpu + 12)
 
 
 def page_key(pfn):

@@ -44,7 +44,9 @@ step (:mod:`~foliolab.engine.footprint`) and hands it to ``on_event``.
 
 from __future__ import annotations
 
-from .footprint import OPAQUE, cpu_key, rcu_cpu_key, sbuf_key, RCU_KEY
+from .footprint import (
+    END_KEY, OPAQUE, RCU_KEY, cpu_key, rcu_cpu_key, rcu_view_key, sbuf_key,
+)
 from .oracles import (
     Deadlock,
     HungTask,
@@ -69,6 +71,10 @@ RUNNABLE, BLOCKED, SPINNING, DONE = 0, 1, 2, 3
 SCHED_VOLUNTARY, SCHED_ALWAYS = 1, 2
 STATE_NAMES = {RUNNABLE: "R", BLOCKED: "D", SPINNING: "spin", DONE: "exit"}
 NEVER = 1 << 62
+
+
+def _others(en, t):
+    return [o for o in en if o is not t and not o.is_sb]
 
 
 def _rcu_view(c):
@@ -135,7 +141,7 @@ class Task:
 
 class Cpu:
     __slots__ = ("id", "curr", "tasks", "sb", "sb_task", "nr_switches", "en",
-                 "key", "sbkey")
+                 "key", "sbkey", "rcukey")
 
     def __init__(self, cpu_id):
         self.id = cpu_id
@@ -147,6 +153,7 @@ class Cpu:
         self.en = []               # this CPU's enabled tasks (incremental)
         self.key = cpu_key(cpu_id)
         self.sbkey = sbuf_key(cpu_id)
+        self.rcukey = rcu_view_key(cpu_id)
 
 
 class RunResult:
@@ -202,11 +209,13 @@ class Machine:
         self.labels = None             # list of labels when recording
         self.on_step = None
         # systematic search: footprints of the current step, and the hook
-        # that receives them: on_event(m, task, enabled, reads, writes, woke, acquired)
+        # that receives them: on_event(m, task, enabled, reads, writes, woke,
+        # acquired, drained)
         self.fpr = None
         self.fpw = None
         self.fp_woke = None
         self.fp_acquired = None
+        self.fp_drained = None
         self.on_event = None
         self.choose_single = False     # ask the policy even with one task enabled
         # RCU grace periods in flight: [GracePeriod]
@@ -251,7 +260,6 @@ class Machine:
         self._dirty.append(c)
         if self.fp_woke is not None:
             self.fp_woke.append(t.tid)     # spawned by this step: happens after it
-            self.fpw.append(c.key)
         return t
 
     def task_by_name(self, name):
@@ -287,8 +295,10 @@ class Machine:
             self._dirty.append(c)
             woke = self.fp_woke
             if woke is not None:
+                # The woken task's next step happens after this one.  The
+                # wake-up enables a task and disables none: it commutes with
+                # the steps of the tasks already running there.
                 woke.append(t.tid)
-                self.fpw.append(c.key)     # that CPU's run queue changes
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
@@ -312,11 +322,14 @@ class Machine:
     def drain_store_buffer(self, cpu):
         c = self.cpus[cpu]
         sb = c.sb
-        w = self.fpw
-        if w is not None:
-            w.append(c.sbkey)
+        if self.fpw is not None and sb:
+            # For the search, the drain is the buffer's own commits, right
+            # before this step (which needs the buffer empty): they could
+            # have come earlier.
+            self.fpr.append(c.sbkey)
+            tid = c.sb_task.tid
             for var, value in sb:
-                w.append(var.fpk)
+                self.fp_drained.append((tid, c.sbkey, var.fpk))
         for var, value in sb:
             var.v = value
         sb.clear()
@@ -530,10 +543,13 @@ class Machine:
             else:
                 t = choose(self, en)
                 last = self.last
-                if t is not last and last is not None and last.in_en:
+                if t is not last and last is not None and last.in_en and not t.is_sb:
                     self.preemptions += 1
             schedule.append(t.tid)
-            self.last = t
+            if not t.is_sb:
+                # a store becoming visible is not a context switch: it
+                # neither costs a preemption nor ends the running task's turn
+                self.last = t
             # running restarts the task's starvation clock
             t.acc = 0
             steps += 1
@@ -547,8 +563,10 @@ class Machine:
                 fpr = self.fpr = []
                 fpw = self.fpw = []
                 woke = self.fp_woke = []
+                drained = self.fp_drained = []
                 self.fp_acquired = None
                 q0 = _rcu_view(c)
+                e0 = c.en
             if t.is_sb:
                 var, value = c.sb.pop(0)
                 var.v = value
@@ -587,19 +605,31 @@ class Machine:
             # the enabled set: this CPU, and the CPUs the step marked
             changed = refresh(c, steps)
             if on_event is not None:
+                # The end of the run disables every daemon: the exit of the
+                # last non-daemon task orders itself against their steps.
+                if t.daemon:
+                    fpr.append(END_KEY)
+                elif not self.nr_live:
+                    fpw.append(END_KEY)
                 if not t.is_sb:
-                    # The CPU's key: written when the step changed who may
-                    # run there or what synchronize_rcu() would see of it;
-                    # read otherwise.  Two tasks of one CPU whose steps
-                    # change neither commute (under PREEMPT the context
-                    # switch between them only drains the store buffer and
-                    # reports a quiescent state, which declare themselves).
-                    if changed or _rcu_view(c) != q0:
+                    # The CPU's key: written when the step changed which
+                    # *other* tasks may run there, read otherwise.  Two
+                    # tasks of one CPU whose steps change neither commute
+                    # (under PREEMPT the context switch between them only
+                    # drains the store buffer and reports a quiescent state,
+                    # which declare themselves); a task that blocks or exits
+                    # changes only its own lot.
+                    if changed and _others(e0, t) != _others(c.en, t):
                         fpw.append(c.key)
                     else:
                         fpr.append(c.key)
-                self.fpr = self.fpw = self.fp_woke = None
-                on_event(self, t, en, fpr, fpw, woke, self.fp_acquired)
+                    if _rcu_view(c) != q0:
+                        # read: two such steps commute unless the underlying
+                        # state says otherwise; synchronize_rcu() "writes"
+                        # it, so it orders itself against every change
+                        fpr.append(c.rcukey)
+                self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
+                on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)
             if dirty:
                 for d in dirty:
                     if d is not c and refresh(d, steps):

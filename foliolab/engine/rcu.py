@@ -21,7 +21,7 @@ cost model of measure/ gives the normal one its milliseconds).
 
 from __future__ import annotations
 
-from .footprint import RCU_KEY, cpu_key, rcu_cpu_key, touch_read, touch_write
+from .footprint import RCU_KEY, rcu_cpu_key, rcu_view_key, touch_read, touch_write
 from .machine import BLOCKED, DONE
 
 
@@ -63,7 +63,7 @@ def _synchronize(m, expedited):
     for c in m.cpus:
         if c.id == t.cpu:
             continue                  # we are about to sleep: a context switch
-        touch_read(m, cpu_key(c.id))  # what every other CPU is doing now
+        touch_write(m, rcu_view_key(c.id))  # what every other CPU is doing now
         cur = c.curr
         if cur is None or cur.state == BLOCKED or cur.state == DONE or cur.user:
             m.full_barrier(c.id)      # idle or in user mode: quiescent

@@ -58,9 +58,9 @@ class Node:
     """The state before step ``i`` of the current run."""
 
     __slots__ = ("en", "chosen", "events", "backtrack", "pending", "done",
-                 "sleep", "slept", "bound_exceeded", "last", "pre")
+                 "sleep", "slept", "bound_exceeded", "last", "pre", "free")
 
-    def __init__(self, en, last, pre, sleep):
+    def __init__(self, en, last, pre, sleep, free):
         self.en = en                 # enabled (visible) task ids, in machine order
         self.chosen = None           # task id run from here in the current run
         self.events = {}             # task id -> Event it ran from here
@@ -72,6 +72,7 @@ class Node:
         self.bound_exceeded = False  # the bound cut something at or below here
         self.last = last             # last visible task before this step (tid or None)
         self.pre = pre               # preemptions before this step
+        self.free = free             # store-buffer pseudo-tasks: never a preemption
 
     def asleep(self, tid):
         return tid in self.sleep or tid in self.slept
@@ -79,7 +80,9 @@ class Node:
     def cost(self, tid):
         """Preemptions choosing ``tid`` here adds."""
         last = self.last
-        return 1 if last is not None and last != tid and last in self.en else 0
+        if last is None or last == tid or tid in self.free or last not in self.en:
+            return 0
+        return 1
 
 
 class Systematic(Strategy):
@@ -103,6 +106,7 @@ class Systematic(Strategy):
             raise ValueError(f"unknown reduction {reduction!r} (known: dpor, none)")
         self.bound = preemptions
         self.reduction = reduction
+        self.sleep_sets = preemptions is None
         self.iterative = iterative and preemptions is not None
         self.level = 0 if self.iterative else preemptions
         self.complete = False
@@ -125,8 +129,32 @@ class Systematic(Strategy):
         self._last_vis = None
         self._exceeded = False        # the bound cut something at this level
         self._tracker = None          # RaceTracker of the current run's steps
+        self._sb = frozenset()        # store-buffer pseudo-task ids
 
     # ----------------------------------------------------------- interface
+    def fraction_done(self):
+        """An estimate of the part of the current level's tree explored so
+        far (Knuth's estimator turned around, as SAT solvers report
+        progress): at every node of the current path, the branches already
+        finished count for their share of the branches known there, each
+        level weighted by the shares above it.  Branches found later (new
+        races) make it drift down; it reaches 1 when the level ends."""
+        frac = 0.0
+        weight = 1.0
+        for node in self.nodes:
+            known = len(node.done | node.backtrack) or 1
+            finished = len(node.done) - 1
+            frac += weight * finished / known
+            weight /= known
+            if weight < 1e-12:
+                break
+        return min(frac, 1.0)
+
+    def estimate_total(self):
+        """Schedules this level will take, estimated from the runs so far."""
+        f = self.fraction_done()
+        return None if f <= 0 else max(self.level_runs, round(self.level_runs / f))
+
     def describe(self):
         k = "inf" if self.bound is None else self.bound
         return f"dfs(k={k}{', no reduction' if self.reduction == 'none' else ''})"
@@ -138,6 +166,7 @@ class Systematic(Strategy):
         """Called on each freshly built run before it starts."""
         k.m.on_event = self._on_event
         k.m.choose_single = True         # a lone enabled task may be asleep
+        self._sb = frozenset(t.tid for t in k.m.tasks if t.is_sb)
         if not getattr(getattr(k, "scenario", None), "footprints", False):
             self.opaque = True
 
@@ -185,7 +214,7 @@ class Systematic(Strategy):
         else:
             sleep = {}
             pre = 0
-        node = Node(vis, self._last_vis, pre, sleep)
+        node = Node(vis, self._last_vis, pre, sleep, self._sb)
         nodes.append(node)
         return node
 
@@ -230,7 +259,7 @@ class Systematic(Strategy):
         node.slept = {}
         self._exceeded = True
 
-    def _on_event(self, m, t, en, reads, writes, woke, acquired):
+    def _on_event(self, m, t, en, reads, writes, woke, acquired, drained):
         i = len(self._events)
         nodes = self.nodes
         if i == len(nodes):   # pragma: no cover (the policy is asked at every step)
@@ -247,10 +276,24 @@ class Systematic(Strategy):
             wset = set(writes)
             rset = set(reads)
             rset -= wset
-            ev = Event(t.tid, rset, wset, self.opaque or 0 in wset, acquired, tuple(woke))
-            self._last_vis = t.tid
-        node.events[t.tid] = ev
-        self._events.append((ev, t.invisible))
+            opaque = self.opaque or 0 in wset
+            ev = Event(t.tid, rset, wset, opaque, acquired, tuple(woke))
+            if not t.is_sb:
+                self._last_vis = t.tid
+        # A barrier in the step (a locked op, a context switch, a grace
+        # period) drained a store buffer: the race analysis sees those
+        # commits as steps of the buffer's pseudo-task right before this
+        # one; for sleep sets the step is all of it.
+        if drained:
+            whole = set(wset)
+            for sb, sbkey, key in drained:
+                whole.add(sbkey)
+                whole.add(key)
+            node.events[t.tid] = Event(t.tid, rset - whole, whole, opaque, acquired, ev.woke)
+            self._events.append((ev, t.invisible, tuple(drained)))
+        else:
+            node.events[t.tid] = ev
+            self._events.append((ev, t.invisible, ()))
 
     # ----------------------------------------------------------- after a run
     def after(self, res):
@@ -278,13 +321,18 @@ class Systematic(Strategy):
             tr = self._tracker = RaceTracker(len(res.machine.tasks) + 4)
             start = 0
         else:
-            start = min(self.prefix_len, tr.n)
-        tr.truncate(start)
+            start = min(self.prefix_len, len(tr.first))
+        tr.truncate_node(start)
         events = self._events
         add = self._add_backtrack
         for i in range(start, len(events)):
-            ev, invisible = events[i]
-            for j, p, vc in tr.push(ev, invisible):
+            ev, invisible, drained = events[i]
+            tr.first.append(tr.n)
+            for sb, sbkey, key in drained:
+                commit = Event(sb, frozenset(), frozenset((sbkey, key)))
+                for j, p, vc in tr.push(commit, False, i):
+                    add(j, p, vc, False)
+            for j, p, vc in tr.push(ev, invisible, i):
                 add(j, p, vc, False)
         if res.failure is None and not res.aborted:
             # Tasks still enabled when the run ended (a store buffer not yet
@@ -302,25 +350,37 @@ class Systematic(Strategy):
         (``ivc``, its vector clock), else every awake enabled task), plus the
         conservative point at the last context switch before ``j``."""
         nodes = self.nodes
-        if j >= len(nodes):
+        tr = self._tracker
+        nj = tr.node[j]                   # the state before step j
+        if nj >= len(nodes):
             return
-        node = nodes[j]
+        node = nodes[nj]
         target = node.pending if conservative else node.backtrack
         alt = None
         if p in node.en and not node.asleep(p):
             alt = p
         elif ivc is not None:
-            events = self._events
-            seq = self._tracker.seq
+            # The initials of v = notdep(j).e' (Abdulla et al., source sets):
+            # steps after j that do not happen after it and happen before
+            # e', with no such step before them; the cheapest enabled one.
+            seq = tr.seq
+            tids = tr.tid
+            vcs = tr.vc
+            sj, pj = seq[j], tids[j]
+            v = [x for x in range(j + 1, tr.n)
+                 if vcs[x][pj] < sj and ivc[tids[x]] >= seq[x]]
             best = None
-            for x in range(j + 1, self._tracker.n):
-                q = events[x][0].tid
-                if q in node.en and not node.asleep(q) and ivc[q] >= seq[x]:
-                    c = node.cost(q)
-                    if best is None or c < best[0]:
-                        best = (c, q)
-                        if c == 0:
-                            break
+            for a, x in enumerate(v):
+                q = tids[x]
+                if q not in node.en or node.asleep(q):
+                    continue
+                if any(vcs[x][tids[y]] >= seq[y] for y in v[:a]):
+                    continue                  # not an initial
+                c = node.cost(q)
+                if best is None or c < best[0]:
+                    best = (c, q)
+                    if c == 0:
+                        break
             if best is not None:
                 alt = best[1]
         if alt is not None:
@@ -329,18 +389,40 @@ class Systematic(Strategy):
             for q in node.en:
                 if not node.asleep(q):
                     target.add(q)
+            # p was disabled here by the tasks sharing its CPU (a
+            # non-preemptible section, a held lock); the race can also be
+            # reversed where p could last run (Flanagan & Godefroid look at
+            # p's pending step in every state, not only at the race).
+            x = nj - 1
+            while x >= 0:
+                back = nodes[x]
+                if p in back.en:
+                    if not back.asleep(p):
+                        (back.pending if conservative else back.backtrack).add(p)
+                    break
+                x -= 1
         if not conservative and self.level is not None:
-            cj = self._last_context_switch_before(j)
+            cj = self._last_context_switch_before(nj)
             if cj is not None:
-                self._add_backtrack(cj, p, ivc, True)
+                self._add_backtrack(tr.first[cj], p, ivc, True)
 
     def _last_context_switch_before(self, j):
-        """The largest x < j where the run switched tasks (0: the start)."""
+        """The largest step x < j where the run switched tasks (0: the
+        start)."""
         events = self._events
+        sb = self._sb
         x = j - 1
         while x > 0:
-            if events[x][0].tid != events[x - 1][0].tid:
-                return x
+            t = events[x][0].tid
+            if t not in sb:
+                # the previous task step, skipping store-buffer commits
+                y = x - 1
+                while y >= 0 and events[y][0].tid in sb:
+                    y -= 1
+                if y < 0:
+                    return 0
+                if events[y][0].tid != t:
+                    return y + 1       # before the commits between the two
             x -= 1
         return 0 if j > 0 else None
 
@@ -353,7 +435,7 @@ class Systematic(Strategy):
             node = nodes[-1]
             # the subtree of node.chosen is done: it sleeps here from now on,
             # unless the bound cut something below (conservative sleep sets)
-            if dpor and not node.bound_exceeded:
+            if dpor and self.sleep_sets and not node.bound_exceeded:
                 ev = node.events.get(node.chosen)
                 if ev is not None:
                     node.slept[node.chosen] = ev
@@ -485,6 +567,8 @@ class RaceTracker:
         self.vc = []                    # VC of each step
         self.seq = []                   # the step's number among its task's steps
         self.tid = []
+        self.node = []                  # the tree node (run step) each step belongs to
+        self.first = []                 # run step -> its first tracker step
         self.counts = [0] * ntask
         self.last = [-1] * ntask        # each task's last step
         self.last_opaque = [-1] * ntask
@@ -496,6 +580,12 @@ class RaceTracker:
         self.undo = []                  # per step: [(dict or list, key, old)]
 
     # ------------------------------------------------------------- undo
+    def truncate_node(self, i):
+        """Back to the state before run step ``i``."""
+        if i < len(self.first):
+            self.truncate(self.first[i])
+            del self.first[i:]
+
     def truncate(self, n):
         while self.n > n:
             self.n -= 1
@@ -507,15 +597,17 @@ class RaceTracker:
             del self.vc[-1]
             del self.seq[-1]
             del self.tid[-1]
+            del self.node[-1]
 
     def _set(self, log, box, key, value):
         log.append((box, key, box.get(key, _MISSING) if isinstance(box, dict) else box[key]))
         box[key] = value
 
     # ------------------------------------------------------------- steps
-    def push(self, ev, invisible):
-        """Add step ``ev``; yields (j, p, vc) for each direct race of it with
-        an earlier step j (p = its task, vc = its vector clock)."""
+    def push(self, ev, invisible, node):
+        """Add step ``ev`` (of run step ``node``); returns (j, p, vc) for each
+        direct race of it with an earlier step j (p = its task, vc = its
+        vector clock)."""
         i = self.n
         p = ev.tid
         log = []
@@ -531,6 +623,7 @@ class RaceTracker:
         self.vc.append(vc)
         self.seq.append(seq_p)
         self.tid.append(p)
+        self.node.append(node)
         self._set(log, self.last, p, i)
         if invisible:
             return ()

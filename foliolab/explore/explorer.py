@@ -86,6 +86,7 @@ class Exploration:
         self.shown = None                   # "shrunk" | "original"
         self.dfs_branch_points = None
         self.search = None                  # systematic search: scope and counts (JSON)
+        self.found_by = None                # portfolio: the member whose schedule failed
 
     # -------------------------------------------------------------- derived
     @property
@@ -120,7 +121,8 @@ class Exploration:
         if self.outcome == "certified":
             lines.append(f"{head}: {self.certificate}")
         elif self.outcome == "failure":
-            lines.append(f"{head}: FAILED at schedule {self.schedule_index}: "
+            by = f" (by {self.found_by})" if self.found_by else ""
+            lines.append(f"{head}: FAILED at schedule {self.schedule_index}{by}: "
                          f"{self.failure.headline()}")
         elif self.outcome == "error":
             lines.append(f"{head}: ERROR: {self.error}")
@@ -176,6 +178,7 @@ class Exploration:
             d["kind"] = self.failure.kind
             d["message"] = self.failure.message
             d["schedule_index"] = self.schedule_index
+            d["found_by"] = self.found_by
             d["trace"] = self.trace_path
             d["shrunk"] = self.shrunk.to_json() if self.shrunk else None
         if self.nondeterminism:
@@ -200,6 +203,21 @@ def _progress(total, desc, enabled):
         return None
     return tqdm(total=total, desc=desc, unit="sched", file=sys.stderr,
                 leave=False, dynamic_ncols=True, mininterval=0.25)
+
+
+def _estimate(bar, strat, budget):
+    """A systematic search's bar: its total is the sampled estimate of the
+    schedules this bound will take (below the budget, if any)."""
+    est = strat.estimate_total()
+    if est is None:
+        return
+    done = bar.n
+    total = done + max(0, est - strat.level_runs)
+    if budget is not None:
+        total = min(total, budget)
+    bar.total = total
+    lvl = "any k" if strat.level is None else f"k<={strat.level}"
+    bar.set_postfix_str(f"{lvl}: est. {est:,} schedules", refresh=False)
 
 
 def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
@@ -281,6 +299,8 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
                 max_run = rs
             if bar is not None:
                 bar.update(1)
+                if systematic and not n & 15:
+                    _estimate(bar, strat, budget)
             if res.aborted:
                 strat.after(res)
                 continue
@@ -290,6 +310,13 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
                 if first is None:
                     first = (n, res.schedule, failure_info(k, res),
                              task_names(res.machine))
+                    member = getattr(strat, "current", None)
+                    if member is not None:
+                        ex.found_by = member.describe()
+                    if trace_dir is not None:
+                        # on disk the moment it is found: a Ctrl-C or a
+                        # crash later loses nothing (rewritten, shrunk, below)
+                        _write_trace(ex, first, scenario, full, trace_dir, None)
             if witnesses:
                 for name, pred in list(witnesses):
                     if pred(k):
@@ -386,12 +413,17 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
         ex.recording = getattr(shown_k, "recording", None)
         if ex.shown is None:
             ex.shown = "original"
+    _write_trace(ex, first, scenario, full, trace_dir,
+                 ex.shrunk.to_json() if ex.shrunk else None)
+
+
+def _write_trace(ex, first, scenario, full, trace_dir, shrunk):
+    idx, schedule, info, names = first
     ex.trace = make_trace(
         scenario=scenario, family=ex.family, variant=ex.variant, patches=ex.patches,
         settings=full, strategy=ex.strategy_params, seed=ex.seed,
         schedule_index=idx, failure=info, tasks=names, schedule=schedule,
-        shrunk=ex.shrunk.to_json() if ex.shrunk else None,
-        nondeterminism=ex.nondeterminism)
+        shrunk=shrunk, nondeterminism=ex.nondeterminism)
     if trace_dir is not None:
         strat_name = ex.strategy_params.get("name", "x")
         path = os.path.join(trace_dir, trace_filename(

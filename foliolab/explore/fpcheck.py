@@ -146,7 +146,7 @@ class FootprintChecker:
         self._reads = {}
         self._writes = {}
 
-    def _on_event(self, m, t, en, reads, writes, woke, acquired):
+    def _on_event(self, m, t, en, reads, writes, woke, acquired, drained):
         self.steps_checked += 1
         declared_w = set(writes)
         if OPAQUE not in declared_w and not t.invisible:
@@ -160,7 +160,7 @@ class FootprintChecker:
         self._reads = {}
         self._writes = {}
         if self._next is not None:
-            self._next(m, t, en, reads, writes, woke, acquired)
+            self._next(m, t, en, reads, writes, woke, acquired, drained)
 
     def _violation(self, m, t, key, what, write, as_read):
         if len(self.violations) < self.limit:

@@ -13,6 +13,8 @@ depends on wall time, ``id()`` or set order.
   priority change points over the estimated run length; the highest-priority
   enabled task always runs.  Finds a bug of depth ``d`` with probability at
   least ``1/(n k^(d-1))`` per schedule.
+* :class:`POS`: partial order sampling (basic scheme).
+* :class:`Portfolio`: the default; the above interleaved schedule by schedule.
 * :class:`DFS`: preemption-bounded depth-first search (Musuvathi & Qadeer,
   "Iterative Context Bounding for Systematic Testing of Multithreaded
   Programs", PLDI 2007): every schedule with at most ``k`` preemptions, by
@@ -225,6 +227,82 @@ class PCT(Strategy):
         return choose
 
 
+class POS(Strategy):
+    """Partial order sampling, the basic scheme (BasicPOS in Yuan, Yang and
+    Gu, "Partial Order Aware Concurrency Sampling", CAV 2018): every pending
+    step (one per enabled task) carries a random priority, the highest runs,
+    and only the stepped task draws a new one.  A task whose pending step
+    drew a high priority keeps it while others run, so steps far apart in
+    the run get reordered with a probability that does not shrink with the
+    length of the run, as it does for a random walk.  (Full POS would also
+    redraw the priorities of the steps that race with the one executed;
+    pending steps' footprints are not known before they run, so it is the
+    basic scheme.)  Store-buffer pseudo-tasks take part like tasks: a store
+    lingers while its pseudo-task's priority is low."""
+
+    name = "pos"
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def next_choose(self):
+        rnd = self.rng.random
+        prio = []
+
+        def choose(m, en):
+            n = len(m.tasks)
+            if len(prio) < n:
+                prio.extend([None] * (n - len(prio)))
+            best = None
+            bp = -3.0
+            for t in en:
+                p = prio[t.tid]
+                if p is None:
+                    p = prio[t.tid] = (-1.0 - rnd()) if t.invisible else rnd()
+                if p > bp:
+                    bp = p
+                    best = t
+            # its next step is a new event: a new priority
+            prio[best.tid] = (-1.0 - rnd()) if best.invisible else rnd()
+            return best
+
+        return choose
+
+
+class Portfolio(Strategy):
+    """The default search: PCT (d=2), PCT (d=3), a random walk, the sticky
+    walk and POS interleaved schedule by schedule (schedule i runs member
+    i mod 5), each member with its own generator seeded from the
+    exploration's seed.  No single strategy is best on every race (PCT
+    wants a shallow bug in a long run, the random walk a bug many choices
+    deep, the sticky walk a store that lingers in a store buffer); the
+    portfolio pays at most the number of members over the best one."""
+
+    name = "portfolio"
+
+    def __init__(self, seed):
+        rng = random.Random(seed)
+        self.members = [PCT(rng.getrandbits(64), 2), PCT(rng.getrandbits(64), 3),
+                        RandomWalk(rng.getrandbits(64)), StickyWalk(rng.getrandbits(64)),
+                        POS(rng.getrandbits(64))]
+        self.i = 0
+        self.current = None
+
+    def describe(self):
+        return "portfolio(" + ", ".join(m.describe() for m in self.members) + ")"
+
+    def params(self):
+        return {"name": self.name, "members": [m.params() for m in self.members]}
+
+    def next_choose(self):
+        self.current = self.members[self.i % len(self.members)]
+        self.i += 1
+        return self.current.next_choose()
+
+    def after(self, res):
+        self.current.after(res)
+
+
 class DFS(Strategy):
     """Every schedule with at most ``k`` preemptions, depth first.
 
@@ -366,10 +444,14 @@ def make_strategy(name, seed=0, *, depth=2, preemptions=2, reduction="dpor"):
         return StickyWalk(seed)
     if name == "pct":
         return PCT(seed, depth)
+    if name == "pos":
+        return POS(seed)
+    if name == "portfolio":
+        return Portfolio(seed)
     if name == "dfs":
         from .dpor import Systematic
         return Systematic(preemptions, reduction)
-    raise ValueError(f"unknown strategy {name!r} (known: random, sticky, pct, dfs)")
+    raise ValueError(f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})")
 
 
-STRATEGIES = ("random", "sticky", "pct", "dfs")
+STRATEGIES = ("portfolio", "random", "sticky", "pct", "pos", "dfs")

@@ -4,12 +4,12 @@ the scenario's expectation (the fidelity table of SCENARIOS.md).
 How a cell is computed:
 
 1. ``Expect.outcome`` is NA: ``-``, nothing runs.
-2. Look for a failure: PCT with depth 2, PCT with depth 3, a random walk,
-   then a sticky walk that lets stores linger in the store buffers (for TSO
-   bugs), each with ``budget`` schedules and a fixed seed derived from
-   ``seed``.  The first failure gives ``BUG @N`` (``HANG @N`` for a
-   hung-task, deadlock or livelock kind), N = schedules run until it, over
-   the strategies in that order.
+2. Look for a failure with the portfolio (PCT d=2, PCT d=3, a random walk,
+   the sticky walk that lets stores linger in the store buffers, POS,
+   interleaved schedule by schedule), ``budget`` schedules per member, a
+   fixed seed derived from ``seed``.  The first failure gives ``BUG @N``
+   (``HANG @N`` for a hung-task, deadlock or livelock kind), N = schedules
+   run until it.
 3. No failure: preemption-bounded DFS with ``k = Expect.preemptions`` (up to
    ``dfs_budget`` schedules).  It completes: ``safe k<=K`` (a certificate);
    it is cut by the budget: ``safe?``; it finds a failure: BUG/HANG as above.
@@ -33,9 +33,10 @@ import time
 from ..scenarios.base import BUG, HANG, NA, SAFE, Expect
 from .explorer import explore
 from .registry import variant_label
+from .strategies import Portfolio
 from .run import HANG_KINDS
 
-SEARCH_PLAN = (("pct", 2), ("pct", 3), ("random", None), ("sticky", None))
+PORTFOLIO_MEMBERS = 5          # budget is per member: PCT d=2, d=3, random, sticky, POS
 BUG_DFS_BUDGET = 20_000
 
 
@@ -63,6 +64,7 @@ class Verdict:
         self.problems = []             # why the cell is not as expected
         self.nondeterminism = None
         self.interrupted = False       # Ctrl-C: the cell is incomplete
+        self.settings = None           # the machine settings the cell ran with
 
     def __getstate__(self):
         # Sent back from worker processes: the scenario object may come from
@@ -111,6 +113,7 @@ class Verdict:
             "certificate": self.certificate,
             "partial_certificate": self.partial_certificate,
             "interrupted": self.interrupted, "witnesses": dict(self.witnesses),
+            "settings": self.settings,
         }
 
 
@@ -147,6 +150,7 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     if expect is None:
         expect = scenario.expect(variant)
     v = Verdict(scenario, variant_label(variant, patches), expect, judge)
+    v.settings = scenario.settings(settings)
     if expect.outcome == NA:
         return v
     budget = max(budget, getattr(expect, "budget", 0) or 0)
@@ -154,15 +158,13 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     common = dict(settings=settings, trace_dir=trace_dir, progress=progress,
                   family=family, build=build, shrink=shrink, record=False)
     found = None
-    for i, (strategy, depth) in enumerate(SEARCH_PLAN):
-        ex = explore(scenario, variant, patches, strategy, budget, seed * 7919 + i,
-                     depth=depth or 2, **common)
-        _absorb(v, ex)
-        if ex.outcome in ("failure", "nondeterminism", "error"):
-            found = ex
-            break
-        if ex.interrupted:
-            return _interrupted(v, t0)
+    ex = explore(scenario, variant, patches, Portfolio(seed * 7919),
+                 budget * PORTFOLIO_MEMBERS, seed * 7919, **common)
+    _absorb(v, ex)
+    if ex.outcome in ("failure", "nondeterminism", "error"):
+        found = ex
+    elif ex.interrupted:
+        return _interrupted(v, t0)
     if found is None:
         if expect.outcome in (BUG, HANG):
             # the search above should have found it; DFS is a last resort here
@@ -262,4 +264,4 @@ def expectations(family):
     return [(s, vn, s.expect(vn)) for s in family.scenarios for vn in family.variants]
 
 
-__all__ = ["Verdict", "verdict", "expectations", "Expect", "SEARCH_PLAN"]
+__all__ = ["Verdict", "verdict", "expectations", "Expect", "PORTFOLIO_MEMBERS"]

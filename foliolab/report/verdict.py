@@ -3,7 +3,8 @@ rows = scenarios, columns = variants.
 
 Cells: ``BUG @N`` (N schedules to the first failure), ``HANG @N`` (a
 hung-task, deadlock or livelock failure), ``safe k<=K`` (a preemption-bounded
-DFS completed: a certificate), ``safe?`` (no failure found, no certificate),
+DFS completed: a certificate; ``(weak)`` when K is 0: it rules out no race
+that needs a preemption), ``safe?`` (no failure found, no certificate),
 ``-`` (the scenario does not apply), ``NONDET`` (a failure did not replay).
 A cell that differs from the scenario's expectation is marked ``!`` and
 explained under the table.
@@ -43,6 +44,7 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
                 traces = True
             for p in v.problems:
                 problems.append(f"UNEXPECTED: {slug} / {col}: {p}")
+    out.extend(_scope_lines(rows, columns))
     out.extend(problems)
     tail = "" if not (traces and trace_dir) else f"; traces in {trace_dir.rstrip('/')}/"
     if interrupted:
@@ -56,4 +58,27 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
 
 
 def _cell(v):
-    return v.cell + ("!" if v.problems else "")
+    weak = " (weak)" if v.outcome == "safe" and v.expect.preemptions == 0 else ""
+    return v.cell + weak + ("!" if v.problems else "")
+
+
+def _scope_lines(rows, columns):
+    """What the safe cells cover: a certificate holds for one memory model,
+    CPU count and preemption model, within its bound."""
+    from ..explore.dpor import scope_text
+    scopes = {}
+    for slug, cells in rows:
+        for col in columns:
+            v = cells.get(col)
+            if v is not None and v.outcome == "safe" and v.settings:
+                scopes.setdefault(scope_text(v.settings), []).append(f"{slug}/{col}")
+    if not scopes:
+        return []
+    if len(scopes) == 1:
+        return [f"safe cells: no failure within k preemptions under {next(iter(scopes))} "
+                f"(weak: k<=0 rules out preemption races only)"]
+    out = ["safe cells: no failure within k preemptions, under:"]
+    for text, cells in scopes.items():
+        shown = ", ".join(cells[:4]) + (f" (+{len(cells) - 4})" if len(cells) > 4 else "")
+        out.append(f"  {text}: {shown}")
+    return out

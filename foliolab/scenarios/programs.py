@@ -90,11 +90,13 @@ class Program(Scenario):
         k = ProgramKernel(make_machine(settings), settings)
         return start_scenario(self, k)
 
+    cpus = None                  # the CPU of each thread (default: thread i on CPU i)
+
     def setup(self, k):
         if self._init is not None:
             self._init(k)
-        for cpu, (name, f) in enumerate(self.threads):
-            k.m.spawn(name, cpu, f(k))
+        for i, (name, f) in enumerate(self.threads):
+            k.m.spawn(name, self.cpus[i] if self.cpus else i, f(k))
 
     def check(self, k):
         if self._check is not None:
