@@ -10,12 +10,15 @@
    to a bare round-robin loop over the same number of plain generators, in
    the same process; and the step rate inside Machine.run() on the
    readd-after-drain scenario.
-2. Time to the first bug: for every lru_cache scenario, under v0 where v0
-   fails, else under the first variant the catalogue expects to fail: the
-   median schedules and seconds to the first failure over N seeds, for
-   random walk and for PCT (d=2), and their ratio.
-3. The DFS certificate: preemption-bounded DFS (k=2) of lru-cache-disable
-   on readd-after-drain and add-after-drain: schedules and seconds.
+2. Time to the first bug.
+   And for every cell expected to fail: the median schedules to the
+   first failure of the portfolio and of each single strategy.
+3. The small programs measured against the Python peers (ploom, musil):
+   the lost update, the two-preemption "stages" bug and its fix, N locked
+   increments for N = 2, 3, 4: runs, complete runs and seconds with and
+   without partial-order reduction.
+4. The certificate of every safe lru_cache cell at its bound: schedules and
+   seconds with DPOR, and the plain search's schedules (cut at a cap).
 
 Wall time is used here for reporting only.
 """
@@ -99,88 +102,158 @@ def scenario_steps_per_second(slug="readd-after-drain", variant="v0", runs=200):
     return steps / run_time, runs / total, steps / runs
 
 
-# ------------------------------------------------- 2. time to first bug
-def buggy_variant(sc, fam):
-    e = sc.expect("v0")
-    if e.outcome in (BUG, HANG):
-        return "v0"
-    for name in fam.variants:
-        if sc.expect(name).outcome in (BUG, HANG):
-            return name
-    return None
+# ---------------------------------------- 3. programs (the Python peers)
+def program_rows(cap):
+    """The small programs measured against ploom and musil: runs, complete
+    (distinct) runs and seconds, with and without the reduction."""
+    from foliolab.scenarios import programs as P
+    cases = [("lost update (k<=2)", P.lost_update(), 2),
+             ("stages bug (k<=2)", P.stages(), 2),
+             ("stages fixed (exhaustive)", P.stages(fixed=True), None)]
+    cases += [(f"{n} locked increments (exhaustive)", P.locked_increments(n), None)
+              for n in (2, 3, 4)]
+    for name, prog, k in cases:
+        row = [name]
+        for reduction in ("dpor", "none"):
+            ex = explore(prog, "plain", [], "dfs", cap, 0, trace_dir=None, progress=False,
+                         preemptions=k, shrink=False, record=False, reduction=reduction)
+            done = ex.outcome if ex.outcome != "no-failure" else f"cut at {cap:,}"
+            row.append((ex.schedules, ex.distinct_schedules, ex.seconds, done))
+        yield row
 
 
-def time_to_first_bug(sc, fam, variant, strategy, seeds, budget):
-    patches = variant_patches(fam.variants[variant])
-    sched, secs, missed = [], [], 0
-    for seed in range(seeds):
-        ex = explore(sc, variant, patches, strategy, budget, seed, trace_dir=None,
-                     progress=False, depth=2, shrink=False, record=False)
-        if ex.failure is None:
-            missed += 1
-            continue
-        sched.append(ex.schedule_index)
-        secs.append(ex.seconds)
-    if not sched:
-        return None, None, missed
-    return statistics.median(sched), statistics.median(secs), missed
+# ------------------------------------------------ 4. cell certificates
+def certificate_rows(fam, dfs_budget, plain_cap):
+    """Every safe cell at the bound it is certified with: schedules and
+    seconds with the reduction, and schedules of the plain search (cut at
+    ``plain_cap``)."""
+    for sc in fam.scenarios:
+        for v in fam.variants:
+            e = sc.expect(v)
+            if e.outcome != "safe":
+                continue
+            patches = variant_patches(fam.variants[v])
+            red = explore(sc, v, patches, "dfs", dfs_budget, 0, trace_dir=None, progress=False,
+                          preemptions=e.preemptions, shrink=False, record=False)
+            plain = explore(sc, v, patches, "dfs", plain_cap, 0, trace_dir=None,
+                            progress=False, preemptions=e.preemptions, shrink=False,
+                            record=False, reduction="none")
+            yield sc.slug, v, e.preemptions, red, plain
+
+
+# ---------------------------------------------------- 2b. the portfolio
+STRATS = (("portfolio", 2), ("pct", 2), ("pct", 3), ("random", 2), ("sticky", 2), ("pos", 2))
+
+
+def first_failure_rows(fam, seeds, budget):
+    """Every cell expected to fail: median schedules to the first failure
+    per strategy, and the portfolio over the best single strategy."""
+    for sc in fam.scenarios:
+        for v in fam.variants:
+            if sc.expect(v).outcome not in (BUG, HANG):
+                continue
+            patches = variant_patches(fam.variants[v])
+            meds = []
+            for strat, depth in STRATS:
+                found = []
+                for seed in range(seeds):
+                    ex = explore(sc, v, patches, strat, budget, seed, trace_dir=None,
+                                 progress=False, depth=depth, shrink=False, record=False)
+                    found.append(ex.schedule_index if ex.failure is not None else None)
+                hits = sorted(x for x in found if x is not None)
+                # a miss counts as budget+1 in the median: "none" if most missed
+                vals = sorted(x if x is not None else budget + 1 for x in found)
+                med = statistics.median(vals)
+                meds.append(None if med > budget else med)
+            yield sc.slug, v, meds
+
+
+# Figures before issue 5 (the baseline each figure is shown beside): the
+# issue's own measurements on the 2-core machine.
+BASELINE = {
+    "engine": 480_000, "ratio": 0.044, "scenario": 19_000,
+    "readd_k2": "29 s, 15,000 schedules (SC; no reduction)",
+    "n4": "not done in 40 s (172,824 runs at k<=2)",
+    "stages_fixed": "3.15 s, 65,972 runs",
+}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--budget", type=int, default=3000, help="schedules per search")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--budget", type=int, default=2000, help="schedules per search")
     ap.add_argument("--dfs-budget", type=int, default=200_000)
+    ap.add_argument("--plain-cap", type=int, default=20_000,
+                    help="schedules of the search without reduction before it is cut")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("engine", "first", "programs", "certificates"),
+                    action="append", help="only these sections (repeatable)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.seeds, args.budget = 3, 1000
+        args.seeds, args.budget, args.plain_cap = 3, 1000, 3000
+    only = set(args.only or ("engine", "first", "programs", "certificates"))
     out = sys.stdout.write
-
-    out("foliolab benchmark\n\n1. engine speed (tracing + oracles on)\n")
-    eng, nsteps = engine_steps_per_second()
-    bare = bare_steps_per_second()
-    out(f"   machine, 4 CPUs spin_lock/atomic_inc workload: {eng:12,.0f} steps/s ({nsteps:,} steps)\n")
-    out(f"   bare round-robin generator loop (same run):      {bare:12,.0f} steps/s\n")
-    out(f"   ratio machine / bare:                            {eng / bare:12.3f}\n")
-    run_rate, sched_rate, per_run = scenario_steps_per_second()
-    out(f"   readd-after-drain v0, inside Machine.run():      {run_rate:12,.0f} steps/s "
-        f"({per_run:.0f} steps/schedule)\n")
-    out(f"   readd-after-drain v0, build + run:               {sched_rate:12,.0f} schedules/s\n")
-
     fam = find_family("lru_cache")
-    out(f"\n2. time to the first failure, median over {args.seeds} seeds "
-        f"(budget {args.budget} schedules per seed)\n")
-    out(f"   {'scenario':22} {'variant':22} {'random sched':>12} {'s':>7} "
-        f"{'pct(d=2) sched':>14} {'s':>7} {'ratio sched':>11} {'ratio s':>8}\n")
-    for sc in fam.scenarios:
-        v = buggy_variant(sc, fam)
-        if v is None:
-            out(f"   {sc.slug:22} no variant expected to fail\n")
-            continue
-        r_n, r_s, r_miss = time_to_first_bug(sc, fam, v, "random", args.seeds, args.budget)
-        p_n, p_s, p_miss = time_to_first_bug(sc, fam, v, "pct", args.seeds, args.budget)
+    out("foliolab benchmark (baselines: the figures before the search work of issue 5)\n")
 
-        def cell(n, s, miss):
-            if n is None:
-                return f"{'none':>12} {'-':>7}"
-            tag = f"*{miss}" if miss else ""
-            return f"{n:>10.0f}{tag:>2} {s:7.3f}"
-        ratio_n = f"{r_n / p_n:11.1f}" if r_n and p_n else f"{'-':>11}"
-        ratio_s = f"{r_s / p_s:8.1f}" if r_s and p_s else f"{'-':>8}"
-        out(f"   {sc.slug:22} {v:22} {cell(r_n, r_s, r_miss)} {cell(p_n, p_s, p_miss):>22} "
-            f"{ratio_n} {ratio_s}\n")
-    out("   (*N: N seeds found no failure within the budget; the median is over the others)\n")
+    if "engine" in only:
+        out("\n1. engine speed (tracing + oracles on)\n")
+        eng, nsteps = engine_steps_per_second()
+        bare = bare_steps_per_second()
+        out(f"   machine, 4 CPUs spin_lock/atomic_inc workload: {eng:12,.0f} steps/s "
+            f"({nsteps:,} steps)   baseline {BASELINE['engine']:,}\n")
+        out(f"   bare round-robin generator loop (same run):      {bare:12,.0f} steps/s\n")
+        out(f"   ratio machine / bare:                            {eng / bare:12.3f}"
+            f"   baseline {BASELINE['ratio']}\n")
+        run_rate, sched_rate, per_run = scenario_steps_per_second()
+        out(f"   readd-after-drain v0, inside Machine.run():      {run_rate:12,.0f} steps/s "
+            f"({per_run:.0f} steps/schedule)   baseline {BASELINE['scenario']:,}\n")
+        out(f"   readd-after-drain v0, build + run:               {sched_rate:12,.0f} "
+            f"schedules/s ({1000 / sched_rate:.2f} ms per schedule)\n")
 
-    out("\n3. preemption-bounded DFS certificates (k=2)\n")
-    for slug in ("readd-after-drain", "add-after-drain"):
-        sc = fam.scenario(slug)
-        patches = variant_patches(fam.variants["lru-cache-disable"])
-        ex = explore(sc, "lru-cache-disable", patches, "dfs", args.dfs_budget, 0,
-                     trace_dir=None, progress=False, preemptions=2, shrink=False, record=False)
-        what = ex.certificate if ex.outcome == "certified" else ex.outcome
-        out(f"   {slug:22} lru-cache-disable  {ex.schedules:8,} schedules  "
-            f"{ex.seconds:7.1f} s  {what}\n")
+    if "first" in only:
+        out(f"\n2. schedules to the first failure, median over {args.seeds} seeds "
+            f"(budget {args.budget}; 'none': most seeds found nothing)\n")
+        names = [f"{n}(d={d})" if n == "pct" else n for n, d in STRATS]
+        out(f"   {'scenario':20} {'variant':20} " + " ".join(f"{n:>10}" for n in names)
+            + f" {'portf/best':>10}\n")
+        worst = 0.0
+        for slug, v, meds in first_failure_rows(fam, args.seeds, args.budget):
+            cells = " ".join(f"{'none' if m is None else f'{m:.0f}':>10}" for m in meds)
+            singles = [m for m in meds[1:] if m is not None]
+            if meds[0] is not None and singles:
+                ratio = meds[0] / min(singles)
+                worst = max(worst, ratio)
+                r = f"{ratio:10.1f}"
+            else:
+                r = f"{'-':>10}"
+            out(f"   {slug:20} {v:20} {cells} {r}\n")
+        out(f"   worst portfolio / best single: {worst:.1f}x   baseline (pct d=2 alone): "
+            f"'none in 1000' where random found it at 764\n")
+
+    if "programs" in only:
+        out(f"\n3. small programs (the peers' benchmark): runs / complete runs / seconds, "
+            f"with DPOR and without (cut at {args.dfs_budget:,})\n")
+        for name, dpor, plain in program_rows(args.dfs_budget):
+            def fmt(r):
+                runs, distinct, secs, done = r
+                return f"{runs:>8,} {distinct or 0:>8,} {secs:7.2f} s {done:>10}"
+            out(f"   {name:34} DPOR {fmt(dpor)}   none {fmt(plain)}\n")
+        out(f"   baseline: N=4 exhaustive {BASELINE['n4']}; stages fixed exhaustive "
+            f"{BASELINE['stages_fixed']}\n")
+
+    if "certificates" in only:
+        out(f"\n4. certificates of the safe lru_cache cells (DPOR; the plain search is cut at "
+            f"{args.plain_cap:,})\n")
+        total = 0.0
+        for slug, v, k, red, plain in certificate_rows(fam, args.dfs_budget, args.plain_cap):
+            total += red.seconds
+            what = "certified" if red.outcome == "certified" else red.outcome
+            p = (f"{plain.schedules:>8,}" + ("" if plain.complete else "+"))
+            out(f"   {slug:20} {v:20} k<={k}  {red.schedules:>8,} schedules {red.seconds:7.1f} s "
+                f"{what:10}  plain {p:>9} schedules {plain.seconds:6.1f} s\n")
+        out(f"   total certificate time {total:.0f} s   baseline readd-after-drain / "
+            f"lru-cache-disable k<=2: {BASELINE['readd_k2']}\n")
     return 0
 
 
