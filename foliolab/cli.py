@@ -355,9 +355,10 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
             e = s.expect(vname)
             if not judged and e.outcome != NA:
                 # no expectation for a user's patch: certify with the
-                # largest bound any variant of the scenario states
-                bound = max([x.preemptions for x in s.expected.values()] + [2])
-                e = Expect(SAFE, preemptions=bound)
+                # largest bound the scenario's safe cells are certified with
+                # (what the search affords there), 2 if none is safe
+                bounds = [x.preemptions for x in s.expected.values() if x.outcome == SAFE]
+                e = Expect(SAFE, preemptions=max(bounds) if bounds else 2)
             kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
                       trace_dir=trace_dir,
                       settings=(settings_by_scenario or {}).get(s.slug))

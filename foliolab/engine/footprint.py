@@ -58,6 +58,15 @@ def sbuf_key(cpu):
     return -(8 * cpu + 9)
 
 
+def sb_entry_key(cpu, fpk):
+    """The entries for one word (key ``fpk``) in ``cpu``'s store buffer: what
+    a load on ``cpu`` forwards from.  A load reads only this key, not the
+    whole buffer: a commit of another word does not change what it returns,
+    so the two commute (with the whole-buffer key every commit raced with
+    every load of its CPU)."""
+    return -(1 << 20) - (fpk << 6) - cpu
+
+
 def pool_key(cpu):
     """The worker pool of ``cpu`` (workqueue.c)."""
     return -(8 * cpu + 10)

@@ -45,7 +45,7 @@ step (:mod:`~foliolab.engine.footprint`) and hands it to ``on_event``.
 from __future__ import annotations
 
 from .footprint import (
-    END_KEY, OPAQUE, RCU_KEY, cpu_key, rcu_cpu_key, rcu_view_key, sbuf_key,
+    END_KEY, OPAQUE, RCU_KEY, cpu_key, rcu_cpu_key, rcu_view_key, sb_entry_key, sbuf_key,
 )
 from .oracles import (
     Deadlock,
@@ -329,7 +329,7 @@ class Machine:
             self.fpr.append(c.sbkey)
             tid = c.sb_task.tid
             for var, value in sb:
-                self.fp_drained.append((tid, c.sbkey, var.fpk))
+                self.fp_drained.append((tid, c.sbkey, var.fpk, sb_entry_key(cpu, var.fpk)))
         for var, value in sb:
             var.v = value
         sb.clear()
@@ -573,6 +573,7 @@ class Machine:
                 if on_event is not None:
                     fpw.append(c.sbkey)
                     fpw.append(var.fpk)
+                    fpw.append(sb_entry_key(c.id, var.fpk))
                 if labels is not None:
                     labels.append(f"store {var.name} = {value} becomes visible")
                     on_step and on_step(t)
@@ -603,7 +604,13 @@ class Machine:
                     labels.append(label)
                     on_step and on_step(t)
             # the enabled set: this CPU, and the CPUs the step marked
-            changed = refresh(c, steps)
+            if on_event is not None:
+                # the scheduler's own look at the locks is not the step's
+                self.fpr = None
+                changed = refresh(c, steps)
+                self.fpr = fpr
+            else:
+                changed = refresh(c, steps)
             if on_event is not None:
                 # The end of the run disables every daemon: the exit of the
                 # last non-daemon task orders itself against their steps.

@@ -16,6 +16,8 @@ show a bug that needs a weaker architecture (arm64 load-load reordering).
 
 from __future__ import annotations
 
+from .footprint import sb_entry_key
+
 
 class Shared:
     """A shared word whose plain stores go through the memory model."""
@@ -43,7 +45,7 @@ def READ_ONCE(var: Shared):
         if t is not None:
             c = m.cpus[t.cpu]
             if r is not None:
-                r.append(c.sbkey)
+                r.append(sb_entry_key(c.id, var.fpk))
             sb = c.sb
             if sb:
                 for i in range(len(sb) - 1, -1, -1):
@@ -64,6 +66,7 @@ def WRITE_ONCE(var: Shared, value) -> None:
         c = m.cpus[m.current.cpu]
         if w is not None:
             w.append(c.sbkey)
+            w.append(sb_entry_key(c.id, var.fpk))
         c.sb.append((var, value))
     else:
         if w is not None:

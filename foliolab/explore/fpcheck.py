@@ -149,6 +149,10 @@ class FootprintChecker:
     def _on_event(self, m, t, en, reads, writes, woke, acquired, drained):
         self.steps_checked += 1
         declared_w = set(writes)
+        for _sb, sbkey, key, ekey in drained or ():
+            # a barrier in the step drained the store buffer: the commits
+            # are declared as the buffer's own steps right before this one
+            declared_w.update((sbkey, key, ekey))
         if OPAQUE not in declared_w and not t.invisible:
             declared_r = set(reads) | declared_w
             for key, what in self._writes.items():
