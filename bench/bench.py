@@ -34,6 +34,7 @@ import time
 from foliolab.engine.machine import Machine
 from foliolab.engine.sync import atomic_inc, atomic_t, spin_lock, spin_unlock, spinlock_t
 from foliolab.explore.explorer import explore
+from foliolab.explore.strategies import RandomWalk
 from foliolab.explore.registry import find_family, variant_patches
 from foliolab.scenarios import BUG, HANG
 from foliolab.scenarios.base import make_run
@@ -55,9 +56,9 @@ def engine_steps_per_second(ncpus=4, per_task=25_000, seed=1):
     for cpu in range(ncpus):
         m.spawn(f"T{cpu}", cpu, _worker(lock, counter, per_task))
     m.labels = []                      # tracing on: every label recorded
-    rng = random.Random(seed)
+    choose = RandomWalk(seed).next_choose()     # the explorer's own random walk
     t0 = time.perf_counter()
-    res = m.run(lambda m_, en: rng.choice(en))
+    res = m.run(choose)
     dt = time.perf_counter() - t0
     assert res.failure is None and counter.counter == ncpus * per_task
     return res.steps / dt, res.steps

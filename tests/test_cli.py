@@ -335,3 +335,21 @@ def test_ctrl_c_during_compare_prints_the_cells_done_and_exits_130(tmp_path, job
     assert lines[1].split()[:2] == ["lost-update", "BUG"]
     assert lines[-1].startswith("interrupted (Ctrl-C): only the cells shown were computed")
     assert "every cell as expected" not in out
+
+
+def test_michals_sketch_as_a_user_patch_is_caught_with_default_settings(tmp_path):
+    """Issue 5: the atomic-counter sketch tried as a user's patch was
+    certified "safe k<=2" because readd-after-drain defaulted to SC.  Under
+    the default (TSO) compare must catch it."""
+    pf = tmp_path / "atomic_count.py"
+    pf.write_text("from foliolab.patches.mhocko_atomic import *  # noqa\n"
+                  "from foliolab.patches.mhocko_atomic import PATCH  # noqa\n")
+    p = subprocess.run([sys.executable, "-m", "foliolab.cli", "compare", "readd-after-drain",
+                        "--variant", "v0", "--patch", str(pf), "--json",
+                        "--trace-dir", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=900)
+    d = json.loads(p.stdout)
+    cells = {c["variant"]: c for c in d["families"][0]["cells"]}
+    user = cells["v0+atomic_count"]
+    assert user["outcome"] == "bug", user
+    assert user["settings"]["memory_model"] == "tso"

@@ -6,7 +6,8 @@ How a cell is computed:
 1. ``Expect.outcome`` is NA: ``-``, nothing runs.
 2. Look for a failure with the portfolio (PCT d=2, PCT d=3, a random walk,
    the sticky walk that lets stores linger in the store buffers, POS,
-   interleaved schedule by schedule), ``budget`` schedules per member, a
+   interleaved schedule by schedule, the sticky walk in two slots of six),
+   ``budget`` schedules per slot, a
    fixed seed derived from ``seed``.  The first failure gives ``BUG @N``
    (``HANG @N`` for a hung-task, deadlock or livelock kind), N = schedules
    run until it.
@@ -36,7 +37,7 @@ from .registry import variant_label
 from .strategies import Portfolio
 from .run import HANG_KINDS
 
-PORTFOLIO_MEMBERS = 5          # budget is per member: PCT d=2, d=3, random, sticky, POS
+PORTFOLIO_MEMBERS = 6          # budget per slot of the rotation: PCT d=2, sticky, random, PCT d=3, sticky, POS
 BUG_DFS_BUDGET = 20_000
 
 
