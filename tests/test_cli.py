@@ -193,7 +193,7 @@ def test_compare_family_and_reproduce():
     row = lines[3].split()
     assert row[:2] == ["busy-cpu-flush", "HANG"] and re.fullmatch(r"@\d+", row[2])
     assert row[3:] == ["-"]
-    assert lines[-1].startswith("every cell as expected (SCENARIOS.md)")
+    assert lines[-1].startswith("every cell as expected (the catalogue: foliolab list)")
     p = foliolab("reproduce", "--family", "toy", "-n", "50", "--json")
     assert p.returncode == 0
     d = json.loads(p.stdout)

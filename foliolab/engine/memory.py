@@ -38,19 +38,22 @@ def READ_ONCE(var: Shared):
     """Load as seen by the current CPU (its own buffered store first)."""
     m = var.m
     r = m.fpr
-    if r is not None:
-        r.append(var.fpk)
     if m.tso:
         t = m.current
         if t is not None:
             c = m.cpus[t.cpu]
             if r is not None:
+                # whether this CPU has a store to var buffered
                 r.append(sb_entry_key(c.id, var.fpk))
             sb = c.sb
             if sb:
                 for i in range(len(sb) - 1, -1, -1):
                     if sb[i][0] is var:
+                        # forwarded: memory is not read, so a commit (its
+                        # own or another CPU's) does not change the result
                         return sb[i][1]
+    if r is not None:
+        r.append(var.fpk)
     return var.v
 
 

@@ -1,5 +1,5 @@
 """verdict(): the outcome of one scenario under one variant, judged against
-the scenario's expectation (the fidelity table of SCENARIOS.md).
+the scenario's expectation (the fidelity table, `foliolab list`).
 
 How a cell is computed:
 

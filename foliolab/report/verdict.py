@@ -51,7 +51,7 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
         out.append("interrupted (Ctrl-C): only the cells shown were computed"
                    + ("; they are as expected" if not problems else "") + tail)
     elif not problems:
-        out.append("every cell as expected (SCENARIOS.md)" + tail)
+        out.append("every cell as expected (the catalogue: foliolab list)" + tail)
     elif tail:
         out.append(tail[2:])
     return "\n".join(out) + "\n"
