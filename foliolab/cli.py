@@ -171,7 +171,8 @@ def _expect_text(e):
     if e.outcome == NA:
         return "-"
     if e.outcome == SAFE:
-        return f"safe k<={e.preemptions}"
+        # why the bound is below 2, when it is (Expect.note)
+        return f"safe k<={e.preemptions}" + (f" [{e.note}]" if e.note else "")
     return e.outcome + (f" ({', '.join(e.kinds)})" if e.kinds else "")
 
 
