@@ -372,12 +372,8 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
         if jobs > 1 and len(_CELLS) > 1:
             import multiprocessing
             ctx = multiprocessing.get_context("fork")
-            # the cells that end in a systematic search (safe ones) are the
-            # long ones: start them first so no worker is left with one at
-            # the end (the table keeps its order)
-            order = sorted(range(len(_CELLS)), key=lambda i: _CELLS[i][4].outcome != SAFE)
             with ctx.Pool(jobs) as pool:
-                for i, v in pool.imap_unordered(_cell, order):
+                for i, v in pool.imap_unordered(_cell, range(len(_CELLS))):
                     results[i] = v
                     bar.update(1)
                     if v.interrupted:
