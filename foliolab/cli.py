@@ -410,7 +410,8 @@ def _table_json(fam, columns, rows):
 
 _table_options = [
     click.option("--budget", "-n", type=click.IntRange(min=1), default=300, show_default=True,
-                 help="Schedules per member of the portfolio (PCT d=2, d=3, random, sticky, POS)."),
+                 help="Schedules per slot of the portfolio's rotation (PCT d=2, sticky, "
+                      "random, PCT d=3, sticky, POS)."),
     click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),

@@ -604,14 +604,12 @@ class Machine:
                     labels.append(label)
                     on_step and on_step(t)
             # the enabled set: this CPU, and the CPUs the step marked
-            if on_event is not None:
+            if on_event is None:
+                changed = refresh(c, steps)
+            else:
                 # the scheduler's own look at the locks is not the step's
                 self.fpr = None
                 changed = refresh(c, steps)
-                self.fpr = fpr
-            else:
-                changed = refresh(c, steps)
-            if on_event is not None:
                 # The end of the run disables every daemon: the exit of the
                 # last non-daemon task orders itself against their steps.
                 if t.daemon:

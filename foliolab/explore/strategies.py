@@ -65,6 +65,21 @@ def visible(en):
     return en
 
 
+def highest(en, prio, draw):
+    """The enabled task of highest priority (``prio`` by task id, grown to
+    the task count; a task without one gets ``draw(t)``): PCT and POS."""
+    best = None
+    bp = -3.0
+    for t in en:
+        p = prio[t.tid]
+        if p is None:
+            p = prio[t.tid] = draw(t)
+        if p > bp:
+            bp = p
+            best = t
+    return best
+
+
 class Strategy:
     name = "?"
     complete = False          # True once a systematic search has run out
@@ -196,32 +211,22 @@ class PCT(Strategy):
         calls = 0
         ci = 0                     # index of the next change point
 
+        def draw(t):
+            # invisible tasks rank below every visible one
+            return (-1.0 - rnd()) if t.invisible else d + rnd()
+
         def choose(m, en):
             nonlocal calls, ci
             calls += 1
             n = len(m.tasks)
             if len(prio) < n:
                 prio.extend([None] * (n - len(prio)))
-            best = None
-            bp = -3.0
-            for t in en:
-                p = prio[t.tid]
-                if p is None:
-                    # invisible tasks rank below every visible one
-                    p = prio[t.tid] = (-1.0 - rnd()) if t.invisible else d + rnd()
-                if p > bp:
-                    bp = p
-                    best = t
+            best = highest(en, prio, draw)
             if calls >= cps[ci]:
                 while calls >= cps[ci]:
                     ci += 1
                     prio[best.tid] = d - ci
-                    bp = -3.0
-                    for t in en:
-                        p = prio[t.tid]
-                        if p > bp:
-                            bp = p
-                            best = t
+                    best = highest(en, prio, draw)
             return best
 
         self._count = lambda: calls
@@ -250,21 +255,16 @@ class POS(Strategy):
         rnd = self.rng.random
         prio = []
 
+        def draw(t):
+            return (-1.0 - rnd()) if t.invisible else rnd()
+
         def choose(m, en):
             n = len(m.tasks)
             if len(prio) < n:
                 prio.extend([None] * (n - len(prio)))
-            best = None
-            bp = -3.0
-            for t in en:
-                p = prio[t.tid]
-                if p is None:
-                    p = prio[t.tid] = (-1.0 - rnd()) if t.invisible else rnd()
-                if p > bp:
-                    bp = p
-                    best = t
+            best = highest(en, prio, draw)
             # its next step is a new event: a new priority
-            prio[best.tid] = (-1.0 - rnd()) if best.invisible else rnd()
+            prio[best.tid] = draw(best)
             return best
 
         return choose

@@ -67,16 +67,19 @@ def _scope_lines(rows, columns):
     CPU count and preemption model, within its bound."""
     from ..explore.dpor import scope_text
     scopes = {}
+    weak = False
     for slug, cells in rows:
         for col in columns:
             v = cells.get(col)
             if v is not None and v.outcome == "safe" and v.settings:
                 scopes.setdefault(scope_text(v.settings), []).append(f"{slug}/{col}")
+                weak = weak or v.expect.preemptions == 0
     if not scopes:
         return []
     if len(scopes) == 1:
-        return [f"safe cells: no failure within k preemptions under {next(iter(scopes))} "
-                f"(weak: k<=0 rules out preemption races only)"]
+        note = " (weak: k<=0 rules out no race that needs a preemption)" if weak else ""
+        return [f"safe cells: no failure within k preemptions under {next(iter(scopes))}"
+                + note]
     out = ["safe cells: no failure within k preemptions, under:"]
     for text, cells in scopes.items():
         shown = ", ".join(cells[:4]) + (f" (+{len(cells) - 4})" if len(cells) > 4 else "")
