@@ -21,8 +21,14 @@ Godefroid 1996), with the refinements of Coons' thesis:
   adds dependencies between otherwise independent steps).  BPOR compensates
   with a *conservative* backtrack point at the last context switch before
   ``E_j``: running ``p`` there may stay within the bound where running it at
-  ``E_j`` (a preemption) does not.  Conservative points are explored only
-  below states where the bound was actually exceeded;
+  ``E_j`` (a preemption) does not.  Two more kinds of conservative point
+  that BPOR lacks: every state between that context switch and ``E_j`` where
+  the running task holds a lock the alternative takes (preempting there
+  costs one preemption, and the switch back is free once the alternative
+  blocks on the lock -- the generated tests found schedules only these
+  points reach); none for a store-buffer commit, which costs nothing
+  anywhere.  Conservative points are explored only below states where the
+  bound was actually exceeded;
 * sleep sets are used only where the bound did not cut the subtree they
   summarise ("conservative sleep sets"): a task explored from a state whose
   subtree was cut is woken up again.
@@ -175,6 +181,10 @@ class Systematic(Strategy):
         if self.complete:
             return None
         self._events = []
+        self._grab = []                # per step: the locks its task holds after it
+        self._held = {}
+        self._locks = {}               # tid -> the locks it took in this run
+        self._lock_users = {}          # lock -> the tids that took it
         self._last_vis = None
         self.runs += 1
         self.level_runs += 1
@@ -287,6 +297,19 @@ class Systematic(Strategy):
         # period) drained a store buffer: the race analysis sees those
         # commits as steps of the buffer's pseudo-task right before this
         # one; for sleep sets the step is all of it.
+        # The locks (spinlocks, mutexes) the task holds after the step: a
+        # task that preempts it there may block on one (_add_backtrack).
+        held = t.held
+        if held:
+            keys = frozenset(lk.fpk for lk in held)
+            self._grab.append(keys)
+            if len(held) > self._held.get(t.tid, 0):
+                key = held[-1].fpk
+                self._locks.setdefault(t.tid, set()).add(key)
+                self._lock_users.setdefault(key, set()).add(t.tid)
+        else:
+            self._grab.append(None)
+        self._held[t.tid] = len(held)
         if drained:
             whole = set(wset)
             for sb, sbkey, key, ekey in drained:
@@ -347,7 +370,7 @@ class Systematic(Strategy):
                     for j in tr.pending_races(t.tid):
                         add(j, t.tid, None, False)
 
-    def _add_backtrack(self, j, p, ivc, conservative):
+    def _add_backtrack(self, j, p, ivc, conservative, lock=None):
         """Backtrack point for task ``p`` at the state before step ``j``
         (Coons et al.: ``p`` if it can run there, else a single alternative
         task whose steps after ``j`` happen before ``p``'s racing step
@@ -361,6 +384,7 @@ class Systematic(Strategy):
         node = nodes[nj]
         target = node.pending if conservative else node.backtrack
         alt = None
+        initials = ()
         if p in node.en and not node.asleep(p):
             alt = p
         elif ivc is not None:
@@ -379,21 +403,25 @@ class Systematic(Strategy):
             sj, pj = seq[j], tids[j]
             v = [x for x in range(j + 1, tr.n)
                  if vcs[x][pj] < sj and ivc[tids[x]] >= seq[x]]
+            initials = []
             best = None
             for a, x in enumerate(v):
                 q = tids[x]
-                if q not in node.en or node.asleep(q):
-                    continue
                 if any(vcs[x][tids[y]] >= seq[y] for y in v[:a]):
                     continue                  # not an initial
+                initials.append(q)
+                if q not in node.en or node.asleep(q):
+                    continue
                 c = node.cost(q)
                 if best is None or c < best[0]:
                     best = (c, q)
-                    if c == 0:
-                        break
             if best is not None:
                 alt = best[1]
         if alt is not None:
+            if conservative and alt in self._sb:
+                return                  # a commit costs nothing anywhere
+            if lock is not None and lock.isdisjoint(self._locks.get(alt, ())):
+                return                  # alt never blocks on that lock
             target.add(alt)
         else:
             for q in node.en:
@@ -403,19 +431,50 @@ class Systematic(Strategy):
             # non-preemptible section; a spinlock wait is a lock race,
             # reversed through the acquisitions); the race can also be
             # reversed where p could last run (Flanagan & Godefroid look at
-            # p's pending step in every state, not only at the race).
-            x = nj - 1 if p not in node.waiting else -1
-            while x >= 0:
-                back = nodes[x]
-                if p in back.en:
-                    if not back.asleep(p):
-                        (back.pending if conservative else back.backtrack).add(p)
-                    break
-                x -= 1
-        if not conservative and self.level is not None:
+            # p's pending step in every state, not only at the race).  A
+            # store buffer that is empty here holds nothing that races: the
+            # store it commits is not issued yet, and the tasks that must
+            # run first to issue it are the ones to look for.
+            sb = self._sb
+            if p in sb:
+                late = [q for q in initials if q not in sb and q not in node.en]
+            else:
+                late = [p]
+            for q in late:
+                x = nj - 1 if q not in node.waiting else -1
+                while x >= 0:
+                    back = nodes[x]
+                    if q in back.en:
+                        if not back.asleep(q):
+                            (back.pending if conservative else back.backtrack).add(q)
+                        break
+                    x -= 1
+        if not conservative and self.level is not None and not (
+                alt is not None and alt in self._sb):
+            # (A store leaving a store buffer costs no preemption and
+            # leaves the running task's turn alone: wherever the commit
+            # runs, the bound sees the same schedule, so it needs no
+            # conservative point.)
             cj = self._last_context_switch_before(nj)
             if cj is not None:
                 self._add_backtrack(tr.first[cj], p, ivc, True)
+                # Preempting the running task while it holds a lock costs
+                # one preemption and no more when the task that preempts it
+                # then blocks on that lock: the switch back is free.
+                # Neither the race point nor the last context switch need
+                # be such a point (tests/test_dpor.py::BOUND_HOLES, found
+                # by the generated tests): every state of the segment where
+                # the running task holds a lock the alternative takes is.
+                grab = self._grab
+                users = self._lock_users
+                events = self._events
+                for x in range(cj + 1, nj):
+                    keys = grab[x - 1]
+                    if keys is None:
+                        continue
+                    r = events[x - 1][0].tid          # the lock holder
+                    if any(len(users[key]) > 1 or r not in users[key] for key in keys):
+                        self._add_backtrack(tr.first[x], p, ivc, True, keys)
 
     def _last_context_switch_before(self, j):
         """The largest step x < j where the run switched tasks (0: the
@@ -721,6 +780,14 @@ class RaceTracker:
             if prev is not None and prev[q] >= seq[j]:
                 continue                      # already before p's previous step
             races.append((q, j))
+        if acq is not None and acq[0] != p and cand.get(acq[0], -1) > acq[2]:
+            # The holder's later steps conflict too (a read after its
+            # unlock): that race is the latest, but the lock's order is a
+            # race of its own -- under a bound the later one's reversal may
+            # not be affordable where this one's is.
+            q, a = acq[0], acq[1]
+            if a != woke and (prev is None or prev[q] < seq[a]):
+                races.append((q, a))
         out = []
         vc = vcs[i]
         for q, j in races:
