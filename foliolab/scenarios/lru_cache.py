@@ -228,6 +228,7 @@ class ReaddAfterDrain(LruCacheScenario):
     actors = "M cma_alloc(A) on cpu0; U read(app, 0) on cpu1 (folio_mark_accessed -> folio_activate)"
     prop = "no cma_alloc failure caused by a folio stranded in a per-CPU batch"
     expected = {"v0": Expect(BUG, PROPERTY_KINDS), **{v: SAFE_K1 for v in DISABLING},
+                "sync-rcu": SAFE_K2, "sync-rcu-expedited": SAFE_K2,
                 "minchan-rfc": SAFE_K0,
                 "mhocko-atomic": Expect(BUG, PROPERTY_KINDS)}
 
