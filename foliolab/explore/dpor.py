@@ -182,9 +182,7 @@ class Systematic(Strategy):
             return None
         self._events = []
         self._grab = []                # per step: the locks its task holds after it
-        self._held = {}
-        self._locks = {}               # tid -> the locks it took in this run
-        self._lock_users = {}          # lock -> the tids that took it
+        self._lock_users = {}          # lock -> the tids that held it in this run
         self._last_vis = None
         self.runs += 1
         self.level_runs += 1
@@ -303,13 +301,11 @@ class Systematic(Strategy):
         if held:
             keys = frozenset(lk.fpk for lk in held)
             self._grab.append(keys)
-            if len(held) > self._held.get(t.tid, 0):
-                key = held[-1].fpk
-                self._locks.setdefault(t.tid, set()).add(key)
-                self._lock_users.setdefault(key, set()).add(t.tid)
+            users = self._lock_users
+            for key in keys:
+                users.setdefault(key, set()).add(t.tid)
         else:
             self._grab.append(None)
-        self._held[t.tid] = len(held)
         if drained:
             whole = set(wset)
             for sb, sbkey, key, ekey in drained:
@@ -420,8 +416,9 @@ class Systematic(Strategy):
         if alt is not None:
             if conservative and alt in self._sb:
                 return                  # a commit costs nothing anywhere
-            if lock is not None and lock.isdisjoint(self._locks.get(alt, ())):
-                return                  # alt never blocks on that lock
+            users = self._lock_users
+            if lock is not None and not any(alt in users[key] for key in lock):
+                return                  # alt never blocks on those locks
             target.add(alt)
         else:
             for q in node.en:
