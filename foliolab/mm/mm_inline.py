@@ -66,6 +66,23 @@ def lruvec_del_folio(k, lruvec, folio):
         raise ListCorruption(f"lru_size underflow: {lruvec.lists[lru].name} = {lruvec.nr_pages[lru]}")
 
 
+def __folio_clear_lru_flags(folio):
+    """__folio_clear_lru_flags() (__clear_page_lru_flags v5.11 - v5.12): a
+    folio whose last reference is gone leaves its LRU without PG_lru,
+    PG_active and PG_unevictable (both of the latter set is a bug left for
+    bad_page() to report).  The caller holds the lruvec lock.  PG_lru is
+    cleared with the model's atomic bitop (a locked instruction under TSO),
+    as the callers always did; the other two with plain stores."""
+    from .page import (
+        PG_active, PG_unevictable, _nonatomic_clear, folio_clear_lru,
+    )
+    folio_clear_lru(folio)
+    if folio_test_active(folio) and folio_test_unevictable(folio):
+        return
+    _nonatomic_clear(folio, PG_active)
+    _nonatomic_clear(folio, PG_unevictable)
+
+
 def setup_lru_folio(k, folio, *, active=False, referenced=False):
     """Boot-time helper: put ``folio`` on its LRU list with PG_lru set, as if
     it had been added and drained long ago (no lock: nothing runs yet)."""

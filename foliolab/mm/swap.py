@@ -36,6 +36,7 @@ from ..engine.sync import (
     local_unlock_irqrestore, mutex, mutex_lock, mutex_unlock,
 )
 from ..engine.workqueue import INIT_WORK, flush_work, queue_work_on, work_struct, workqueue_struct
+from .mm_inline import __folio_clear_lru_flags
 from .page import (
     folio_clear_active, folio_clear_referenced, folio_get, folio_nr_pages,
     folio_put_testzero, folio_set_active, folio_set_lru,
@@ -463,7 +464,7 @@ def folios_put(k, folios):
         if folio_test_lru(folio):
             lruvec = yield from k.fn.folio_lruvec_relock_irqsave(folio, lruvec)
             k.fn.lruvec_del_folio(lruvec, folio)
-            folio_clear_lru(folio)
+            __folio_clear_lru_flags(folio)
         if lruvec is not None:
             yield from k.fn.unlock_page_lruvec_irqrestore(lruvec)
             lruvec = None
@@ -477,7 +478,7 @@ def __folio_put(k, folio):
     if folio_test_lru(folio):
         lruvec = yield from k.fn.folio_lruvec_lock_irqsave(folio)
         k.fn.lruvec_del_folio(lruvec, folio)
-        folio_clear_lru(folio)
+        __folio_clear_lru_flags(folio)
         yield from k.fn.unlock_page_lruvec_irqrestore(lruvec)
     yield from k.fn.free_folio(folio)
 
