@@ -103,7 +103,7 @@ def _tracked_classes():
 # model classes of later modules: (module, class, fields)
 _OPTIONAL = [
     ("filemap", "address_space", ("i_pages", "nrpages", "i_mmap")),
-    ("rmap", "mm_struct", ("ptes",)),
+    ("rmap", "mm_struct", ("ptes", "anon_vma")),
     ("page_alloc", "per_cpu_pages", ("count", "lists", "high", "batch")),
     ("cma", "cma", ("bitmap",)),
 ]

@@ -7,12 +7,15 @@ k.pgdat and k.zone, which the others use).
 """
 
 from . import (  # noqa: F401  (modules that only register kfuncs)
-    compaction, filemap, memory_hotplug, mm_inline, page_isolation, rmap, vmscan,
+    compaction, filemap, madvise, memory, memory_hotplug, mm_inline, page_isolation,
+    rmap,
 )
 from .cma import cma_init
 from .memcontrol import mem_cgroup_init
 from .migrate import migrate_init
 from .page_alloc import page_alloc_init
 from .swap import swap_init
+from .vmscan import vmscan_init
 
-BOOT_ORDER = [page_alloc_init, cma_init, mem_cgroup_init, swap_init, migrate_init]
+BOOT_ORDER = [page_alloc_init, cma_init, mem_cgroup_init, swap_init, migrate_init,
+              vmscan_init]

@@ -8,10 +8,12 @@ EINTR = 4
 EAGAIN = 11
 ENOMEM = 12
 EBUSY = 16
+EEXIST = 17
 EINVAL = 22
 
 ERRNO_NAMES = {ENOENT: "ENOENT", EINTR: "EINTR", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
-               EBUSY: "EBUSY", EINVAL: "EINVAL"}
+               EBUSY: "EBUSY", EEXIST: "EEXIST",
+               EINVAL: "EINVAL"}
 
 
 def errname(ret):

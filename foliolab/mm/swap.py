@@ -42,7 +42,7 @@ from .page import (
     folio_put_testzero, folio_set_active, folio_set_lru,
     folio_set_referenced, folio_test_active, folio_test_clear_lru,
     folio_test_large, folio_test_lru, folio_test_referenced,
-    folio_test_unevictable, folio_clear_lru, PG_reclaim, _clear,
+    folio_test_unevictable, PG_reclaim, _clear,
 )
 
 BATCHES = ("lru_add", "lru_deactivate_file", "lru_deactivate", "lru_lazyfree",
@@ -260,6 +260,14 @@ def folio_add_lru(k, folio):
     folio_get(folio)
     yield f"folio_add_lru: get {folio.label} (ref {folio._refcount})"
     yield from k.fn.folio_batch_add_and_move(folio, "lru_add", "lru_add")
+
+
+@kfunc
+def lru_cache_add_inactive_or_unevictable(k, folio, vma=None):
+    """lru_cache_add_inactive_or_unevictable() (v5.12): a new anon folio of
+    a fault goes to this CPU's lru_add batch.  No VM_LOCKED VMAs in the model,
+    so never the mlock branch."""
+    yield from k.fn.folio_add_lru(folio)
 
 
 @kfunc
