@@ -19,6 +19,10 @@
    without partial-order reduction.
 4. The certificate of every safe lru_cache cell at its bound: schedules and
    seconds with DPOR, and the plain search's schedules (cut at a cap).
+5. Measure mode: its step rate on the same scenario code as explore mode
+   (the discrete-event clock against the random walk), and
+   ``foliolab measure minchan-2021`` with its default seeds on every core:
+   seconds, and the v0 / lru-cache-disable ratio of failing migrations.
 
 Wall time is used here for reporting only.
 """
@@ -101,6 +105,51 @@ def scenario_steps_per_second(slug="readd-after-drain", variant="v0", runs=200):
         steps += res.steps
     total = time.perf_counter() - t_all
     return steps / run_time, runs / total, steps / runs
+
+
+def measure_vs_explore_steps_per_second(slug="readd-after-drain", variant="v0", runs=200):
+    """The same scenario runs stepped by measure mode's clock and by the
+    explorer's random walk: steps/s inside Machine.run() for each."""
+    from foliolab.measure.clock import Clock
+    from foliolab.measure.costs import CostModel
+    fam = find_family("lru_cache")
+    sc = fam.scenario(slug)
+    patches = variant_patches(fam.variants[variant])
+    rates = {}
+    for mode in ("explore", "measure"):
+        steps = 0
+        run_time = 0.0
+        for seed in range(runs):
+            k = make_run(sc, patches, sc.settings({"memory_model": "sc"}))
+            rng = random.Random(seed)
+            if mode == "measure":
+                clock = Clock(k.m, CostModel(), rng).install()
+                choose = clock.choose
+            else:
+                k.m.labels = []
+                choose = RandomWalk(seed).next_choose()
+            t0 = time.perf_counter()
+            res = k.m.run(choose)
+            run_time += time.perf_counter() - t0
+            steps += res.steps
+        rates[mode] = steps / run_time
+    return rates
+
+
+def measure_minchan():
+    """foliolab measure minchan-2021, default seeds, every core."""
+    from foliolab.measure.costs import CostModel
+    from foliolab.measure.experiments import find_experiment
+    from foliolab.measure.session import Measurement, default_jobs
+    e = find_experiment("minchan-2021")
+    meas = Measurement(e, e.variants, e.seeds, e.params(), CostModel())
+    t0 = time.perf_counter()
+    meas.run(jobs=default_jobs())
+    secs = time.perf_counter() - t0
+    summ = meas.summary()
+    tot = {v: summ["variants"][v]["rows"]["migrate_fail_pass_gt2"]["total"] for v in e.variants}
+    steps = sum(summ["variants"][v]["steps"] for v in e.variants)
+    return secs, tot, steps, default_jobs()
 
 
 # ---------------------------------------- 3. programs (the Python peers)
@@ -187,12 +236,12 @@ def main(argv=None):
     ap.add_argument("--plain-cap", type=int, default=20_000,
                     help="schedules of the search without reduction before it is cut")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("engine", "first", "programs", "certificates"),
+    ap.add_argument("--only", choices=("engine", "first", "programs", "certificates", "measure"),
                     action="append", help="only these sections (repeatable)")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.budget, args.plain_cap = 3, 1000, 3000
-    only = set(args.only or ("engine", "first", "programs", "certificates"))
+    only = set(args.only or ("engine", "first", "programs", "certificates", "measure"))
     out = sys.stdout.write
     fam = find_family("lru_cache")
     out("foliolab benchmark (baselines: the figures before the search work of issue 5)\n")
@@ -255,6 +304,20 @@ def main(argv=None):
                 f"{what:10}  plain {p:>9} schedules {plain.seconds:6.1f} s\n")
         out(f"   total certificate time {total:.0f} s   baseline readd-after-drain / "
             f"lru-cache-disable k<=2: {BASELINE['readd_k2']}\n")
+
+    if "measure" in only:
+        out("\n5. measure mode\n")
+        r = measure_vs_explore_steps_per_second()
+        out(f"   readd-after-drain v0 (sc), explore random walk:  {r['explore']:12,.0f} steps/s\n")
+        out(f"   same runs under measure mode's clock:            {r['measure']:12,.0f} steps/s"
+            f"   ratio {r['measure'] / r['explore']:.2f} (target >= 0.5)\n")
+        secs, tot, steps, jobs = measure_minchan()
+        base, lcd = tot["v0"], tot["lru-cache-disable"]
+        ratio = f"{base / lcd:.1f}" if lcd else f"inf ({base} vs 0)"
+        out(f"   foliolab measure minchan-2021 (default seeds, {jobs} jobs): {secs:6.1f} s, "
+            f"{steps:,} steps   target < 60 s\n")
+        out(f"   migrate fail (pass>2), total: v0 {base}, lru-cache-disable {lcd}, ratio {ratio}"
+            f"   target >= 10 (changelog: ~400 vs < 30)\n")
     return 0
 
 

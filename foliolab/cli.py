@@ -8,6 +8,9 @@
     foliolab replay TRACE [--json] [--events] [--full] [--original]
     foliolab compare SCENARIO|FAMILY [--variant V ...] [--patch FILE ...]
     foliolab reproduce [--family F ...]
+    foliolab measure EXPERIMENT [--variant V ...] [--seeds N] [--set key=value ...]
+                     [--cost kind=ns ...] [--cost-file F] [--json] [--plot DIR] [-j N]
+    foliolab measure --list
 
 Exit status, as model checkers do: 0 no failure found (or, for compare and
 reproduce, every cell as expected), 1 a failure found (a cell not as
@@ -538,6 +541,138 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+# --------------------------------------------------------------------- measure
+def _measure_params(exp, sets):
+    """--set key=value for a measure experiment: its parameters and the
+    machine settings, typed by their defaults."""
+    from .measure.run import MEASURE_MACHINE
+    known = dict(MEASURE_MACHINE)
+    known.update(exp.defaults)
+    out = {}
+    for item in sets:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputProblem(f"--set {item!r}: expected key=value")
+        if key not in known:
+            raise InputProblem(f"--set {key}: unknown parameter of {exp.name} "
+                               f"(known: {', '.join(sorted(known))})")
+        typ = type(known[key])
+        out[key] = _parse_value(key, typ if typ in (bool, int, float) else str, text.strip())
+    params = exp.params(out)
+    for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
+        if key in params and params[key] < 1:
+            raise InputProblem(f"--set {key}={params[key]}: must be at least 1")
+    if params["cma_alloc_pages"] > params["cma_pages"]:
+        raise InputProblem(f"--set cma_alloc_pages={params['cma_alloc_pages']}: larger than "
+                           f"the CMA area ({params['cma_pages']} pages)")
+    if not 1 <= params["ncpus"] <= 64:
+        raise InputProblem(f"--set ncpus={params['ncpus']}: must be 1..64")
+    return out
+
+
+def _measure_costs(cost_file, cost_items):
+    from .measure.costs import CostError, CostModel
+    extra = {}
+    for item in cost_items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InputProblem(f"--cost {item!r}: expected kind=ns")
+        extra[key.strip()] = text.strip()
+    try:
+        if cost_file:
+            return CostModel.from_file(cost_file, extra)
+        return CostModel(extra)
+    except CostError as e:
+        raise InputProblem(str(e)) from None
+
+
+@cli.command()
+@click.argument("experiment", required=False)
+@click.option("--list", "list_", is_flag=True, help="List the experiments.")
+@click.option("--variant", "-V", "variants", multiple=True,
+              help="Variants to compare (default: the experiment's); the first is the baseline.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Runs per variant (default: the experiment's).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="An experiment parameter or machine setting (see --list).")
+@click.option("--cost", "cost_items", multiple=True, metavar="KIND=NS",
+              help="Override one cost of the cost model (ns).")
+@click.option("--cost-file", type=click.Path(dir_okay=False), default=None,
+              help="A JSON object of kind -> ns overriding the cost model.")
+@click.option("--plot", "plot_dir", default=None, metavar="DIR",
+              help="Run the experiment's sweep too and write its plot (PNG, SVG) to DIR.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per CPU).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plot_dir,
+            as_json, jobs, no_progress):
+    """How often it happens under a workload: counters, rates and latencies
+    in simulated time, with intervals (see docs/measure.md)."""
+    from .explore.registry import find_family, find_variant
+    from .measure.experiments import EXPERIMENTS, find_experiment
+    from .measure.session import Measurement, default_jobs
+    from .measure.table import render
+    if list_ or not experiment:
+        if as_json:
+            click.echo(json.dumps({n: {"title": e.title, "anchor": e.anchor,
+                                       "variants": list(e.variants), "seeds": e.seeds,
+                                       "params": e.defaults, "sweep": list(e.sweep)}
+                                   for n, e in EXPERIMENTS.items()}, indent=1))
+            return EXIT_OK
+        for n, e in EXPERIMENTS.items():
+            click.echo(f"{n:16s} {e.title}")
+            click.echo(f"{'':16s} anchor: {e.anchor}")
+            click.echo(f"{'':16s} variants: {', '.join(e.variants)}; {e.seeds} seeds"
+                       + (f"; sweep {e.sweep[0]} {list(e.sweep[1])}" if e.sweep else ""))
+            click.echo(f"{'':16s} parameters: " + ", ".join(f"{k}={v}" for k, v in e.defaults.items()))
+        if not list_:
+            raise InputProblem("name an experiment (foliolab measure --list)")
+        return EXIT_OK
+    exp = find_experiment(experiment)
+    fam = find_family(exp.family)
+    variants = variants or exp.variants
+    for v in variants:
+        find_variant(fam, v)
+    overrides = _measure_params(exp, sets)
+    costs = _measure_costs(cost_file, cost_items)
+    params = exp.params(overrides)
+    sweep_values = exp.sweep[1] if (plot_dir and exp.sweep) else ()
+    meas = Measurement(exp, variants, seeds or exp.seeds, params, costs, sweep_values)
+    bar = None
+    if _progress_wanted(no_progress, as_json):
+        from tqdm import tqdm
+        bar = tqdm(total=meas.total(), file=sys.stderr, unit="run", leave=False,
+                   desc=exp.name)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.update(1)
+    meas.run(jobs=jobs or default_jobs(), progress=progress)
+    if bar is not None:
+        bar.close()
+    summary = meas.summary()
+    summary["cost_overrides"] = costs.overrides()
+    files = []
+    if plot_dir and summary.get("sweep"):
+        from .measure.plot import plot_sweep
+        files = plot_sweep(summary, plot_dir)
+        summary["plots"] = files
+    if as_json:
+        for v in summary["variants"].values():
+            for row in v["rows"].values():
+                if row and "values" in row:
+                    row["values"] = [int(x) for x in row["values"]]
+        click.echo(json.dumps(summary, indent=1, default=float))
+    else:
+        click.echo(render(summary, exp, files))
+    if meas.interrupted:
+        _err("interrupted: the table covers the runs that finished")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------- main

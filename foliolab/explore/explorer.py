@@ -12,7 +12,6 @@ kept (and its trace written) and the result says ``interrupted``.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -29,15 +28,11 @@ from .trace import make_trace, trace_filename, write_trace
 OUTCOMES = ("failure", "no-failure", "certified", "nondeterminism", "error")
 
 
-def wilson(successes, n, z=1.959963984540054):
-    """95% Wilson score interval for a proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+def wilson(successes, n):
+    """95% Wilson score interval for a proportion (scipy; the same interval
+    measure mode reports, foliolab/stats.py)."""
+    from ..stats import wilson as _wilson
+    return _wilson(successes, n)
 
 
 class Exploration:
@@ -143,7 +138,9 @@ class Exploration:
         if self.mode == "count":
             lo, hi = self.rate_ci
             lines.append(f"failures: {self.failures}/{self.schedules} schedules = "
-                         f"{100 * self.rate:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}%)"
+                         f"{100 * self.rate:.1f}% (95% Wilson CI {100 * lo:.1f}-{100 * hi:.1f}%"
+                         + (f"; rule of three: < {300 / self.schedules:.2g}%"
+                            if not self.failures and self.schedules else "") + ")"
                          + (" " + ", ".join(f"{k} {n}" for k, n in self.kinds.items())
                             if self.kinds else ""))
         return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""Named experiments shipped with the package.
+
+Each reproduces the *shape* of a published figure on the model: who is
+above whom, by how much, and how it moves with a parameter -- not the
+absolute numbers of one phone or server.  ``foliolab measure --list``
+prints them.
+
+An experiment has default parameters (machine, kernel, workload), default
+variants, the rows of its table (counters and latencies, by their kernel
+names), and optionally a sweep: a parameter and its values, for the plot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .run import setup_lru_cache_workload
+
+MS = 1_000_000
+US = 1_000
+
+# The lru_cache workload.  Sizes are in pages (4 KiB).
+LRU_CACHE_DEFAULTS = {
+    "ncpus": 8,
+    "zone_pages": 2048,           # 8 MiB: a phone's memory, scaled down
+    "pagevec_size": 15,
+    "cma_base": 0x400,
+    "cma_pages": 1024,            # a 4 MiB CMA area, half the zone: movable
+                                  # allocations land in it (v5.12 __rmqueue:
+                                  # CMA first while it holds more than half
+                                  # of the free memory)
+    "cma_alloc_pages": 1024,      # 4 MiB, Minchan's size
+    "cma_allocs": 50,             # per seed: 10 seeds make Minchan's ~500
+    "cma_period_ns": 100 * US,    # his 5 s, scaled with the workload
+    "cma_hold_ns": 50 * US,
+    "anon_pages": 16,             # heap faulted per app launch
+    "lib_pages": 192,             # the shared library file
+    "read_pages": 16,             # library pages read per launch
+    "rereads": 8,                 # re-reads of them while the app runs
+    "think_ns": 20 * US,
+    "launch_gap_ns": 300 * US,
+    "madvise_cold": True,
+    "kswapd": True,
+    "reclaim_below": 128,
+    "kswapd_sleep_ns": 500 * US,
+    "disable_users": 0,
+    "disable_period_ns": 2 * MS,
+    "disable_hold_ns": 50 * US,
+}
+
+
+@dataclass
+class Row:
+    """One row of the table: a counter (summed per run) or a latency
+    (percentiles over every sample of the run)."""
+    key: str
+    title: str
+    kind: str = "counter"         # counter | latency
+    lower_is_better: bool = True
+
+
+@dataclass
+class Experiment:
+    name: str
+    title: str
+    anchor: str                   # the published figure it reproduces
+    family: str
+    defaults: dict
+    variants: tuple
+    rows: tuple
+    setup_fn: object = None
+    sweep: tuple = ()             # (param, values) for the plot
+    plot_row: str = ""            # the row the sweep plots
+    seeds: int = 10
+    expect: str = ""              # the shape, in words (checked by the tests)
+    extra: dict = field(default_factory=dict)
+
+    def setup(self, w):
+        self.setup_fn(w)
+
+    def params(self, overrides=None):
+        p = dict(self.defaults)
+        p.update(overrides or {})
+        return p
+
+
+ROWS_MIGRATION = (
+    Row("migrate_fail_pass_gt2", "migrate fail (pass>2)"),
+    Row("cma_alloc_fail", "cma_alloc_fail"),
+    Row("cma_alloc_success", "cma_alloc_success", lower_is_better=False),
+    Row("cma:cma_alloc_busy_retry", "cma_alloc_busy_retry"),
+    Row("pgmigrate_success", "pgmigrate_success", lower_is_better=False),
+    Row("pgmigrate_fail", "pgmigrate_fail"),
+    Row("cma_alloc", "cma_alloc latency", "latency"),
+    Row("lru_cache_disable", "drain latency", "latency"),
+)
+
+EXPERIMENTS = {}
+
+
+def _add(e):
+    EXPERIMENTS[e.name] = e
+    return e
+
+
+_add(Experiment(
+    name="minchan-2021",
+    title="cma_alloc of 4 MiB under app launches, 8 CPUs",
+    anchor="d479960e44f2 (v5.13) changelog: ~500 cma_allocs during Android app "
+           "launches; 'fail to migrate' at pass > 2 for MR_CONTIG_RANGE ~400 "
+           "under v5.12, under 30 with lru_cache_disable",
+    family="lru_cache",
+    defaults=LRU_CACHE_DEFAULTS,
+    variants=("v0", "lru-cache-disable"),
+    rows=ROWS_MIGRATION,
+    setup_fn=setup_lru_cache_workload,
+    sweep=("ncpus", (2, 4, 8)),
+    plot_row="migrate_fail_pass_gt2",
+    expect="v0 at least 10x lru-cache-disable on migrate fail (pass>2)",
+))
+
+_add(Experiment(
+    name="pagevec-sweep",
+    title="failing migrations against pagevec_size (15 before v6.9, 31 after)",
+    anchor="PAGEVEC_SIZE 15 (v4.15-v6.8), folio_batch 31 (v6.9+): a bigger batch "
+           "holds pages longer",
+    family="lru_cache",
+    defaults=dict(LRU_CACHE_DEFAULTS, cma_allocs=20),
+    variants=("v0", "lru-cache-disable"),
+    rows=ROWS_MIGRATION,
+    setup_fn=setup_lru_cache_workload,
+    sweep=("pagevec_size", (7, 15, 31)),
+    plot_row="migrate_fail_pass_gt2",
+    seeds=4,
+    expect="v0 grows with pagevec_size; lru-cache-disable stays low",
+))
+
+_add(Experiment(
+    name="disable-latency",
+    title="latency of lru_cache_disable() under each disabling variant",
+    anchor="ff042f4a9b05 (v5.18) synchronize_rcu made it slow (stress-ng NUMA "
+           "-88%); the expedited grace period (v5.19) restored it",
+    family="lru_cache",
+    defaults=dict(LRU_CACHE_DEFAULTS, cma_allocs=10, disable_users=2),
+    variants=("lru-cache-disable", "sync-rcu", "sync-rcu-expedited"),
+    rows=(Row("lru_cache_disable", "drain latency", "latency"),
+          Row("cma_alloc", "cma_alloc latency", "latency"),
+          Row("migrate_fail_pass_gt2", "migrate fail (pass>2)")),
+    setup_fn=setup_lru_cache_workload,
+    seeds=4,
+    expect="sync-rcu p50 well above lru-cache-disable and sync-rcu-expedited",
+))
+
+
+def find_experiment(name):
+    from ..explore.registry import LookupFailure
+    if name in EXPERIMENTS:
+        return EXPERIMENTS[name]
+    raise LookupFailure(f"unknown experiment {name!r} (known: {', '.join(EXPERIMENTS)})")
