@@ -604,12 +604,15 @@ def _measure_costs(cost_file, cost_items):
               help="A JSON object of kind -> ns overriding the cost model.")
 @click.option("--plot", "plot_dir", default=None, metavar="DIR",
               help="Run the experiment's sweep too and write its plot (PNG, SVG) to DIR.")
+@click.option("--trace", "trace_dir", default=None, metavar="DIR",
+              help="Write seed 0's tracepoints of each variant to DIR, ftrace text with "
+                   "simulated timestamps.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per CPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plot_dir,
-            as_json, jobs, no_progress):
+            trace_dir, as_json, jobs, no_progress):
     """How often it happens under a workload: counters, rates and latencies
     in simulated time, with intervals (see docs/measure.md)."""
     from .explore.registry import find_family, find_variant
@@ -641,7 +644,8 @@ def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plo
     costs = _measure_costs(cost_file, cost_items)
     params = exp.params(overrides)
     sweep_values = exp.sweep[1] if (plot_dir and exp.sweep) else ()
-    meas = Measurement(exp, variants, seeds or exp.seeds, params, costs, sweep_values)
+    meas = Measurement(exp, variants, seeds or exp.seeds, params, costs, sweep_values,
+                       trace=bool(trace_dir))
     bar = None
     if _progress_wanted(no_progress, as_json):
         from tqdm import tqdm
@@ -651,7 +655,18 @@ def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plo
     def progress(done, total):
         if bar is not None:
             bar.update(1)
-    meas.run(jobs=jobs or default_jobs(), progress=progress)
+
+    def on_result(r):
+        # written as soon as the run ends: an interruption loses nothing
+        if trace_dir and "trace" in r:
+            from .report.events import ftrace_text
+            os.makedirs(trace_dir, exist_ok=True)
+            path = os.path.join(trace_dir, f"{exp.name}-{r['variant']}-seed{r['seed']}.txt")
+            with open(path, "w") as f:
+                f.write(ftrace_text(r["trace"], r["pids"], timed=True))
+            r["trace_file"] = path
+            del r["trace"]
+    meas.run(jobs=jobs or default_jobs(), progress=progress, on_result=on_result)
     if bar is not None:
         bar.close()
     summary = meas.summary()
@@ -669,6 +684,9 @@ def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plo
         click.echo(json.dumps(summary, indent=1, default=float))
     else:
         click.echo(render(summary, exp, files))
+        for (value, variant, seed), r in sorted(meas.results.items(), key=lambda kv: kv[0][1:]):
+            if r.get("trace_file"):
+                click.echo(f"trace: {r['trace_file']}")
     if meas.interrupted:
         _err("interrupted: the table covers the runs that finished")
         return EXIT_INTERRUPTED

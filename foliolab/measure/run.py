@@ -42,6 +42,11 @@ def _trace_sink(clock, keep):
         def append(self, ev):
             step, cpu, task, event, fields = ev
             counts[event] = counts.get(event, 0) + 1
+            if event == "migrate:mm_migrate_pages":
+                # per-reason migration counts (the tracepoint's reason field)
+                for f in ("nr_succeeded", "nr_failed"):
+                    key = f"{event}:{fields['reason']}:{f}"
+                    counts[key] = counts.get(key, 0) + fields[f]
             if keep:
                 list.append(self, (clock.now, cpu, task, event, fields))
     counts = {}
@@ -87,6 +92,7 @@ def run_one(experiment, variant_name, seed, params, costs=None, trace=False):
     )
     if trace:
         out["trace"] = list(sink)
+        out["pids"] = [(t.name, t.pid) for t in m.tasks]
     return out
 
 

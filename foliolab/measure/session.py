@@ -22,7 +22,8 @@ from .run import run_one
 
 
 class Measurement:
-    def __init__(self, experiment, variants, seeds, params, costs, sweep_values=()):
+    def __init__(self, experiment, variants, seeds, params, costs, sweep_values=(),
+                 trace=False):
         self.experiment = experiment
         self.variants = tuple(variants)
         self.seeds = seeds
@@ -35,6 +36,7 @@ class Measurement:
             if param is not None and v != params.get(param):
                 self.points.append((v, dict(params, **{param: v})))
         self.results = {}              # (point value, variant, seed) -> RunResult
+        self.trace = trace             # seed 0 of each variant keeps its events
         self.interrupted = False
 
     def jobs(self):
@@ -55,11 +57,13 @@ class Measurement:
         try:
             if jobs <= 1:
                 for value, variant, seed, params in todo:
-                    r = run_one(self.experiment, variant, seed, params, CostModel(costs))
+                    r = run_one(self.experiment, variant, seed, params, CostModel(costs),
+                                self._traced(value, seed))
                     self._done(value, variant, seed, r, progress, on_result)
             else:
                 with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as ex:
-                    futs = {ex.submit(_job, self.experiment.name, variant, seed, params, costs):
+                    futs = {ex.submit(_job, self.experiment.name, variant, seed, params, costs,
+                                      self._traced(value, seed)):
                             (value, variant, seed) for value, variant, seed, params in todo}
                     try:
                         for f in cf.as_completed(futs):
@@ -73,6 +77,9 @@ class Measurement:
         except KeyboardInterrupt:
             self.interrupted = True
         return self
+
+    def _traced(self, value, seed):
+        return self.trace and value is None and seed == 0
 
     def _done(self, value, variant, seed, r, progress, on_result):
         self.results[(value, variant, seed)] = r
@@ -118,8 +125,13 @@ class Measurement:
             rows = {}
             for row in e.rows:
                 rows[row.key] = self.row_summary(row, variant)
+            names = sorted({n for r in runs for n in r["counters"]})
             out["variants"][variant] = {
                 "runs": len(runs),
+                # every counter of the run (vmstat, tracepoints, workload):
+                # Amean per run with its bootstrap interval
+                "counters": {n: stats.mean_ci([r["counters"].get(n, 0) for r in runs])
+                             for n in names},
                 "failures": [r["failure"] for r in runs if r["failure"]],
                 "sim_ms": [r["sim_ns"] / 1e6 for r in runs],
                 "steps": int(sum(r["steps"] for r in runs)),
@@ -161,9 +173,9 @@ def _worker_init():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _job(exp_name, variant, seed, params, costs):
+def _job(exp_name, variant, seed, params, costs, trace):
     from .experiments import find_experiment
-    return run_one(find_experiment(exp_name), variant, seed, params, CostModel(costs))
+    return run_one(find_experiment(exp_name), variant, seed, params, CostModel(costs), trace)
 
 
 def default_jobs():

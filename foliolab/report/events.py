@@ -22,22 +22,28 @@ def format_value(key, v):
     return str(v)
 
 
-def event_line(ev, pids=None):
+def event_line(ev, pids=None, timed=False):
+    """One event; ``timed``: the first field is simulated nanoseconds (measure
+    mode), printed as ftrace's seconds.microseconds timestamp."""
     step, cpu, task, event, fields = ev
     pid = (pids or {}).get(task, 0)
     f = " ".join(f"{k}={format_value(k, v)}" for k, v in fields.items())
     cpu_s = f"{cpu:03d}" if isinstance(cpu, int) and cpu >= 0 else "???"
-    return f"{task:>16}-{pid:<7} [{cpu_s}] .... {step:>6}: {event}: {f}".rstrip()
+    stamp = f"{step / 1e9:12.6f}" if timed else f"{step:>6}"
+    return f"{task:>16}-{pid:<7} [{cpu_s}] .... {stamp}: {event}: {f}".rstrip()
 
 
-def ftrace_text(events, tasks=()):
+def ftrace_text(events, tasks=(), timed=False):
     """The events as ftrace's ``trace`` file shows them.  ``tasks``:
-    TaskInfo objects (for the pids)."""
+    TaskInfo objects or (name, pid) pairs (for the pids).  ``timed``: the
+    events carry simulated time (measure mode), not step numbers."""
     pids = {}
     for t in tasks:
-        pids.setdefault(t.name, t.pid)
+        name, pid = t if isinstance(t, tuple) else (t.name, t.pid)
+        pids.setdefault(name, pid)
+    col = "   TIMESTAMP" if timed else "   STEP"
     lines = ["# tracer: nop", "#",
-             "#           TASK-PID     CPU#  ||||   STEP  FUNCTION",
+             f"#           TASK-PID     CPU#  ||||{col}  FUNCTION",
              "#              | |         |   ||||     |         |"]
-    lines += [event_line(ev, pids) for ev in events or ()]
+    lines += [event_line(ev, pids, timed) for ev in events or ()]
     return "\n".join(lines) + "\n"
