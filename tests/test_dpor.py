@@ -22,7 +22,8 @@ from foliolab.engine.sync import (
     mutex_unlock, preempt_disable, preempt_enable, spin_lock, spin_unlock, spinlock_t,
     wait_for_completion,
 )
-from foliolab.explore.dpor import Systematic
+from foliolab.engine.footprint import Event
+from foliolab.explore.dpor import RaceTracker, Systematic
 from foliolab.explore.explorer import explore
 from foliolab.explore.registry import builder
 from foliolab.explore.run import run_schedule
@@ -159,10 +160,12 @@ class TooBig(Exception):
     pass
 
 
-def classes(program, bound, reduction, limit=3000):
+def classes(program, bound, reduction, limit=3000, traces=None):
     """Run the systematic search to its end; the behaviour of every complete
     run (what each read returned, the final values), and the strategy.
-    Raises TooBig past ``limit`` runs (the brute force must stay small)."""
+    ``traces``: a list that receives the Mazurkiewicz trace of every
+    complete run that did not fail (a failure cuts its run short).  Raises TooBig past ``limit`` runs (the brute force must
+    stay small)."""
     strat = Systematic(bound, reduction, iterative=False)
     b = builder(program)
     full = program.settings()
@@ -184,8 +187,24 @@ def classes(program, bound, reduction, limit=3000):
         if not res.aborted:
             assert bound is None or res.preemptions <= bound
             seen.append(behaviour(k, res, labels))
+            if traces is not None and res.failure is None:
+                traces.append(trace(strat._events, len(res.machine.tasks)))
         strat.after(res)
     return seen, strat
+
+
+def trace(events, ntask):
+    """A run's Mazurkiewicz trace, canonically: every step (its task, its
+    number among the task's steps) with its vector clock, which names the
+    steps that happen before it.  Two schedules have the same trace exactly
+    when they order every pair of dependent steps alike.  A store-buffer
+    drain inside a step counts as the buffer's commits, as in the search."""
+    tr = RaceTracker(ntask + 4)
+    for i, (ev, invisible, drained) in enumerate(events):
+        for sb, sbkey, key, ekey in drained:
+            tr.push(Event(sb, frozenset(), frozenset((sbkey, key, ekey))), False, i)
+        tr.push(ev, invisible, i)
+    return frozenset((tr.tid[x], tr.seq[x], tuple(tr.vc[x])) for x in range(tr.n))
 
 
 def behaviour(k, res, labels):
@@ -209,16 +228,34 @@ def behaviour(k, res, labels):
     return frozenset(reads), final, res.failure and res.failure.kind
 
 
-def check_program(program, bounds=(0, 1, 2, None)):
+def check_program(program, bounds=(0, 1, 2, None), exact=False, distinct=True):
+    """Every behaviour of the plain search is shown; without a bound,
+    (``distinct``) no trace is explored twice and (``exact``) every trace of
+    the plain search is explored.  (Not ``distinct`` under TSO, which keeps
+    source sets: they explore some trace twice there, before wakeup trees
+    as now -- [[r0], [w0, lock0, r0, unlock0]].)  (``exact`` holds where footprints do not depend on
+    the end of the run: with a store buffer or a shared CPU, which task
+    exits last changes footprints -- the END key, the CPU key -- so the
+    plain search tells apart schedules that the reduced one, which sees
+    the footprints of its own runs, treats as one; there the behaviours
+    are what is compared.)"""
     for bound in bounds:
+        every = [] if bound is None and exact else None
         try:
-            plain, _ = classes(program, bound, "none")
+            plain, _ = classes(program, bound, "none", traces=every)
         except TooBig:
             assume(False)           # too many schedules for the brute force
-        reduced, strat = classes(program, bound, "dpor", limit=10**6)
+        runs = [] if bound is None and distinct else None
+        reduced, strat = classes(program, bound, "dpor", limit=10**6, traces=runs)
         missing = set(plain) - set(reduced)
         assert not missing, (f"bound {bound}: DPOR missed {len(missing)} of "
                              f"{len(set(plain))} behaviours: {sorted(missing)[:3]}")
+        if runs is not None:
+            assert len(set(runs)) == len(runs), "two runs of one trace"
+        if every is not None:
+            assert set(runs) == set(every), (
+                f"{len(set(every) - set(runs))} traces missed, "
+                f"{len(set(runs) - set(every))} unknown to the plain search")
 
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -229,13 +266,13 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
 @SETTINGS
 @given(programs(tso=False))
 def test_dpor_covers_every_trace_sc(threads):
-    check_program(make_program(threads))
+    check_program(make_program(threads), exact=True)
 
 
 @SETTINGS
 @given(programs(tso=True))
 def test_dpor_covers_every_trace_tso(threads):
-    check_program(make_program(threads, tso=True), bounds=(0, 1, None))
+    check_program(make_program(threads, tso=True), bounds=(0, 1, None), distinct=False)
 
 
 @SETTINGS
@@ -251,11 +288,14 @@ def test_dpor_covers_every_trace_with_shared_cpus(case):
 # ------------------------------------------------ programs with known answers
 @pytest.mark.parametrize("n,traces", [(2, 6), (3, 90), (4, 2520)])
 def test_locked_increments_explore_exactly_their_traces(n, traces):
-    """(2n)!/2^n orders of the critical sections: one run each."""
+    """(2n)!/2^n orders of the critical sections: one run each, and no run
+    abandoned sleep-set blocked (wakeup trees; source sets ran 12,107 runs
+    for N=4)."""
     r = explore(P.locked_increments(n), "plain", [], "dfs", None, preemptions=None,
                 trace_dir=None, progress=False)
     assert r.outcome == "certified"
     assert r.search["complete_runs"] == traces
+    assert r.search["runs"] == traces and r.search["sleep_blocked"] == 0
     assert "exhaustive" in r.certificate
 
 

@@ -43,6 +43,25 @@ every schedule of the scenario is covered, and -- sleep sets guarantee it --
 no two complete runs are equivalent, so the runs counted are the
 Mazurkiewicz traces of the program.
 
+Without a bound (``k=None``) the search is optimal DPOR with wakeup trees
+(Abdulla, Aronis, Jonsson, Sagonas, POPL 2014; "Source sets", JACM 2017)
+instead: a race adds to the state before ``E_j`` not one task but the
+sequence that reverses it -- the steps after ``E_j`` that do not happen
+after it, then ``p`` -- unless a weak initial of it sleeps there or a
+branch of the state's wakeup tree already leads to it; a run follows the
+tree's branches before it chooses freely.  Following a whole sequence
+meets no sleeping task, so runs are no longer abandoned sleep-set blocked
+(N=4 locked increments: 2,520 runs, one per trace, where source sets ran
+12,107).  ``p``'s racing step is taken as dependent on everything (it runs
+in another state than where it raced), unless it is ``p``'s next step there,
+known from an earlier run and untouched by the sequence; where it would in
+fact have commuted with a sleeping task a run can still end blocked.  Only
+on machines without daemons or shared CPUs (``_plain_machine``): there the
+exit of the last task changes footprints, and a recorded sequence may not
+replay; those, and races around store-buffer drains, keep the source-set
+algorithm above (one initial of the sequence; it mixes soundly, a one-step
+branch standing for every run that starts with it).
+
 The machine gives the search every step's footprint through
 ``Machine.on_event``; steps of code that declares no footprint (user patches
 that do not opt in, user families) are opaque and dependent on everything,
@@ -64,7 +83,8 @@ class Node:
     """The state before step ``i`` of the current run."""
 
     __slots__ = ("en", "chosen", "events", "backtrack", "pending", "done",
-                 "sleep", "slept", "bound_exceeded", "last", "pre", "free", "waiting")
+                 "sleep", "slept", "bound_exceeded", "last", "pre", "free", "waiting",
+                 "wut", "sub")
 
     def __init__(self, en, last, pre, sleep, free):
         self.en = en                 # enabled (visible) task ids, in machine order
@@ -80,6 +100,12 @@ class Node:
         self.pre = pre               # preemptions before this step
         self.free = free             # store-buffer pseudo-tasks: never a preemption
         self.waiting = ()            # task ids waiting for a held spinlock here
+        # Unbounded search (optimal DPOR): the wakeup tree's branches not yet
+        # started here, in the order they are to run: [tid, Event or None
+        # (unknown: dependent on everything), [branches below]]; and the
+        # branches below the one running now, for the next node.
+        self.wut = []
+        self.sub = None
 
     def asleep(self, tid):
         return tid in self.sleep or tid in self.slept
@@ -114,6 +140,10 @@ class Systematic(Strategy):
         self.bound = preemptions
         self.reduction = reduction
         self.sleep_sets = preemptions is None
+        # Unbounded: races add wakeup sequences (optimal DPOR), not tasks;
+        # decided on the first run (_plain_machine), None until then.
+        self.optimal = None if self.sleep_sets and reduction == "dpor" else False
+        self.deviations = 0           # wakeup sequences that did not run as recorded
         self.iterative = iterative and preemptions is not None
         self.level = 0 if self.iterative else preemptions
         self.complete = False
@@ -149,7 +179,10 @@ class Systematic(Strategy):
         frac = 0.0
         weight = 1.0
         for node in self.nodes:
-            known = len(node.done | node.backtrack) or 1
+            if self.optimal:
+                known = len(node.done) + len(node.wut) or 1
+            else:
+                known = len(node.done | node.backtrack) or 1
             finished = len(node.done) - 1
             frac += weight * finished / known
             weight /= known
@@ -174,6 +207,8 @@ class Systematic(Strategy):
         k.m.on_event = self._on_event
         k.m.choose_single = True         # a lone enabled task may be asleep
         self._sb = frozenset(t.tid for t in k.m.tasks if t.is_sb)
+        if self.optimal is None:
+            self.optimal = _plain_machine(k.m)
         if not getattr(getattr(k, "scenario", None), "footprints", False):
             self.opaque = True
 
@@ -203,7 +238,16 @@ class Systematic(Strategy):
         node = self._new_node(en)
         node.waiting = [t.tid for t in m.tasks
                         if t.want is not None and t.want.owner is not None]
-        tid = self._default_choice(node)
+        tid = None
+        if self.optimal and len(nodes) > 1:
+            # the rest of the wakeup sequence the parent follows
+            parent = nodes[-2]
+            if parent.sub:
+                node.wut = parent.sub
+            parent.sub = None
+            tid = self._follow(node)
+        if tid is None:
+            tid = self._default_choice(node)
         if tid is None:
             nodes.pop()
             self.sleep_blocked += 1
@@ -347,16 +391,29 @@ class Systematic(Strategy):
             start = min(self.prefix_len, len(tr.first))
         tr.truncate_node(start)
         events = self._events
+        self._last_drain = max((y for y in range(len(events)) if events[y][2]), default=-1)
+        self._plain_run = _plain_machine(res.machine)
         add = self._add_backtrack
+        # A wakeup sequence needs the whole run (the steps after the race
+        # that do not happen after it): races wait for the end of it.
+        later = [] if self.optimal else None
         for i in range(start, len(events)):
             ev, invisible, drained = events[i]
             tr.first.append(tr.n)
             for sb, sbkey, key, ekey in drained:
                 commit = Event(sb, frozenset(), frozenset((sbkey, key, ekey)))
                 for j, p, vc in tr.push(commit, False, i):
-                    add(j, p, vc, False)
+                    if later is None:
+                        add(j, p, vc, False)
+                    else:
+                        later.append((j, p, vc))
             for j, p, vc in tr.push(ev, invisible, i):
-                add(j, p, vc, False)
+                if later is None:
+                    add(j, p, vc, False)
+                else:
+                    later.append((j, p, vc))
+        for j, p, vc in later or ():
+            add(j, p, vc, False)
         if res.failure is None and not res.aborted:
             # Tasks still enabled when the run ended (a store buffer not yet
             # drained, a kworker with work): their next steps never ran, so
@@ -372,6 +429,8 @@ class Systematic(Strategy):
         task whose steps after ``j`` happen before ``p``'s racing step
         (``ivc``, its vector clock), else every awake enabled task), plus the
         conservative point at the last context switch before ``j``."""
+        if self.optimal and self._wakeup(j, p):
+            return
         nodes = self.nodes
         tr = self._tracker
         nj = tr.node[j]                   # the state before step j
@@ -391,8 +450,8 @@ class Systematic(Strategy):
             # before e', misses TSO behaviours -- tests/test_dpor.py found
             # them.  It saves sleep-blocked runs on lock-only programs: N=4
             # locked increments 2,693 runs against 12,107; on the lru_cache
-            # cells the two cost the same.  Wakeup trees (optimal DPOR)
-            # would remove the sleep-blocked runs.)
+            # cells the two cost the same.  Without a bound, wakeup trees
+            # (_wakeup) remove the sleep-blocked runs where they apply.)
             seq = tr.seq
             tids = tr.tid
             vcs = tr.vc
@@ -419,11 +478,11 @@ class Systematic(Strategy):
             users = self._lock_users
             if lock is not None and not any(alt in users[key] for key in lock):
                 return                  # alt never blocks on those locks
-            target.add(alt)
+            self._mark(node, alt, target)
         else:
             for q in node.en:
                 if not node.asleep(q):
-                    target.add(q)
+                    self._mark(node, q, target)
             # p was kept off its CPU here by the task running there (a
             # non-preemptible section; a spinlock wait is a lock race,
             # reversed through the acquisitions); the race can also be
@@ -443,7 +502,7 @@ class Systematic(Strategy):
                     back = nodes[x]
                     if q in back.en:
                         if not back.asleep(q):
-                            (back.pending if conservative else back.backtrack).add(q)
+                            self._mark(back, q, back.pending if conservative else back.backtrack)
                         break
                     x -= 1
         if not conservative and self.level is not None and not (
@@ -473,6 +532,97 @@ class Systematic(Strategy):
                     if any(len(users[key]) > 1 or r not in users[key] for key in keys):
                         self._add_backtrack(tr.first[x], p, ivc, True, keys)
 
+    # ------------------------------------------ wakeup trees (unbounded)
+    def _wakeup(self, j, p):
+        """Optimal DPOR (Abdulla et al., POPL 2014; JACM 2017): the race of
+        step ``j`` with the next step ``e'`` of ``p`` is reversed by the
+        wakeup sequence v = notdep(j).e' -- the run steps after ``j`` that
+        do not happen after it, then ``p`` -- inserted into the wakeup tree
+        of the state before ``j``, unless a weak initial of v sleeps there
+        (its traces are explored) or a branch of the tree already leads to
+        it.  Following v from there runs into no sleeping task: no run is
+        sleep-set blocked.  False when the race is left to the source-set
+        code (_add_backtrack): store-buffer drains inside a step from
+        ``j`` on (a step would stand for several tracker steps), or v not
+        starting with a task enabled there."""
+        nodes = self.nodes
+        tr = self._tracker
+        nj = tr.node[j]
+        if nj >= len(nodes) or self._last_drain >= nj or not self._plain_run:
+            return False
+        node = nodes[nj]
+        events = self._events
+        vcs, first = tr.vc, tr.first
+        pj, sj = tr.tid[j], tr.seq[j]
+        v = []
+        for y in range(nj + 1, len(events)):
+            ev, invisible, _ = events[y]
+            # an invisible step touches nothing shared: leave it out
+            if not invisible and vcs[first[y]][pj] < sj:
+                v.append((ev.tid, ev))
+        # e' runs after v, not where it ran: its footprint may differ, so
+        # it is unknown (dependent on everything) -- unless it is p's next
+        # step here, known from an earlier run, and v touches nothing it
+        # touches (then v does not change it).
+        last = None
+        if not any(t == p for t, _ in v):
+            known = node.sleep.get(p) or node.slept.get(p) or node.events.get(p)
+            if known is not None and not any(_dep(known, e) for _, e in v):
+                last = known
+        v.append((p, last))
+        if v[0][0] not in node.en:
+            return False
+        for src in (node.sleep, node.slept):
+            for q, qev in src.items():
+                if _after_initial(q, qev, v) is not None:
+                    return True           # a weak initial sleeps: explored
+        _insert(node.wut, v)
+        return True
+
+    def _follow(self, node):
+        """Pop the next branch of ``node``'s wakeup tree to run, or None."""
+        wut = node.wut
+        while wut:
+            tid, _, below = wut.pop(0)
+            if tid in node.done or node.asleep(tid):
+                # Sleeping: every trace from here with tid as a weak
+                # initial -- the branch's among them -- was explored.
+                continue
+            if tid not in node.en:
+                # The sequence is not executable as recorded (the model
+                # broke an assumption of the theory): explore every
+                # enabled task here, and tid where it could last run.
+                self.deviations += 1
+                for q in node.en:
+                    self._add_single(node, q)
+                nodes = self.nodes
+                x = nodes.index(node) - 1 if tid not in node.waiting else -1
+                while x >= 0:
+                    if tid in nodes[x].en:
+                        self._add_single(nodes[x], tid)
+                        break
+                    x -= 1
+                continue
+            node.sub = below
+            return tid
+        return None
+
+    def _mark(self, node, q, target):
+        if self.optimal:
+            self._add_single(node, q)
+        else:
+            target.add(q)
+
+    def _add_single(self, node, q):
+        """A branch of one step of ``q`` (a source-set entry): any run
+        starting with ``q``."""
+        if q in node.done or node.asleep(q) or q not in node.en:
+            return
+        for br in node.wut:
+            if br[0] == q:
+                return
+        node.wut.append([q, None, []])
+
     def _last_context_switch_before(self, j):
         """The largest step x < j where the run switched tasks (0: the
         start)."""
@@ -495,6 +645,8 @@ class Systematic(Strategy):
 
     # --------------------------------------------------------- backtracking
     def _backtrack(self):
+        if self.optimal:
+            return self._backtrack_optimal()
         nodes = self.nodes
         k = self.level
         dpor = self.reduction == "dpor"
@@ -534,6 +686,26 @@ class Systematic(Strategy):
             nodes.pop()
             if nodes and node.bound_exceeded:
                 nodes[-1].bound_exceeded = True
+        self._level_done()
+
+    def _backtrack_optimal(self):
+        """The next branch of the deepest wakeup tree that has one."""
+        nodes = self.nodes
+        while nodes:
+            node = nodes[-1]
+            ev = node.events.get(node.chosen)
+            if ev is not None:
+                node.slept[node.chosen] = ev      # its subtree is complete
+            node.sub = None
+            tid = self._follow(node)
+            if tid is not None:
+                node.chosen = tid
+                node.done.add(tid)
+                self.prefix_len = len(nodes) - 1
+                self.branch_points += 1
+                return
+            self.level_pruned += sum(1 for q in node.en if q not in node.done)
+            nodes.pop()
         self._level_done()
 
     def _level_done(self):
@@ -848,6 +1020,70 @@ class _AttrBox:
 
     def __delitem__(self, name):                       # pragma: no cover
         raise AttributeError(name)
+
+
+def _plain_machine(m):
+    """Wakeup sequences replay as recorded: no daemons (store buffers,
+    kworkers) and no shared CPU.  Which task exits last changes footprints
+    there -- it writes END, which a daemon's step reads; with a CPU's last
+    other task gone, preempt_disable no longer writes the CPU's key -- so a
+    sequence recorded in one order may not run (a daemon already stopped)
+    or may run into sleeping tasks in another; the search then uses source
+    sets (the generated tests found both)."""
+    seen = set()
+    for t in m.tasks:
+        if t.daemon or t.cpu in seen:
+            return False
+        seen.add(t.cpu)
+    return True
+
+
+def _dep(a, b):
+    """Steps of two tasks do not commute (None: unknown)."""
+    if a is None or b is None:
+        return True
+    return a.conflicts(b) or a.tid in b.woke or b.tid in a.woke
+
+
+def _after_initial(q, qev, w):
+    """If ``q`` (next step ``qev``, None: unknown) is a weak initial of the
+    sequence ``w`` [(tid, Event or None)]: ``w`` without ``q``'s first step;
+    else None.  A weak initial: ``q``'s first step in ``w`` depends on no
+    step before it, or ``q`` is not in ``w`` and ``qev`` commutes with all
+    of it (then ``q`` first leads to the same traces)."""
+    for a, (t, ev) in enumerate(w):
+        if t == q:
+            for b in range(a):
+                if _dep(w[b][1], ev):
+                    return None
+            return w[:a] + w[a + 1:]
+    for _, ev in w:
+        if _dep(qev, ev):
+            return None
+    return w
+
+
+def _insert(branches, w):
+    """Insert the sequence ``w`` into a wakeup tree (Abdulla et al.): follow
+    the first branch whose step is a weak initial of what is left of
+    ``w``; a leaf reached (or ``w`` used up) already covers ``w``; else
+    ``w``'s rest becomes the last branch there."""
+    while True:
+        for br in branches:
+            rest = _after_initial(br[0], br[1], w)
+            if rest is not None:
+                break
+        else:
+            chain = top = [w[0][0], w[0][1], []]
+            for t, ev in w[1:]:
+                nxt = [t, ev, []]
+                chain[2].append(nxt)
+                chain = nxt
+            branches.append(top)
+            return
+        if not br[2] or not rest:
+            return
+        branches, w = br[2], rest
 
 
 def _join(a, b):
