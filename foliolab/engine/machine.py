@@ -230,7 +230,7 @@ class Machine:
         self.kworkers = []
         self.worker_pools = []
         self._keys = 0
-        self._dirty = []               # CPUs whose enabled tasks may have changed
+        self._dirty = []               # tasks whose CPU's enabled tasks may have changed
         self._min_deadline = NEVER     # at most the earliest deadline of an enabled task
         if self.tso:
             for c in self.cpus:
@@ -259,7 +259,7 @@ class Machine:
         c.single = len(c.tasks) == 1
         if not daemon:
             self.nr_live += 1
-        self._dirty.append(c)
+        self._dirty.append(t)
         if self.fp_woke is not None:
             self.fp_woke.append(t.tid)     # spawned by this step: happens after it
         return t
@@ -281,7 +281,7 @@ class Machine:
         t.wait = wait
         t.idle = idle
         t.blocked_since = self.steps
-        self._dirty.append(self.cpus[t.cpu])
+        self._dirty.append(t)
         # schedule() is a full barrier and a quiescent state
         if self.tso and self.cpus[t.cpu].sb:
             self.drain_store_buffer(t.cpu)
@@ -293,8 +293,7 @@ class Machine:
             t.state = RUNNABLE
             t.wait = None
             t.idle = False
-            c = self.cpus[t.cpu]
-            self._dirty.append(c)
+            self._dirty.append(t)
             woke = self.fp_woke
             if woke is not None:
                 # The woken task's next step happens after this one.  The
@@ -304,10 +303,7 @@ class Machine:
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
-        cpus = self.cpus
-        dirty = self._dirty
-        for w in waiters:
-            dirty.append(cpus[w.cpu])
+        self._dirty += waiters
 
     def might_sleep(self, t, what):
         if t.preempt_count or t.irqs_off:
@@ -335,7 +331,8 @@ class Machine:
         for var, value in sb:
             var.v = value
         sb.clear()
-        self._dirty.append(c)
+        if c.sb_task is not None:
+            self._dirty.append(c.sb_task)
 
     # ---------------------------------------------------------------- RCU
     def rcu_report_qs(self, cpu):
@@ -634,7 +631,8 @@ class Machine:
                     changed = refresh(c, steps)
             # the enabled set: this CPU, and the CPUs the step marked
             if dirty:
-                for d in dirty:
+                for u in dirty:
+                    d = cpus[u.cpu]
                     if d is not c and refresh(d, steps):
                         changed = True
                 dirty.clear()
