@@ -553,6 +553,7 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
+        tso = self.tso
         steps = self.steps
         for c in cpus:
             refresh(c, steps)
@@ -622,22 +623,57 @@ class Machine:
                 if labels is not None:
                     labels.append(label)
                     on_step and on_step(t)
-                if c.single and not c.sb and t.state == RUNNABLE and len(c.en) == 1 \
-                        and (t.want is None or t.want.owner is None):
+                if c.single and not c.sb and len(c.en) == 1:
                     # the CPU's only task, enabled before the step (en is
-                    # [t]) and still: what _refresh_cpu would find, uncalled
-                    changed = False
+                    # [t]): _refresh_cpu's first case, inline
+                    w = t.want
+                    if t.state == RUNNABLE and (w is None or w.owner is None):
+                        changed = False
+                    else:
+                        t.in_en = False
+                        if fair:
+                            t.acc = steps + fair - t.deadline
+                            t.deadline = NEVER
+                        c.en = []
+                        changed = True
                 else:
                     changed = refresh(c, steps)
             # the enabled set: this CPU, and the CPUs the step marked
             if dirty:
                 for u in dirty:
                     d = cpus[u.cpu]
-                    if d is not c and refresh(d, steps):
+                    if d is c:
+                        continue
+                    if d.single and not d.sb and not u.is_sb and len(d.en) == u.in_en:
+                        # u is the only task of d and d.en is [u] or []:
+                        # _refresh_cpu's first case, inline (lock waiters)
+                        w = u.want
+                        if u.state == RUNNABLE and (w is None or w.owner is None):
+                            if not u.in_en:
+                                u.in_en = True
+                                if fair:
+                                    x = u.deadline = steps + fair - u.acc
+                                    if x < self._min_deadline:
+                                        self._min_deadline = x
+                                d.en = [u]
+                                changed = True
+                        elif u.in_en:
+                            u.in_en = False
+                            if fair:
+                                u.acc = steps + fair - u.deadline
+                                u.deadline = NEVER
+                            d.en = []
+                            changed = True
+                    elif refresh(d, steps):
                         changed = True
                 dirty.clear()
             if changed:
-                en = self._rebuild()
+                if tso:
+                    en = self._rebuild()
+                else:
+                    en = []
+                    for d in cpus:
+                        en += d.en
                 md = self._min_deadline
             if steps >= check:
                 if steps >= max_steps:

@@ -248,21 +248,9 @@ def _spin_acquire(lock, t, text):
         m.lock_changed(waiters)           # they spin again
 
 
-def _spin_release(lock, t):
-    if lock.owner is not t:
-        raise LockdepSplat(
-            f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
-    lock.owner = None
-    held = t.held
-    if held and held[-1] is lock:
-        held.pop()
-    else:
-        _lockdep_release(lock.m, t, lock)
-    w = lock.m.fpw
-    if w is not None:
-        w.append(lock.fpk)
-    if lock.waiters:
-        lock.m.lock_changed(lock.waiters)  # one of them may take it now
+def _spin_wrong_owner(lock, t):
+    raise LockdepSplat(
+        f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
 
 
 # spin_lock() and spin_lock_irq() are plain functions that hand over the
@@ -275,9 +263,23 @@ def spin_lock(lock):
     return _spin_acquire(lock, t, lock.lbl_lock)
 
 
+# The release is written out in both unlocks (no helper call: the hottest
+# path of the model).
 def spin_unlock(lock):
-    t = lock.m.current
-    _spin_release(lock, t)
+    m = lock.m
+    t = m.current
+    if lock.owner is not t:
+        _spin_wrong_owner(lock, t)
+    lock.owner = None
+    held = t.held
+    if held and held[-1] is lock:
+        held.pop()
+    else:
+        _lockdep_release(m, t, lock)
+    if m.fpw is not None:
+        m.fpw.append(lock.fpk)
+    if lock.waiters:
+        m.lock_changed(lock.waiters)      # one of them may take it now
     t.preempt_count -= 1
     yield lock.lbl_unlock
 
@@ -290,8 +292,20 @@ def spin_lock_irq(lock):
 
 
 def spin_unlock_irq(lock):
-    t = lock.m.current
-    _spin_release(lock, t)
+    m = lock.m
+    t = m.current
+    if lock.owner is not t:
+        _spin_wrong_owner(lock, t)
+    lock.owner = None
+    held = t.held
+    if held and held[-1] is lock:
+        held.pop()
+    else:
+        _lockdep_release(m, t, lock)
+    if m.fpw is not None:
+        m.fpw.append(lock.fpk)
+    if lock.waiters:
+        m.lock_changed(lock.waiters)      # one of them may take it now
     t.preempt_count -= 1
     t.irqs_off -= 1
     yield lock.lbl_unlock_irq
@@ -394,13 +408,17 @@ def _atomic_rmw(a):
 
 
 def atomic_inc(a):
-    _atomic_rmw(a)
+    m = a.m
+    if m.tso or m.fpw is not None:    # else _atomic_rmw() has nothing to do
+        _atomic_rmw(a)
     a.counter += 1
     yield f"atomic_inc({a.name}) -> {a.counter}"
 
 
 def atomic_dec(a):
-    _atomic_rmw(a)
+    m = a.m
+    if m.tso or m.fpw is not None:
+        _atomic_rmw(a)
     a.counter -= 1
     yield f"atomic_dec({a.name}) -> {a.counter}"
 
