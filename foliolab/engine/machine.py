@@ -559,23 +559,24 @@ class Machine:
             refresh(c, steps)
         dirty.clear()
         en = self._rebuild()
+        n = len(en)
         md = self._earliest(en)
-        one = -1 if self.choose_single else 1
+        # the policy is asked from lo enabled tasks on
+        lo = 1 if self.choose_single else 2
         last = self.last
         live = self.nr_live > 0
         # the next step that needs a look beyond the step itself: the hung
         # task check every 256 steps, or the step limit
         check = min((steps | 255) + 1, max_steps)
         while live:
-            n = len(en)
-            if n == one:
-                t = en[0]
-            elif n == 0:
-                raise Deadlock(self._deadlock_report())
-            elif md > steps or (md := self._earliest(en)) > steps:
+            if n >= lo and (md > steps or (md := self._earliest(en)) > steps):
                 t = choose(self, en)
                 if t is not last and last is not None and last.in_en and not t.is_sb:
                     self.preemptions += 1
+            elif n == 0:
+                raise Deadlock(self._deadlock_report())
+            elif n < lo:
+                t = en[0]
             else:
                 # fairness: the longest-starved task over the bound runs next
                 for t in en:
@@ -623,9 +624,10 @@ class Machine:
                 if labels is not None:
                     labels.append(label)
                     on_step and on_step(t)
-                if c.single and not c.sb and len(c.en) == 1:
-                    # the CPU's only task, enabled before the step (en is
-                    # [t]): _refresh_cpu's first case, inline
+                if c.single and not c.sb and c.en[-1] is t:
+                    # the CPU's only task, enabled before the step, and en
+                    # is [t] (not [t, sb/N] with the buffer drained by the
+                    # step): _refresh_cpu's first case, inline
                     w = t.want
                     if t.state == RUNNABLE and (w is None or w.owner is None):
                         changed = False
@@ -674,6 +676,7 @@ class Machine:
                     en = []
                     for d in cpus:
                         en += d.en
+                n = len(en)
                 md = self._min_deadline
             if steps >= check:
                 if steps >= max_steps:

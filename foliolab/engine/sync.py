@@ -245,7 +245,7 @@ def _spin_acquire(lock, t, text):
         w.append(lock.fpk)
         m.fp_acquired = lock.fpk
     if waiters:
-        m.lock_changed(waiters)           # they spin again
+        m._dirty += waiters               # they spin again (Machine.lock_changed, inline)
 
 
 def _spin_wrong_owner(lock, t):
@@ -279,7 +279,7 @@ def spin_unlock(lock):
     if m.fpw is not None:
         m.fpw.append(lock.fpk)
     if lock.waiters:
-        m.lock_changed(lock.waiters)      # one of them may take it now
+        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     yield lock.lbl_unlock
 
@@ -305,7 +305,7 @@ def spin_unlock_irq(lock):
     if m.fpw is not None:
         m.fpw.append(lock.fpk)
     if lock.waiters:
-        m.lock_changed(lock.waiters)      # one of them may take it now
+        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     t.irqs_off -= 1
     yield lock.lbl_unlock_irq
