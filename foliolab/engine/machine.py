@@ -127,11 +127,11 @@ class Task:
         # Every step of an invisible task touches only its own state (a user
         # busy loop): explorers need not interleave it with anything.
         self.invisible = invisible
-        # fairness bookkeeping: enabled now; while not enabled, the steps it
-        # starved since it last ran (banked when it left the enabled set);
-        # while enabled, the step at which the fairness bound forces it.
-        # A run sets only the deadline (the steps starved since are
-        # deadline - fair_bound ago), so the hot loop writes one field.
+        # fairness bookkeeping (fair_bound > 0): enabled now; while not
+        # enabled, the steps it starved since it last ran (banked when it
+        # left the enabled set); while enabled, the step at which the bound
+        # forces it.  A run only sets the deadline to step + fair_bound (its
+        # starvation clock restarts), so the hot loop writes one field.
         self.in_en = False
         self.acc = 0
         self.deadline = NEVER
