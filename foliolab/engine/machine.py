@@ -99,7 +99,7 @@ class Task:
         "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
-        "pid", "invisible", "want", "in_en", "since", "acc", "deadline",
+        "pid", "invisible", "want", "in_en", "acc", "deadline",
     )
 
     def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
@@ -127,11 +127,12 @@ class Task:
         # Every step of an invisible task touches only its own state (a user
         # busy loop): explorers need not interleave it with anything.
         self.invisible = invisible
-        # fairness bookkeeping: enabled now; start of the current enabled
-        # interval; starved steps of earlier intervals since the last run;
-        # the step at which the fairness bound forces it
+        # fairness bookkeeping (fair_bound > 0): enabled now; while not
+        # enabled, the steps it starved since it last ran (banked when it
+        # left the enabled set); while enabled, the step at which the bound
+        # forces it.  A run only sets the deadline to step + fair_bound (its
+        # starvation clock restarts), so the hot loop writes one field.
         self.in_en = False
-        self.since = 0
         self.acc = 0
         self.deadline = NEVER
 
@@ -140,13 +141,14 @@ class Task:
 
 
 class Cpu:
-    __slots__ = ("id", "curr", "tasks", "sb", "sb_task", "nr_switches", "en",
+    __slots__ = ("id", "curr", "tasks", "single", "sb", "sb_task", "nr_switches", "en",
                  "key", "sbkey", "rcukey")
 
     def __init__(self, cpu_id):
         self.id = cpu_id
         self.curr = None
         self.tasks = []
+        self.single = False        # exactly one task (the common case: a fast path)
         self.sb = []               # x86-TSO store buffer: [(Shared, value)]
         self.sb_task = None
         self.nr_switches = 0
@@ -228,9 +230,8 @@ class Machine:
         self.kworkers = []
         self.worker_pools = []
         self._keys = 0
-        self._dirty = []               # CPUs whose enabled tasks may have changed
-        self._en = []                  # the enabled tasks, in CPU order, sb tasks last
-        self._min_deadline = NEVER
+        self._dirty = []               # tasks whose CPU's enabled tasks may have changed
+        self._min_deadline = NEVER     # at most the earliest deadline of an enabled task
         if self.tso:
             for c in self.cpus:
                 t = Task(len(self.tasks), f"sb/{c.id}", c.id, None,
@@ -255,9 +256,10 @@ class Machine:
         self.tasks.append(t)
         c = self.cpus[cpu]
         c.tasks.append(t)
+        c.single = len(c.tasks) == 1
         if not daemon:
             self.nr_live += 1
-        self._dirty.append(c)
+        self._dirty.append(t)
         if self.fp_woke is not None:
             self.fp_woke.append(t.tid)     # spawned by this step: happens after it
         return t
@@ -279,7 +281,7 @@ class Machine:
         t.wait = wait
         t.idle = idle
         t.blocked_since = self.steps
-        self._dirty.append(self.cpus[t.cpu])
+        self._dirty.append(t)
         # schedule() is a full barrier and a quiescent state
         if self.tso and self.cpus[t.cpu].sb:
             self.drain_store_buffer(t.cpu)
@@ -291,8 +293,7 @@ class Machine:
             t.state = RUNNABLE
             t.wait = None
             t.idle = False
-            c = self.cpus[t.cpu]
-            self._dirty.append(c)
+            self._dirty.append(t)
             woke = self.fp_woke
             if woke is not None:
                 # The woken task's next step happens after this one.  The
@@ -302,10 +303,7 @@ class Machine:
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
-        cpus = self.cpus
-        dirty = self._dirty
-        for w in waiters:
-            dirty.append(cpus[w.cpu])
+        self._dirty += waiters
 
     def might_sleep(self, t, what):
         if t.preempt_count or t.irqs_off:
@@ -333,7 +331,8 @@ class Machine:
         for var, value in sb:
             var.v = value
         sb.clear()
-        self._dirty.append(c)
+        if c.sb_task is not None:
+            self._dirty.append(c.sb_task)
 
     # ---------------------------------------------------------------- RCU
     def rcu_report_qs(self, cpu):
@@ -432,21 +431,36 @@ class Machine:
     def _refresh_cpu(self, c, step):
         """Recompute CPU ``c``'s enabled tasks; True when they changed.
         Fairness bookkeeping: tasks leaving the set bank their starved steps,
-        tasks entering it start a new interval at ``step``."""
+        tasks entering it get the step the bound forces them at (and lower
+        ``_min_deadline`` to it)."""
         old = c.en
-        tasks = c.tasks
-        if len(tasks) == 1 and not c.sb:
+        if c.single and not c.sb:
             # one task on this CPU (the common case): enabled unless it
             # sleeps, exited or spins on a held lock
-            t = tasks[0]
+            t = c.tasks[0]
             want = t.want
-            on = t.state == RUNNABLE and (want is None or want.owner is None)
-            if on:
+            if t.state == RUNNABLE and (want is None or want.owner is None):
+                if not old:
+                    t.in_en = True
+                    fair = self.fair_bound
+                    if fair:
+                        d = t.deadline = step + fair - t.acc
+                        if d < self._min_deadline:
+                            self._min_deadline = d
+                    c.en = [t]
+                    return True
                 if len(old) == 1 and old[0] is t:
                     return False
                 new = [t]
             elif not old:
                 return False
+            elif len(old) == 1 and old[0] is t:
+                t.in_en = False
+                if self.fair_bound:
+                    t.acc = step + self.fair_bound - t.deadline
+                    t.deadline = NEVER
+                c.en = []
+                return True
             else:
                 new = []
         else:
@@ -459,39 +473,57 @@ class Machine:
         for t in old:
             if t not in new:
                 t.in_en = False
-                t.acc += step - t.since
-                t.deadline = NEVER
+                if fair:
+                    # starved since deadline - fair (its last run or its entry)
+                    t.acc = step + fair - t.deadline
+                    t.deadline = NEVER
         for t in new:
             if not t.in_en:
                 t.in_en = True
-                t.since = step
-                t.deadline = step + fair - t.acc if fair else NEVER
+                if fair:
+                    d = t.deadline = step + fair - t.acc
+                    if d < self._min_deadline:
+                        self._min_deadline = d
         c.en = new
         return True
 
     def _rebuild(self):
+        """The enabled tasks, in CPU order, store-buffer pseudo-tasks last
+        (each CPU's own is last in its ``en``)."""
         cpus = self.cpus
         if self.tso:
             en = []
             sbs = []
             for c in cpus:
-                for t in c.en:
-                    (sbs if t.is_sb else en).append(t)
-            en.extend(sbs)
+                e = c.en
+                if e:
+                    if e[-1].is_sb:
+                        sbs.append(e[-1])
+                        en += e[:-1]
+                    else:
+                        en += e
+            en += sbs
         elif len(cpus) == 2:
             en = cpus[0].en + cpus[1].en
         else:
             en = []
             for c in cpus:
-                en.extend(c.en)
-        md = NEVER
-        if self.fair_bound:
-            for t in en:
-                if t.deadline < md:
-                    md = t.deadline
-        self._en = en
-        self._min_deadline = md
+                en += c.en
         return en
+
+    def _earliest(self, en):
+        """The earliest deadline of the enabled tasks ``en`` (NEVER without
+        fairness).  ``_min_deadline`` is only a lower bound of it: tasks
+        entering the set lower it, a run raises only the runner's deadline
+        and a task leaving the set removes a deadline, which leave it a
+        bound; the loop calls this when the bound is due, to make it exact."""
+        md = NEVER
+        for t in en:
+            d = t.deadline
+            if d < md:
+                md = d
+        self._min_deadline = md
+        return md
 
     # ------------------------------------------------------------- the loop
     def run(self, choose):
@@ -521,63 +553,57 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
+        tso = self.tso
         steps = self.steps
         for c in cpus:
             refresh(c, steps)
         dirty.clear()
         en = self._rebuild()
-        rescan = False
-        one = -1 if self.choose_single else 1
-        while self.nr_live > 0:
-            n = len(en)
-            if n == one:
-                t = en[0]
+        n = len(en)
+        md = self._earliest(en)
+        # the policy is asked from lo enabled tasks on
+        lo = 1 if self.choose_single else 2
+        last = self.last
+        live = self.nr_live > 0
+        # the next step that needs a look beyond the step itself: the hung
+        # task check every 256 steps, or the step limit
+        check = min((steps | 255) + 1, max_steps)
+        while live:
+            if n >= lo and (md > steps or (md := self._earliest(en)) > steps):
+                t = choose(self, en)
+                if t is not last and last is not None and last.in_en and not t.is_sb:
+                    self.preemptions += 1
             elif n == 0:
                 raise Deadlock(self._deadlock_report())
-            elif self._min_deadline <= steps:
+            elif n < lo:
+                t = en[0]
+            else:
                 # fairness: the longest-starved task over the bound runs next
-                md = self._min_deadline
                 for t in en:
                     if t.deadline == md:
                         break
-            else:
-                t = choose(self, en)
-                last = self.last
-                if t is not last and last is not None and last.in_en and not t.is_sb:
-                    self.preemptions += 1
             schedule.append(t.tid)
-            if not t.is_sb:
-                # a store becoming visible is not a context switch: it
-                # neither costs a preemption nor ends the running task's turn
-                self.last = t
-            # running restarts the task's starvation clock
-            t.acc = 0
             steps += 1
-            t.since = steps
             if fair:
-                rescan = t.deadline == self._min_deadline
+                # running restarts the task's starvation clock
                 t.deadline = steps + fair
             self.steps = steps
             c = cpus[t.cpu]
             if on_event is not None:
-                fpr = self.fpr = []
-                fpw = self.fpw = []
-                woke = self.fp_woke = []
-                drained = self.fp_drained = []
-                self.fp_acquired = None
-                q0 = _rcu_view(c)
-                e0 = c.en
-            if t.is_sb:
+                changed = self._step_events(t, c, en, on_event)
+                last = self.last
+                live = self.nr_live > 0
+            elif t.is_sb:
+                # a store becoming visible is not a context switch: it
+                # neither costs a preemption nor ends the running task's turn
                 var, value = c.sb.pop(0)
                 var.v = value
-                if on_event is not None:
-                    fpw.append(c.sbkey)
-                    fpw.append(var.fpk)
-                    fpw.append(sb_entry_key(c.id, var.fpk))
                 if labels is not None:
                     labels.append(f"store {var.name} = {value} becomes visible")
                     on_step and on_step(t)
+                changed = refresh(c, steps)
             else:
+                self.last = last = t
                 if c.curr is not t:
                     # context switch: full barrier and a quiescent state
                     c.curr = t
@@ -591,67 +617,156 @@ class Machine:
                 try:
                     label = t.gen.send(None)
                 except StopIteration as e:
-                    t.state = DONE
-                    t.retval = e.value
-                    label = "exit"
-                    if not t.daemon:
-                        self.nr_live -= 1
-                    if rcu_gps:
-                        self.rcu_report_qs(t.cpu)
+                    label = self._exit(t, e)
+                    live = self.nr_live > 0
                 if rcu_gps:
                     self._rcu_step_qs(t)
                 if labels is not None:
                     labels.append(label)
                     on_step and on_step(t)
-            # the enabled set: this CPU, and the CPUs the step marked
-            if on_event is None:
-                changed = refresh(c, steps)
-            else:
-                # the scheduler's own look at the locks is not the step's
-                self.fpr = None
-                changed = refresh(c, steps)
-                # The end of the run disables every daemon: the exit of the
-                # last non-daemon task orders itself against their steps.
-                if t.daemon:
-                    fpr.append(END_KEY)
-                elif not self.nr_live:
-                    fpw.append(END_KEY)
-                if not t.is_sb:
-                    # The CPU's key: written when the step changed which
-                    # *other* tasks may run there, read otherwise.  Two
-                    # tasks of one CPU whose steps change neither commute
-                    # (under PREEMPT the context switch between them only
-                    # drains the store buffer and reports a quiescent state,
-                    # which declare themselves); a task that blocks or exits
-                    # changes only its own lot.
-                    if changed and _others(e0, t) != _others(c.en, t):
-                        fpw.append(c.key)
+                if c.single and not c.sb and c.en[-1] is t:
+                    # the CPU's only task, enabled before the step, and en
+                    # is [t] (not [t, sb/N] with the buffer drained by the
+                    # step): _refresh_cpu's first case, inline
+                    w = t.want
+                    if t.state == RUNNABLE and (w is None or w.owner is None):
+                        changed = False
                     else:
-                        fpr.append(c.key)
-                    if _rcu_view(c) != q0:
-                        # read: two such steps commute unless the underlying
-                        # state says otherwise; synchronize_rcu() "writes"
-                        # it, so it orders itself against every change
-                        fpr.append(c.rcukey)
-                self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
-                on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)
+                        t.in_en = False
+                        if fair:
+                            t.acc = steps + fair - t.deadline
+                            t.deadline = NEVER
+                        c.en = []
+                        changed = True
+                else:
+                    changed = refresh(c, steps)
+            # the enabled set: this CPU, and the CPUs the step marked
             if dirty:
-                for d in dirty:
-                    if d is not c and refresh(d, steps):
+                for u in dirty:
+                    d = cpus[u.cpu]
+                    if d is c:
+                        continue
+                    if d.single and not d.sb and not u.is_sb and len(d.en) == u.in_en:
+                        # u is the only task of d and d.en is [u] or []:
+                        # _refresh_cpu's first case, inline (lock waiters)
+                        w = u.want
+                        if u.state == RUNNABLE and (w is None or w.owner is None):
+                            if not u.in_en:
+                                u.in_en = True
+                                if fair:
+                                    x = u.deadline = steps + fair - u.acc
+                                    if x < self._min_deadline:
+                                        self._min_deadline = x
+                                d.en = [u]
+                                changed = True
+                        elif u.in_en:
+                            u.in_en = False
+                            if fair:
+                                u.acc = steps + fair - u.deadline
+                                u.deadline = NEVER
+                            d.en = []
+                            changed = True
+                    elif refresh(d, steps):
                         changed = True
                 dirty.clear()
             if changed:
-                en = self._rebuild()
-            elif rescan:
-                md = NEVER
-                for o in en:
-                    if o.deadline < md:
-                        md = o.deadline
-                self._min_deadline = md
-            if steps >= max_steps:
-                raise Livelock(self._livelock_report())
-            if not steps & 255:
-                self._check_hung()
+                if tso:
+                    en = self._rebuild()
+                else:
+                    en = []
+                    for d in cpus:
+                        en += d.en
+                n = len(en)
+                md = self._min_deadline
+            if steps >= check:
+                if steps >= max_steps:
+                    raise Livelock(self._livelock_report())
+                if not steps & 255:
+                    self._check_hung()
+                check = min((steps | 255) + 1, max_steps)
+
+    def _exit(self, t, e):
+        """``t``'s generator returned: the task exits."""
+        t.state = DONE
+        t.retval = e.value
+        if not t.daemon:
+            self.nr_live -= 1
+        if self.rcu_gps:
+            self.rcu_report_qs(t.cpu)
+        return "exit"
+
+    def _step_events(self, t, c, en, on_event):
+        """One step of ``t`` (CPU ``c``) for a systematic search: the step
+        as in the loop, recording its footprint for ``on_event``.  Returns
+        whether ``c``'s enabled tasks changed."""
+        labels = self.labels
+        on_step = self.on_step
+        rcu_gps = self.rcu_gps
+        steps = self.steps
+        fpr = self.fpr = []
+        fpw = self.fpw = []
+        woke = self.fp_woke = []
+        drained = self.fp_drained = []
+        self.fp_acquired = None
+        q0 = _rcu_view(c)
+        e0 = c.en
+        if t.is_sb:
+            var, value = c.sb.pop(0)
+            var.v = value
+            fpw.append(c.sbkey)
+            fpw.append(var.fpk)
+            fpw.append(sb_entry_key(c.id, var.fpk))
+            if labels is not None:
+                labels.append(f"store {var.name} = {value} becomes visible")
+                on_step and on_step(t)
+        else:
+            self.last = t
+            if c.curr is not t:
+                c.curr = t
+                c.nr_switches += 1
+                if c.sb:
+                    self.drain_store_buffer(t.cpu)
+                if rcu_gps:
+                    self.rcu_report_qs(t.cpu)
+            self.current = t
+            t.sched_point = 0
+            try:
+                label = t.gen.send(None)
+            except StopIteration as e:
+                label = self._exit(t, e)
+            if rcu_gps:
+                self._rcu_step_qs(t)
+            if labels is not None:
+                labels.append(label)
+                on_step and on_step(t)
+        # the scheduler's own look at the locks is not the step's
+        self.fpr = None
+        changed = self._refresh_cpu(c, steps)
+        # The end of the run disables every daemon: the exit of the last
+        # non-daemon task orders itself against their steps.
+        if t.daemon:
+            fpr.append(END_KEY)
+        elif not self.nr_live:
+            fpw.append(END_KEY)
+        if not t.is_sb:
+            # The CPU's key: written when the step changed which *other*
+            # tasks may run there, read otherwise.  Two tasks of one CPU
+            # whose steps change neither commute (under PREEMPT the context
+            # switch between them only drains the store buffer and reports a
+            # quiescent state, which declare themselves); a task that blocks
+            # or exits changes only its own lot.
+            if changed and _others(e0, t) != _others(c.en, t):
+                fpw.append(c.key)
+            else:
+                fpr.append(c.key)
+            if _rcu_view(c) != q0:
+                # read: two such steps commute unless the underlying state
+                # says otherwise; synchronize_rcu() "writes" it, so it
+                # orders itself against every change
+                fpr.append(c.rcukey)
+        self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
+        on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)
+        return changed
 
     def opaque(self):
         """The current step may touch anything (code without footprints)."""

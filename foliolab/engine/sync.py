@@ -207,14 +207,18 @@ def local_unlock_irqrestore(ll):
 
 # ----------------------------------------------------------------- spinlock
 class spinlock_t(_Lock):
-    __slots__ = ("lbl",)
+    __slots__ = ("lbl_lock", "lbl_lock_irq", "lbl_unlock", "lbl_unlock_irq")
 
     def __init__(self, m, name, cls=None):
         super().__init__(m, name, cls)
-        self.lbl = {}             # label per primitive, formatted once
+        # the labels of its steps, formatted once (a lock is hot)
+        self.lbl_lock = f"spin_lock({name})"
+        self.lbl_lock_irq = f"spin_lock_irq({name})"
+        self.lbl_unlock = f"spin_unlock({name})"
+        self.lbl_unlock_irq = f"spin_unlock_irq({name})"
 
 
-def _spin_acquire(lock, t, label):
+def _spin_acquire(lock, t, text):
     """Announce the lock, end the step; take it at the start of the next.
 
     The announcement is the interleaving point after what the step did
@@ -228,9 +232,6 @@ def _spin_acquire(lock, t, label):
     t.want = lock
     waiters = lock.waiters
     waiters.append(t)
-    text = lock.lbl.get(label)
-    if text is None:
-        text = lock.lbl[label] = f"{label}({lock.name})"
     yield text
     # the machine resumes us only once the lock is free
     waiters.remove(t)
@@ -244,59 +245,70 @@ def _spin_acquire(lock, t, label):
         w.append(lock.fpk)
         m.fp_acquired = lock.fpk
     if waiters:
-        m.lock_changed(waiters)           # they spin again
+        m._dirty += waiters               # they spin again (Machine.lock_changed, inline)
 
 
-def _spin_release(lock, t):
+def _spin_wrong_owner(lock, t):
+    raise LockdepSplat(
+        f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
+
+
+# spin_lock() and spin_lock_irq() are plain functions that hand over the
+# acquisition generator: ``yield from spin_lock(lock)`` runs it at once, so
+# the count is raised at the same point as in a generator, with one
+# generator less on the hottest path of the model.
+def spin_lock(lock):
+    t = lock.m.current
+    t.preempt_count += 1
+    return _spin_acquire(lock, t, lock.lbl_lock)
+
+
+# The release is written out in both unlocks (no helper call: the hottest
+# path of the model).
+def spin_unlock(lock):
+    m = lock.m
+    t = m.current
     if lock.owner is not t:
-        raise LockdepSplat(
-            f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
+        _spin_wrong_owner(lock, t)
     lock.owner = None
     held = t.held
     if held and held[-1] is lock:
         held.pop()
     else:
-        _lockdep_release(lock.m, t, lock)
-    w = lock.m.fpw
-    if w is not None:
-        w.append(lock.fpk)
+        _lockdep_release(m, t, lock)
+    if m.fpw is not None:
+        m.fpw.append(lock.fpk)
     if lock.waiters:
-        lock.m.lock_changed(lock.waiters)  # one of them may take it now
-
-
-def _unlock_label(lock, label):
-    text = lock.lbl.get(label)
-    if text is None:
-        text = lock.lbl[label] = f"{label}({lock.name})"
-    return text
-
-
-def spin_lock(lock):
-    t = lock.m.current
-    t.preempt_count += 1
-    yield from _spin_acquire(lock, t, "spin_lock")
-
-
-def spin_unlock(lock):
-    t = lock.m.current
-    _spin_release(lock, t)
+        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
-    yield _unlock_label(lock, "spin_unlock")
+    yield lock.lbl_unlock
 
 
 def spin_lock_irq(lock):
     t = lock.m.current
     t.irqs_off += 1
     t.preempt_count += 1
-    yield from _spin_acquire(lock, t, "spin_lock_irq")
+    return _spin_acquire(lock, t, lock.lbl_lock_irq)
 
 
 def spin_unlock_irq(lock):
-    t = lock.m.current
-    _spin_release(lock, t)
+    m = lock.m
+    t = m.current
+    if lock.owner is not t:
+        _spin_wrong_owner(lock, t)
+    lock.owner = None
+    held = t.held
+    if held and held[-1] is lock:
+        held.pop()
+    else:
+        _lockdep_release(m, t, lock)
+    if m.fpw is not None:
+        m.fpw.append(lock.fpk)
+    if lock.waiters:
+        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     t.irqs_off -= 1
-    yield _unlock_label(lock, "spin_unlock_irq")
+    yield lock.lbl_unlock_irq
 
 
 spin_lock_irqsave = spin_lock_irq
@@ -396,13 +408,17 @@ def _atomic_rmw(a):
 
 
 def atomic_inc(a):
-    _atomic_rmw(a)
+    m = a.m
+    if m.tso or m.fpw is not None:    # else _atomic_rmw() has nothing to do
+        _atomic_rmw(a)
     a.counter += 1
     yield f"atomic_inc({a.name}) -> {a.counter}"
 
 
 def atomic_dec(a):
-    _atomic_rmw(a)
+    m = a.m
+    if m.tso or m.fpw is not None:
+        _atomic_rmw(a)
     a.counter -= 1
     yield f"atomic_dec({a.name}) -> {a.counter}"
 
