@@ -38,6 +38,8 @@ class Clock:
         self.ready = [0.0] * 64        # tid -> earliest start
         self.last_end = [None] * 64    # tid -> end of its last step
         self.cur_end = 0.0             # end of the last step
+        self.seen = [-1] * 64          # tid -> the last choose() call it was enabled at
+        self.calls = 0
         self.waited = {}              # tid -> ns enabled-or-blocked but not running
         self.slice_start = [0.0] * n
         self.now = 0.0                # start of the step being run
@@ -109,12 +111,12 @@ class Clock:
         while tid >= len(ready):
             ready.extend([0.0] * 64)
             self.last_end.extend([None] * 64)
+            self.seen.extend([-1] * 64)
         return ready
 
     def choose(self, m, en):
         clock = self.cpu_clock
         ready = self.ready
-        steps = m.steps
         end = self.cur_end
         cpus = m.cpus
         slice_start = self.slice_start
@@ -122,14 +124,18 @@ class Clock:
         best = None
         best_start = 0.0
         ties = 0
+        seen = self.seen
+        call = self.calls = self.calls + 1
         for t in en:
             tid = t.tid
             if tid >= len(ready):
                 ready = self._ready(tid)
+                seen = self.seen
             r = ready[tid]
-            if t.since == steps and r < end:
+            if seen[tid] != call - 1 and r < end:
                 # enabled by the step that just ended: not before its end
                 ready[tid] = r = end
+            seen[tid] = call
             c = t.cpu
             if t.is_sb:
                 start = clock[c] + self._sb
