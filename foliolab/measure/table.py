@@ -1,9 +1,9 @@
 """The text of a measurement: an mmtests compare-kernels style table.
 
 One column per variant, the first is the baseline.  A counter row shows the
-Amean per run with the half-width of its 95% bootstrap interval, the
-percentage change of each later column against the first, and the
-significance mark of Welch's t-test.  A latency row shows p50 and p99 over
+Amean per run with the half-width of its 95% bootstrap interval; each later
+column adds its percentage change against the first and the significance
+mark of Welch's t-test.  A latency row shows p50 and p99 over
 every sample of every run."""
 
 from __future__ import annotations
@@ -51,18 +51,22 @@ def render(summary, experiment, plot_files=()):
     for r in rows:
         for v in variants:
             s = summary["variants"][v]["rows"].get(r.key)
-            cells[(r.key, v)] = _counter_cell(s) if r.kind == "counter" else _latency_cell(s)
+            if r.kind != "counter":
+                cells[(r.key, v)] = _latency_cell(s)
+                continue
+            cell = _counter_cell(s)
+            c = summary["comparisons"].get(v, {}).get(r.key)
+            if c:
+                # compare-kernels: the change against the first column, and
+                # its significance mark
+                pct = c["pct_change"]
+                cell += "     inf%" if pct == math.inf else f" {pct:+7.1f}%"
+                cell += c["mark"]
+            cells[(r.key, v)] = cell
     widths = {v: max([len(v)] + [len(cells[(r.key, v)]) for r in rows]) + 3 for v in variants}
     lines.append(" " * w0 + "".join(v.ljust(widths[v]) for v in variants))
     for r in rows:
         line = r.title.ljust(w0) + "".join(cells[(r.key, v)].ljust(widths[v]) for v in variants)
-        if r.kind == "counter":
-            for v in variants[1:]:
-                c = summary["comparisons"].get(v, {}).get(r.key)
-                if c:
-                    pct = c["pct_change"]
-                    pct_s = "   inf%" if pct == math.inf else f"{pct:+7.1f}%"
-                    line += f" {pct_s} {c['mark']:<3}"
         lines.append(line.rstrip())
     # the anchor's own unit: totals over every run
     first = rows[0]

@@ -10,8 +10,8 @@ Actors (all take the run's :class:`Workload` ``w``):
 * :func:`app_launcher`: app launches in a loop -- a burst of anonymous
   faults and page-cache reads of a shared library file (the first launch
   reads it in through the lru_add batch, later launches hit and activate it
-  through the activate batch), re-reads, MADV_COLD of part of the anon
-  memory, exit (the anon pages are zapped and freed);
+  through the activate batch), re-reads, MADV_COLD of half the heap and
+  MADV_FREE of the other half, exit (the heap is zapped and freed);
 * :func:`kswapd`: reclaims the inactive file list when free pages drop
   below a threshold;
 * :func:`cma_user`: a driver that calls cma_alloc() of a given size every
@@ -27,6 +27,7 @@ vmstat; probes add Minchan's "fail to migrate at pass > 2" count.
 from __future__ import annotations
 
 from ..mm.errno import EAGAIN
+from ..mm.madvise import MADV_COLD, MADV_FREE
 from ..mm.migrate import MR_CONTIG_RANGE
 from ..mm.vmscan import set_current_kswapd
 
@@ -126,8 +127,12 @@ def app_launcher(w, cpu):
             if w.done:
                 break
         # background: the cold half of the heap is madvise(MADV_COLD)ed
+        # (the deactivate batch); the allocator returns the other half with
+        # MADV_FREE (the lazyfree batch) before the app exits
         if p["madvise_cold"]:
-            yield from fn.madvise_cold(mm, addrs[: nanon // 2])
+            yield from fn.do_madvise(mm, addrs[: nanon // 2], MADV_COLD)
+        if p.get("madvise_free"):
+            yield from fn.do_madvise(mm, addrs[nanon // 2:], MADV_FREE)
         # exit: the heap is unmapped and freed
         for a in addrs:
             yield from fn.zap_pte_range(mm, a)
