@@ -412,9 +412,9 @@ def _table_json(fam, columns, rows):
 
 
 _table_options = [
-    click.option("--budget", "-n", type=click.IntRange(min=1), default=300, show_default=True,
-                 help="Schedules per slot of the portfolio's rotation (PCT d=2, sticky, "
-                      "random, PCT d=3, sticky, POS)."),
+    click.option("--budget", "-n", type=click.IntRange(min=1), default=225, show_default=True,
+                 help="Schedules per slot of the portfolio's rotation (sticky, PCT d=2, "
+                      "sticky, random, sticky, PCT d=3, sticky, POS): 1,800 in all by default."),
     click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),

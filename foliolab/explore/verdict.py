@@ -6,7 +6,7 @@ How a cell is computed:
 1. ``Expect.outcome`` is NA: ``-``, nothing runs.
 2. Look for a failure with the portfolio (PCT d=2, PCT d=3, a random walk,
    the sticky walk that lets stores linger in the store buffers, POS,
-   interleaved schedule by schedule, the sticky walk in two slots of six),
+   interleaved schedule by schedule, the sticky walk in four slots of eight),
    ``budget`` schedules per slot, a
    fixed seed derived from ``seed``.  The first failure gives ``BUG @N``
    (``HANG @N`` for a hung-task, deadlock or livelock kind), N = schedules
@@ -37,7 +37,7 @@ from .registry import variant_label
 from .strategies import Portfolio
 from .run import HANG_KINDS
 
-PORTFOLIO_MEMBERS = 6          # budget per slot of the rotation: PCT d=2, sticky, random, PCT d=3, sticky, POS
+PORTFOLIO_MEMBERS = 8          # budget per slot of the rotation: sticky, PCT d=2, sticky, random, sticky, PCT d=3, sticky, POS
 BUG_DFS_BUDGET = 20_000
 
 
@@ -138,7 +138,7 @@ def _matches(expect, kind):
 
 
 def verdict(scenario, variant, patches, expect=None, *, settings=None,
-            family=None, budget=300, dfs_budget=100_000, seed=0,
+            family=None, budget=225, dfs_budget=100_000, seed=0,
             trace_dir=None, build=None, progress=False, judge=True,
             shrink=True):
     """Compute one cell.  ``variant``: the variant's name; ``patches``: its

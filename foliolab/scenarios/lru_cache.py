@@ -416,7 +416,7 @@ class DrainTransient(LruCacheScenario):
     title = "transient reference during a CPU's own drain (Race C)"
     actors = "M cma_alloc(A) on cpu0; D folio_mark_accessed(F) then lru_add_drain() on cpu1"
     prop = "cma_alloc succeeds"
-    expected = {v: Expect(BUG, PROPERTY_KINDS, witness=("transient-eagain",), budget=3000)
+    expected = {v: Expect(BUG, PROPERTY_KINDS, witness=("transient-eagain",), budget=2250)
                 for v in ("v0", "mhocko-atomic") + DISABLING}
 
     def setup(self, k):
