@@ -643,6 +643,15 @@ def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plo
     overrides = _measure_params(exp, sets)
     costs = _measure_costs(cost_file, cost_items)
     params = exp.params(overrides)
+    for d, what in ((plot_dir, "--plot"), (trace_dir, "--trace")):
+        # checked before the runs: a bad directory must not cost the results
+        if d:
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise InputProblem(f"{what} {d}: {e.strerror}") from None
+            if not os.access(d, os.W_OK):
+                raise InputProblem(f"{what} {d}: not writable")
     sweep_values = exp.sweep[1] if (plot_dir and exp.sweep) else ()
     meas = Measurement(exp, variants, seeds or exp.seeds, params, costs, sweep_values,
                        trace=bool(trace_dir))

@@ -114,7 +114,9 @@ def test_measure_list_and_bad_input(capsys, tmp_path):
                        (["measure", "minchan-2021", "--set", "ncpus=x"], "expected an integer"),
                        (["measure", "minchan-2021", "--set", "cma_alloc_pages=99999"], "larger than"),
                        (["measure", "minchan-2021", "--cost", "nope=1"], "unknown cost"),
-                       (["measure", "minchan-2021", "-V", "nope"], "unknown variant")]:
+                       (["measure", "minchan-2021", "-V", "nope"], "unknown variant"),
+                       (["measure", "minchan-2021", "--plot", "/proc/nope"], "--plot"),
+                       (["measure", "minchan-2021", "--seeds", "0"], "--seeds")]:
         rc, out, err = _cli(args, capsys)
         assert rc == 2 and what in err and len(err.strip().splitlines()) == 1, (args, err)
     bad = tmp_path / "costs.json"
