@@ -79,6 +79,15 @@ def _parse_value(key, typ, text):
     return text
 
 
+def _key_value(option, item, shape="key=value"):
+    """``--option key=value`` -> (key, text), or a one-line input error."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InputProblem(f"{option} {item!r}: expected {shape}")
+    return key, text.strip()
+
+
 def parse_settings(scenario, items):
     """``--set key=value`` items -> overrides, checked against the scenario."""
     from .engine.machine import MEMORY_MODELS, PREEMPT_MODELS
@@ -86,10 +95,7 @@ def parse_settings(scenario, items):
     known = scenario.settings()
     out = {}
     for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputProblem(f"--set {item!r}: expected key=value")
+        key, text = _key_value("--set", item)
         if key not in known and key not in SETTING_TYPES:
             names = sorted(set(known) | set(SETTING_TYPES))
             raise InputProblem(f"--set {key}: unknown setting for {scenario.slug} "
@@ -97,7 +103,7 @@ def parse_settings(scenario, items):
         typ = SETTING_TYPES.get(key) or type(known[key])
         if typ not in (bool, int, float, str):
             typ = str
-        out[key] = _parse_value(key, typ, text.strip())
+        out[key] = _parse_value(key, typ, text)
     full = scenario.settings(out)
     if full.get("preempt") not in PREEMPT_MODELS:
         raise InputProblem(f"--set preempt={full.get('preempt')}: expected one of "
@@ -552,15 +558,12 @@ def _measure_params(exp, sets):
     known.update(exp.defaults)
     out = {}
     for item in sets:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputProblem(f"--set {item!r}: expected key=value")
+        key, text = _key_value("--set", item)
         if key not in known:
             raise InputProblem(f"--set {key}: unknown parameter of {exp.name} "
                                f"(known: {', '.join(sorted(known))})")
         typ = type(known[key])
-        out[key] = _parse_value(key, typ if typ in (bool, int, float) else str, text.strip())
+        out[key] = _parse_value(key, typ if typ in (bool, int, float) else str, text)
     params = exp.params(out)
     for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
         if key in params and params[key] < 1:
@@ -575,12 +578,7 @@ def _measure_params(exp, sets):
 
 def _measure_costs(cost_file, cost_items):
     from .measure.costs import CostError, CostModel
-    extra = {}
-    for item in cost_items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InputProblem(f"--cost {item!r}: expected kind=ns")
-        extra[key.strip()] = text.strip()
+    extra = dict(_key_value("--cost", item, "kind=ns") for item in cost_items)
     try:
         if cost_file:
             return CostModel.from_file(cost_file, extra)

@@ -143,7 +143,6 @@ class Systematic(Strategy):
         # Unbounded: races add wakeup sequences (optimal DPOR), not tasks;
         # decided on the first run (_plain_machine), None until then.
         self.optimal = None if self.sleep_sets and reduction == "dpor" else False
-        self.deviations = 0           # wakeup sequences that did not run as recorded
         self.iterative = iterative and preemptions is not None
         self.level = 0 if self.iterative else preemptions
         self.complete = False
@@ -592,7 +591,6 @@ class Systematic(Strategy):
                 # The sequence is not executable as recorded (the model
                 # broke an assumption of the theory): explore every
                 # enabled task here, and tid where it could last run.
-                self.deviations += 1
                 for q in node.en:
                     self._add_single(node, q)
                 nodes = self.nodes

@@ -44,7 +44,6 @@ class Clock:
         self.slice_start = [0.0] * n
         self.now = 0.0                # start of the step being run
         self.kind_ns = {}             # kind -> total ns charged (profile)
-        self.kind_steps = {}
         self._kind_cache = {}
         self._rcu_wait = {}           # tid -> True inside synchronize_rcu*()
         c = costs.costs
@@ -60,7 +59,6 @@ class Clock:
         m.choose_single = True
         m.labels = self           # Machine calls labels.append(label) after a step
         m.on_step = self._charge
-        m.clock = self
         return self
 
     def append(self, label):
@@ -97,7 +95,6 @@ class Clock:
         self.last_end[t.tid] = end
         self.cur_end = end
         self.kind_ns[kind] = self.kind_ns.get(kind, 0.0) + cost
-        self.kind_steps[kind] = self.kind_steps.get(kind, 0) + 1
 
     # ------------------------------------------------------------ choice
     def msleep(self, ns):

@@ -12,7 +12,7 @@ names), and optionally a sweep: a parameter and its values, for the plot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .run import setup_lru_cache_workload
 
@@ -57,7 +57,6 @@ class Row:
     key: str
     title: str
     kind: str = "counter"         # counter | latency
-    lower_is_better: bool = True
 
 
 @dataclass
@@ -74,7 +73,6 @@ class Experiment:
     plot_row: str = ""            # the row the sweep plots
     seeds: int = 10
     expect: str = ""              # the shape, in words (checked by the tests)
-    extra: dict = field(default_factory=dict)
 
     def setup(self, w):
         self.setup_fn(w)
@@ -88,9 +86,9 @@ class Experiment:
 ROWS_MIGRATION = (
     Row("migrate_fail_pass_gt2", "migrate fail (pass>2)"),
     Row("cma_alloc_fail", "cma_alloc_fail"),
-    Row("cma_alloc_success", "cma_alloc_success", lower_is_better=False),
+    Row("cma_alloc_success", "cma_alloc_success"),
     Row("cma:cma_alloc_busy_retry", "cma_alloc_busy_retry"),
-    Row("pgmigrate_success", "pgmigrate_success", lower_is_better=False),
+    Row("pgmigrate_success", "pgmigrate_success"),
     Row("pgmigrate_fail", "pgmigrate_fail"),
     Row("cma_alloc", "cma_alloc latency", "latency"),
     Row("lru_cache_disable", "drain latency", "latency"),

@@ -37,7 +37,7 @@ PAGE_SIZE = 4096
 
 def msleep(w, ns, what="msleep"):
     """Think time: the task is ready again ``ns`` later (one step)."""
-    w.clock.msleep(ns * w.think_scale)
+    w.clock.msleep(ns)
     yield f"{what}({ns / 1e3:.0f} us)"
 
 
@@ -49,7 +49,6 @@ class Workload:
         self.clock = clock
         self.rng = rng
         self.p = params
-        self.think_scale = 1.0
         self.done = False
         self.samples = {}             # name -> [ns]
         self.counts = {}              # name -> int (beyond vmstat)
@@ -59,9 +58,6 @@ class Workload:
 
     def count(self, name, n=1):
         self.counts[name] = self.counts.get(name, 0) + n
-
-    def now(self):
-        return self.clock.now
 
 
 # ------------------------------------------------------------------ probes
