@@ -54,6 +54,7 @@ from .oracles import (
     Livelock,
     SchedulingWhileAtomic,
 )
+from .retry import watch_step
 
 PREEMPT_NONE = "none"
 PREEMPT_VOLUNTARY = "voluntary"
@@ -219,6 +220,10 @@ class Machine:
         self.fp_acquired = None
         self.fp_drained = None
         self.on_event = None
+        # idle retries (engine/retry.py): on, every step goes through the
+        # footprint path; watches: (tid, site) -> RetryWatch
+        self.retry_collapse = False
+        self.watches = {}
         self.choose_single = False     # ask the policy even with one task enabled
         # RCU grace periods in flight: [GracePeriod]
         self.rcu_gps = []
@@ -765,6 +770,8 @@ class Machine:
                 # orders itself against every change
                 fpr.append(c.rcukey)
         self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
+        if self.watches:
+            watch_step(self.watches, t, fpr, fpw, woke, drained)
         on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)
         return changed
 

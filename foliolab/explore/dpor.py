@@ -130,7 +130,11 @@ class Systematic(Strategy):
 
     name = "dfs"
     systematic = True
-    settings_overrides = {"fair_bound": 0}
+    # No fairness bound (the preemption bound takes its place), and retries
+    # that would repeat their last attempt skipped (engine/retry.py: the same
+    # behaviours, fewer schedules; a random walk keeps them, where skipping
+    # would make giving up far likelier than it is)
+    settings_overrides = {"fair_bound": 0, "retry_collapse": True}
 
     def __init__(self, preemptions=2, reduction="dpor", iterative=True):
         if preemptions is not None and preemptions < 0:

@@ -255,7 +255,9 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
         raise ValueError("the budget must be at least 1 schedule")
     full = scenario.settings(settings)
     # a systematic search replaces the fairness bound by its preemption bound
-    full.update(getattr(strat, "settings_overrides", {}))
+    # (retry_collapse: unless the user set it)
+    full.update({key: val for key, val in getattr(strat, "settings_overrides", {}).items()
+                 if key != "retry_collapse" or key not in (settings or {})})
     prepare = getattr(strat, "prepare", None)
     if setup is not None:
         # a caller's hook (the footprint checker) runs after the strategy's

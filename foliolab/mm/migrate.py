@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
+from ..engine.retry import retry_begin, retry_end, retry_unchanged
 from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
 from .errno import EAGAIN, ENOMEM
 from .page import (
@@ -234,16 +235,34 @@ def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, r
 @kfunc
 def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reason):
     """migrate_pages() (v5.x, single loop of 10 passes).  Returns the number
-    of folios not migrated, or -errno."""
+    of folios not migrated, or -errno.  Under ``retry_collapse`` a pass that
+    would repeat the last one is skipped (engine/retry.py)."""
     retry = 1
     nr_failed = 0
     nr_succeeded = 0
     rc = 0
     k.trace("migrate:mm_migrate_pages_start", mode=MIGRATE_MODE_NAMES[mode], reason=MR_NAMES[reason])
-    for pass_ in range(NR_MAX_MIGRATE_PAGES_RETRY):
+    m = k.m
+    pass_ = 0
+    idle = False
+    while pass_ < NR_MAX_MIGRATE_PAGES_RETRY:
         if not retry:
             break
+        if pass_ not in (0, 3) and idle and retry_unchanged(m, "migrate_pages"):
+            # Every folio of the last pass failed with -EAGAIN and nothing
+            # that pass touched has changed: the next passes of the same kind
+            # (trylock before the fourth, folio_lock from it) would fail as it
+            # did (engine/retry.py).
+            last = 2 if pass_ < 3 else NR_MAX_MIGRATE_PAGES_RETRY - 1
+            yield (f"migrate_pages: nothing pass {pass_} touched has changed: "
+                   f"pass{'es' if last > pass_ else ''} {pass_ + 1}"
+                   f"{f'-{last + 1}' if last > pass_ else ''} would repeat it, skipped")
+            pass_ = last + 1
+            if pass_ >= NR_MAX_MIGRATE_PAGES_RETRY:
+                break
+        retry_begin(m, "migrate_pages")
         retry = 0
+        idle = True               # every folio of this pass: -EAGAIN
         k._migrate_pass = pass_ + 1
         for folio in list(from_list):
             yield from cond_resched(k.m)
@@ -257,10 +276,14 @@ def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reaso
                 retry += 1
             elif r == MIGRATEPAGE_SUCCESS:
                 nr_succeeded += 1
+                idle = False
             else:
                 nr_failed += 1
+                idle = False
         if rc == -ENOMEM:
             break
+        pass_ += 1
+    retry_end(m, "migrate_pages")
     if rc != -ENOMEM:
         nr_failed += retry
         rc = nr_failed

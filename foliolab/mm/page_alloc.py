@@ -50,6 +50,7 @@ import inspect
 from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug, ListCorruption, WARN_ON
+from ..engine.retry import retry_begin, retry_end, retry_unchanged
 from ..engine.sync import (
     local_irq_disable, local_irq_enable, lockdep_assert_held, mutex,
     mutex_lock, mutex_unlock, preempt_disable, preempt_enable, spin_lock, spin_lock_irqsave, spin_unlock,
@@ -1437,6 +1438,7 @@ def alloc_contig_migrate_loop(k, cc, start, end, putback=True):
     tries = 0
     ret = 0
     res = k.last_contig
+    m = k.m
     while pfn < end or cc.migratepages:
         if not cc.migratepages:
             cc.nr_migratepages = 0
@@ -1452,8 +1454,20 @@ def alloc_contig_migrate_loop(k, cc, start, end, putback=True):
             if tries == 5:
                 ret = ret if ret < 0 else -EBUSY
                 break
+            if ret > 0 and retry_unchanged(m, "alloc_contig_range"):
+                # The last migrate_pages() call failed without touching
+                # anything another CPU has changed since: tries up to the
+                # fifth would repeat it (engine/retry.py).
+                if res is not None:
+                    res.tries = 5
+                yield (f"alloc_contig_range: nothing migrate_pages() call {tries} touched "
+                       f"has changed: calls {tries + 1}-5 would repeat it, skipped")
+                ret = -EBUSY
+                break
+        retry_begin(m, "alloc_contig_range")
         ret = yield from fn.migrate_pages(cc.migratepages, fn.alloc_migration_target,
                                           None, mtc, cc.mode, reason)
+    retry_end(m, "alloc_contig_range")
     if ret < 0:
         if putback:
             yield from fn.putback_movable_pages(cc.migratepages)

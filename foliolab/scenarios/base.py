@@ -27,12 +27,16 @@ MACHINE_DEFAULTS = {
     "fair_bound": 64,
     "max_steps": 20_000,
     "hung_task_steps": 3_000,
+    # A retry that would repeat its last attempt is skipped (engine/retry.py):
+    # the same behaviours, for every property that does not count attempts.
+    # The systematic search turns it on; random walks keep it off.
+    "retry_collapse": False,
 }
 
 SETTING_TYPES = {
     "ncpus": int, "preempt": str, "memory_model": str, "fair_bound": int,
     "max_steps": int, "hung_task_steps": int, "pagevec_size": int,
-    "pageblock_order": int, "zone_pages": int,
+    "pageblock_order": int, "zone_pages": int, "retry_collapse": bool,
 }
 
 BUG, SAFE, HANG, NA = "bug", "safe", "hang", "n/a"
@@ -181,4 +185,13 @@ def make_run(scenario, patches, settings):
     """
     from ..mm.kernel import build_kernel
     m = make_machine(settings)
+    if settings.get("retry_collapse") and scenario.footprints:
+        # the watches need every step's footprint
+        m.retry_collapse = True
+        if m.on_event is None:
+            m.on_event = _no_event
     return start_scenario(scenario, build_kernel(m, settings, patches))
+
+
+def _no_event(m, t, en, reads, writes, woke, acquired, drained):
+    pass
