@@ -35,6 +35,7 @@ import click
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SEED_MAX = 2**64 - 1            # seeds are 64-bit, as the trace schema says
 
 
 class InputProblem(Exception):
@@ -90,7 +91,6 @@ def _key_value(option, item, shape="key=value"):
 
 def parse_settings(scenario, items):
     """``--set key=value`` items -> overrides, checked against the scenario."""
-    from .engine.machine import MEMORY_MODELS, PREEMPT_MODELS
     from .scenarios.base import SETTING_TYPES, validate_settings
     known = scenario.settings()
     out = {}
@@ -104,14 +104,7 @@ def parse_settings(scenario, items):
         if typ not in (bool, int, float, str):
             typ = str
         out[key] = _parse_value(key, typ, text)
-    full = scenario.settings(out)
-    if full.get("preempt") not in PREEMPT_MODELS:
-        raise InputProblem(f"--set preempt={full.get('preempt')}: expected one of "
-                           f"{', '.join(PREEMPT_MODELS)}")
-    if full.get("memory_model") not in MEMORY_MODELS:
-        raise InputProblem(f"--set memory_model={full.get('memory_model')}: expected one of "
-                           f"{', '.join(MEMORY_MODELS)}")
-    validate_settings(full)
+    validate_settings(scenario.settings(out), scenario)
     return out
 
 
@@ -198,9 +191,9 @@ def _expect_text(e):
 @click.option("--budget", "-n", type=click.IntRange(min=1), default=None,
               help="Maximum number of schedules.  [default: 1000; dfs: none, "
                    "the search runs until it certifies or fails]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0, show_default=True)
 @click.option("--depth", "-d", type=click.IntRange(min=1), default=2,
-              show_default=True, help="PCT bug depth.")
+              show_default=True, help="PCT bug depth (at most the run's length, max_steps).")
 @click.option("--preemptions", "-k", type=click.IntRange(min=0), default=2,
               show_default=True, help="DFS preemption bound.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -229,6 +222,11 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
     overrides = parse_settings(sc, sets)
+    max_steps = sc.settings(overrides)["max_steps"]
+    if depth > max_steps:
+        # d-1 change points over a run of at most max_steps steps
+        raise InputProblem(f"--depth {depth}: must be 1..{max_steps} (at most the run's "
+                           f"length, max_steps={max_steps})")
     if budget is None and strategy != "dfs":
         budget = 1000
     ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
@@ -423,7 +421,8 @@ _table_options = [
                       "sticky, random, sticky, PCT d=3, sticky, POS): 1,800 in all by default."),
     click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
-    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
+    click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0,
+                 show_default=True),
     click.option("--trace-dir", default="traces", show_default=True),
     click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
@@ -565,6 +564,10 @@ def _measure_params(exp, sets):
         typ = type(known[key])
         out[key] = _parse_value(key, typ if typ in (bool, int, float) else str, text)
     params = exp.params(out)
+    from .measure.run import MM_SETTINGS
+    from .scenarios.base import validate_settings
+    validate_settings(dict(MEASURE_MACHINE, **{k: params[k] for k in (*MEASURE_MACHINE, *MM_SETTINGS)
+                                               if k in params}))
     for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
         if key in params and params[key] < 1:
             raise InputProblem(f"--set {key}={params[key]}: must be at least 1")
@@ -592,7 +595,7 @@ def _measure_costs(cost_file, cost_items):
 @click.option("--list", "list_", is_flag=True, help="List the experiments.")
 @click.option("--variant", "-V", "variants", multiple=True,
               help="Variants to compare (default: the experiment's); the first is the baseline.")
-@click.option("--seeds", type=click.IntRange(min=1), default=None,
+@click.option("--seeds", type=click.IntRange(min=1, max=100_000), default=None,
               help="Runs per variant (default: the experiment's).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="An experiment parameter or machine setting (see --list).")

@@ -353,3 +353,124 @@ def test_michals_sketch_as_a_user_patch_is_caught_with_default_settings(tmp_path
     user = cells["v0+atomic_count"]
     assert user["outcome"] == "bug", user
     assert user["settings"]["memory_model"] == "tso"
+
+
+# ------------------------------------------------- issue 14: bad input is the user's error
+def cli_in_process(*args, monkeypatch=None):
+    """The command in this process (foliolab.cli.run): (rc, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from foliolab.cli import run
+    out, err = io.StringIO(), io.StringIO()
+    old = os.environ.get("FOLIOLAB_FAMILIES")
+    os.environ["FOLIOLAB_FAMILIES"] = TOY
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = run(list(args))
+    finally:
+        if old is None:
+            os.environ.pop("FOLIOLAB_FAMILIES", None)
+        else:
+            os.environ["FOLIOLAB_FAMILIES"] = old
+    return rc, out.getvalue(), err.getvalue()
+
+
+def one_line_error_in_process(*args):
+    rc, out, err = cli_in_process(*args)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("foliolab: error: "), err
+    assert "Traceback" not in err + out
+    return lines[0]
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("pageblock_order=0", "pageblock_order=0: must be 1..10"),
+    ("pageblock_order=-1", "pageblock_order=-1: must be 1..10"),
+    ("pageblock_order=11", "pageblock_order=11: must be 1..10"),
+    ("pageblock_order=100", "must be 1..10"),
+    ("zone_pages=0", "zone_pages=0: must be 1024..1048576, a multiple of 1024"),
+    ("zone_pages=-1024", "must be 1024..1048576"),
+    ("zone_pages=1000", "a multiple of 1024"),
+    ("zone_pages=1023", "a multiple of 1024"),
+    ("zone_pages=1024", "readd-after-drain needs at least 2048"),
+    ("ncpus=1", "ncpus=1: readd-after-drain needs at least 2"),
+    ("ncpus=65", "ncpus=65: must be 1..64"),
+    ("max_steps=0", "max_steps=0: must be 1.."),
+])
+def test_impossible_settings_are_input_errors(setting, words):
+    """Issue 14 (1): impossible settings were "the model raised" (exit 3)."""
+    assert words in one_line_error_in_process("explore", "readd-after-drain", "-n", "2",
+                                              "--set", setting)
+
+
+def test_unbounded_settings_and_parameters_are_refused():
+    """Issue 14 (3, 4): a zone of 2**40 pages (13 GiB), a PCT depth of 2**63
+    (a hang), a seed of 10**300 (a file name too long) are refused up front."""
+    assert "zone_pages=1099511627776: must be 1024..1048576" in one_line_error_in_process(
+        "explore", "readd-after-drain", "--set", "zone_pages=1099511627776")
+    assert "--depth 9223372036854775808: must be 1..20000" in one_line_error_in_process(
+        "explore", "lost-update", "-s", "pct", "--depth", "9223372036854775808")
+    assert "--depth 1000000: must be 1..20000" in one_line_error_in_process(
+        "explore", "lost-update", "-s", "pct", "--depth", "1000000")
+    assert "--seed" in one_line_error_in_process("explore", "lost-update",
+                                                 "--seed", str(10**300))
+    assert "--seed" in one_line_error_in_process("explore", "lost-update",
+                                                 "--seed", str(2**64))
+    assert "--seed" in one_line_error_in_process("compare", "lost-update",
+                                                 "--seed", str(2**64))
+    assert "zone_pages" in one_line_error_in_process(
+        "measure", "minchan-2021", "--set", "zone_pages=1099511627776")
+
+
+def test_a_toy_scenario_states_the_cpus_it_needs():
+    assert "lost-update needs at least 2" in one_line_error_in_process(
+        "explore", "lost-update", "--set", "ncpus=1")
+
+
+def test_a_scenario_that_does_not_state_its_cpus_still_gets_an_input_error():
+    """A user's scenario without ``needs`` that spawns a task on a missing
+    CPU: the settings are still the user's error."""
+    from foliolab.explore import explore
+    from foliolab.scenarios.base import SettingsError
+    sys.path.insert(0, HERE)
+    try:
+        import toy_family
+    finally:
+        sys.path.remove(HERE)
+
+    class Undeclared(toy_family.LostUpdate):
+        needs = {}
+    with pytest.raises(SettingsError, match="runs a task on cpu1, it needs at least 2"):
+        explore(Undeclared(), "racy", [], "random", 2, 0, {"ncpus": 1}, None, False)
+
+
+def _trace_of(tmp_path, *args):
+    rc, out, err = cli_in_process("explore", *args, "--json", "--trace-dir", str(tmp_path))
+    assert rc == 1, (rc, out, err)
+    path = json.loads(out)["trace"]
+    return path, json.loads(open(path).read())
+
+
+@pytest.mark.parametrize("key, value", [("ncpus", 1), ("ncpus", 0), ("max_steps", 0),
+                                        ("fair_bound", -1), ("preempt", "sometimes"),
+                                        ("ncpus", True), ("bogus", 1)])
+def test_a_trace_with_impossible_settings_is_malformed_not_nondeterminism(tmp_path, key, value):
+    """Issue 14 (2): it said "NONDETERMINISM (a foliolab bug)"."""
+    path, tr = _trace_of(tmp_path, "lost-update", "--no-shrink")
+    tr["settings"][key] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(tr))
+    line = one_line_error_in_process("replay", str(bad))
+    assert "NONDETERMINISM" not in line and key in line
+
+
+def test_a_trace_with_impossible_mm_settings_is_malformed(tmp_path):
+    path, tr = _trace_of(tmp_path, "readd-after-drain", "-n", "40", "--no-shrink")
+    for key, value in (("pageblock_order", 0), ("zone_pages", 1000), ("zone_pages", 2**40)):
+        t = json.loads(json.dumps(tr))
+        t["settings"][key] = value
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(t))
+        assert f"{key}={value}" in one_line_error_in_process("replay", str(bad))

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from ..scenarios.base import validate_settings
 from .registry import builder, variant_label
 from .run import (
     HANG_KINDS, ModelError, NondeterminismError, failure_info, replay_schedule,
@@ -254,6 +255,7 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     if budget is not None and budget < 1:
         raise ValueError("the budget must be at least 1 schedule")
     full = scenario.settings(settings)
+    validate_settings(full, scenario)       # impossible settings: the user's error
     # a systematic search replaces the fairness bound by its preemption bound
     full.update(getattr(strat, "settings_overrides", {}))
     prepare = getattr(strat, "prepare", None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import foliolab
 
-from ..scenarios.base import SettingsError
+from ..scenarios.base import SettingsError, validate_settings
 from ..engine.kernel import PatchError
 from .registry import builder
 from .run import FailureInfo, ModelError, NondeterminismError, failure_info, replay_schedule, task_names
@@ -67,6 +67,12 @@ def replay(path, *, record=True, events=False, original=False, build=None):
     tr = load_trace(path)
     fam, sc, patches, settings = resolve_trace(tr, path)
     full = sc.settings(settings)
+    try:
+        # settings the run cannot be built with are malformed input, not
+        # nondeterminism
+        validate_settings(full, sc)
+    except SettingsError as e:
+        raise TraceError(f"{path}: settings: {e}") from None
     r = Replay(path, tr, fam, sc, patches, full)
     base = build or builder(sc)
     recorded_names = tr["tasks"]
