@@ -229,6 +229,7 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
                            f"length, max_steps={max_steps})")
     if budget is None and strategy != "dfs":
         budget = 1000
+    _check_trace_dir(trace_dir)
     ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
@@ -246,6 +247,15 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     if ex.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if ex.outcome == "failure" else EXIT_OK
+
+
+def _check_trace_dir(trace_dir):
+    """Before the search: a trace directory that cannot take a trace is an
+    input error now, not a failure lost later."""
+    from .explore.trace import check_trace_dir
+    why = check_trace_dir(trace_dir)
+    if why:
+        raise InputProblem(f"--trace-dir {why}")
 
 
 def _print_exploration(ex, full, events):
@@ -268,6 +278,13 @@ def _print_exploration(ex, full, events):
         click.echo("")
     elif ex.outcome == "failure" and ex.trace_path:
         click.echo(f"trace: {ex.trace_path}")
+    if ex.trace_error and ex.schedule is not None:
+        # the failure is not lost with its trace: its schedule, on stdout
+        click.echo(f"trace not written ({ex.trace_error}); the failing schedule "
+                   f"(task ids by step; tasks {', '.join(ex.tasks or ())}): "
+                   f"{' '.join(map(str, ex.schedule))}")
+        if ex.shrunk is not None:
+            click.echo(f"shrunk: {' '.join(map(str, ex.shrunk.schedule))}")
     if ex.outcome == "nondeterminism" and ex.trace_path:
         click.echo(f"trace of the failure that did not replay: {ex.trace_path}")
     click.echo(ex.summary())
@@ -481,6 +498,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         bases = chosen if variants else [default_variant(fam)]
         for v in bases:
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
+    _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
                                    dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
@@ -514,6 +532,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
     from .explore.registry import families, find_family, variant_patches
     from .report import verdict_table
     fams = [find_family(n) for n in family_names] or list(families().values())
+    _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     tables = []
     ok = True

@@ -474,3 +474,94 @@ def test_a_trace_with_impossible_mm_settings_is_malformed(tmp_path):
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps(t))
         assert f"{key}={value}" in one_line_error_in_process("replay", str(bad))
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "/proc/x", "file"])
+@pytest.mark.parametrize("command", ["explore", "compare"])
+def test_an_unusable_trace_dir_is_refused_before_the_search(tmp_path, where, command):
+    """Issue 14 (4): "internal error" (exit 3) and nothing printed, after the
+    search had found the failure."""
+    if where == "file":
+        where = str(tmp_path / "a-file")
+        open(where, "w").close()
+    line = one_line_error_in_process(command, "lost-update", "--trace-dir", where)
+    assert f"--trace-dir {where}: " in line
+
+
+def test_a_failure_whose_trace_cannot_be_written_is_printed(tmp_path, monkeypatch):
+    """Issue 14 (4): if writing fails anyway, the failure and its schedule
+    are on stdout and the exit status is still 1."""
+    import errno
+
+    from foliolab.explore import explorer
+
+    def full_disk(trace, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+    monkeypatch.setattr(explorer, "write_trace", full_disk)
+    rc, out, err = cli_in_process("explore", "lost-update", "-s", "random",
+                                  "--trace-dir", str(tmp_path))
+    assert rc == 1, (out, err)
+    assert 'FAILED  property "counter == 2"' in out
+    m = re.search(r"trace not written \(.*No space left on device\); the failing schedule "
+                  r"\(task ids by step; tasks A, B\): ([0-9 ]+)", out)
+    assert m, out
+    assert "shrunk: " in out
+    rc, out, err = cli_in_process("explore", "lost-update", "-s", "random", "--json",
+                                  "--trace-dir", str(tmp_path))
+    d = json.loads(out)
+    assert rc == 1 and d["trace"] is None and "No space left" in d["trace_error"]
+    assert d["schedule"] and d["tasks"] == ["A", "B"]
+
+
+def test_a_failure_is_replayed_and_on_disk_when_found(tmp_path):
+    """Issue 14 (12): in --all mode the failure was replayed (the
+    nondeterminism check) only when the search ended; a flaky scenario now
+    stops the count at its first failure, with the trace on disk."""
+    sys.path.insert(0, HERE)
+    try:
+        import toy_family
+    finally:
+        sys.path.remove(HERE)
+    from foliolab.explore import explore
+    ex = explore(toy_family.FLAKY, "racy", [], "random", 500, 0, None, str(tmp_path), False,
+                 mode="count", shrink=False, record=False)
+    assert ex.outcome == "nondeterminism"
+    assert ex.schedules < 5, ex.schedules
+    tr = json.loads(open(ex.trace_path).read())
+    assert tr["nondeterminism"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_failure_found_survives_sigkill(tmp_path):
+    """Issue 14 (12): kill -9 during explore --all keeps a replayable trace."""
+    e = dict(os.environ, FOLIOLAB_FAMILIES=TOY)
+    proc = subprocess.Popen([sys.executable, "-m", "foliolab.cli", "explore", "lost-update",
+                             "-s", "random", "--all", "-n", "100000000",
+                             "--trace-dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+                            cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("*.json")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".json"]   # no torn temp file
+    (trace,) = tmp_path.glob("*.json")
+    rc, out, err = cli_in_process("replay", str(trace))
+    assert rc == 1 and "reproduced: same failure" in out, (out, err)
+
+
+def test_trace_names_carry_what_changes_the_schedules(tmp_path):
+    """Issue 14 (13): a --depth 3 --set ncpus=3 run overwrote the trace of a
+    --depth 2 run of the same seed."""
+    names = set()
+    for extra in ([], ["-d", "3"], ["-d", "3", "--set", "ncpus=3"], ["--set", "fair_bound=10"]):
+        rc, out, err = cli_in_process("explore", "sb-tso", "-s", "pct", "--seed", "1",
+                                      "--json", "--trace-dir", str(tmp_path), *extra)
+        assert rc == 1, (out, err)
+        names.add(os.path.basename(json.loads(out)["trace"]))
+    assert len(names) == 4, names
+    assert "sb-tso.racy.pct.1.json" in names        # the defaults keep the plain name

@@ -31,9 +31,11 @@ file, as :func:`foliolab.patches.load_patch_file` computes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import tempfile
 
 import foliolab
 
@@ -49,10 +51,15 @@ class TraceError(InputError):
     """A trace file that cannot be replayed (one-line message)."""
 
 
-def trace_filename(scenario_slug, variant, strategy, seed):
+def trace_filename(scenario_slug, variant, strategy, seed, key=""):
+    """``slug.variant.strategy.seed[.key].json``; ``key`` is a short hash of
+    the other parameters that change the schedules, when they are not the
+    defaults (explorer.params_key)."""
     def clean(s):
-        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(s))
-    return f"{clean(scenario_slug)}.{clean(variant or 'custom')}.{clean(strategy)}.{clean(seed)}.json"
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(s))[:80]
+    tail = f".{clean(key)}" if key else ""
+    return (f"{clean(scenario_slug)}.{clean(variant or 'custom')}.{clean(strategy)}."
+            f"{clean(seed)}{tail}.json")
 
 
 def patch_entries(patches):
@@ -90,15 +97,59 @@ def make_trace(*, scenario, family, variant, patches, settings, strategy,
 
 
 def write_trace(trace, path):
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(trace, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``trace`` to ``path`` atomically and durably: a temporary file
+    in the same directory, fsync'd, renamed over ``path``, then the
+    directory fsync'd -- a crash or a kill leaves the old trace or the new
+    one, never a torn one.  OSError is the caller's to report."""
+    d = os.path.dirname(path) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".trace-", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(trace, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(d)
     return path
+
+
+def _fsync_dir(d):
+    try:
+        fd = os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass                    # a file system that cannot sync directories
+    finally:
+        os.close(fd)
+
+
+def check_trace_dir(d):
+    """Before a search: ``d`` exists (created if need be), is a directory
+    and takes a new file.  Returns None or a one-line reason."""
+    try:
+        os.makedirs(d, exist_ok=True)
+    except FileExistsError:
+        return f"{d}: not a directory"
+    except OSError as e:
+        return f"{d}: {e.strerror or e}"
+    if not os.path.isdir(d):
+        return f"{d}: not a directory"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".probe-", dir=d)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        return f"{d}: not writable ({e.strerror or e})"
+    return None
 
 
 def _need(cond, path, what):
