@@ -218,7 +218,8 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
         default_variant, find_scenario, find_variant, variant_patches,
     )
     fam, sc = find_scenario(scenario)
-    v = find_variant(fam, variant_name) if variant_name else default_variant(fam)
+    # --variant '' names no variant: refused, not the baseline
+    v = find_variant(fam, variant_name) if variant_name is not None else default_variant(fam)
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
     overrides = parse_settings(sc, sets)
@@ -518,6 +519,14 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
                                  trace_dir=trace_dir, interrupted=interrupted), nl=False)
     if interrupted:
         return EXIT_INTERRUPTED
+    return _table_status(ok, [v for _, row in rows for v in row.values()])
+
+
+def _table_status(ok, cells):
+    """0 every cell as expected, 3 a cell raised or did not replay (an
+    exception in the model or a user's patch, nondeterminism), 1 otherwise."""
+    if any(v.outcome in ("error", "nondeterminism") for v in cells):
+        return EXIT_INTERNAL
     return EXIT_OK if ok else EXIT_FAILURE
 
 
@@ -564,7 +573,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         click.echo("no scenario families")
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if ok else EXIT_FAILURE
+    return _table_status(ok, [v for _, _, rows in tables for _, row in rows for v in row.values()])
 
 
 # --------------------------------------------------------------------- measure

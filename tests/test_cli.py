@@ -565,3 +565,37 @@ def test_trace_names_carry_what_changes_the_schedules(tmp_path):
         names.add(os.path.basename(json.loads(out)["trace"]))
     assert len(names) == 4, names
     assert "sb-tso.racy.pct.1.json" in names        # the defaults keep the plain name
+
+
+@pytest.mark.parametrize("command", [("explore", "lost-update"), ("compare", "lost-update"),
+                                     ("measure", "minchan-2021")])
+def test_an_empty_variant_is_refused_everywhere(command):
+    """Issue 14 (5): `explore --variant ''` silently ran the baseline."""
+    assert "unknown variant ''" in one_line_error_in_process(*command, "--variant", "")
+
+
+CRASH_PATCH = ("from foliolab.engine.kernel import Patch\n"
+               "PATCH = Patch('crash', title='t', summary='s')\n"
+               "@PATCH.replaces('counter_inc')\n"
+               "def counter_inc(k):\n"
+               "    yield 'about to crash'\n"
+               "    k.counter = k.counter + None\n")
+
+
+def test_compare_with_an_error_cell_is_never_as_expected(tmp_path):
+    """Issue 14 (8): compare printed "every cell as expected" under an ERROR
+    cell, exited 0, and --json said as_expected: true."""
+    pf = tmp_path / "crash_fix.py"
+    pf.write_text(CRASH_PATCH)
+    args = ("compare", "lost-update", "--patch", str(pf), "-n", "20", "-j", "1",
+            "--trace-dir", str(tmp_path))
+    rc, out, err = cli_in_process(*args)
+    assert rc == 3, (out, err)
+    assert "ERROR!" in out and "every cell as expected" not in out
+    assert "crash_fix.py:6" in out
+    rc, out, err = cli_in_process(*args, "--json")
+    assert rc == 3
+    d = json.loads(out)
+    assert d["outcome"] == "unexpected"
+    cell = [c for c in d["families"][0]["cells"] if c["variant"] == "racy+crash_fix"][0]
+    assert cell["cell"] == "ERROR" and cell["as_expected"] is False

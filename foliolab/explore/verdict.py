@@ -217,6 +217,10 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     v.seconds = time.perf_counter() - t0
     if judge:
         _judge(v)
+    else:
+        # no expectation (a user's patch), but an ERROR or NONDET cell is
+        # never as expected
+        _judge_broken(v)
     return v
 
 
@@ -238,14 +242,21 @@ def _absorb(v, ex, failures=True):
             v.witnesses[name] = base + idx
 
 
+def _judge_broken(v):
+    """A cell whose run broke: True (and the problem noted) or False."""
+    if v.outcome == "nondeterminism":
+        v.problems.append(f"nondeterminism (a foliolab bug): {v.nondeterminism}")
+        return True
+    if v.outcome == "error":
+        v.problems.append(f"an exception: {v.nondeterminism}")
+        return True
+    return False
+
+
 def _judge(v):
     e = v.expect
     p = v.problems
-    if v.outcome == "nondeterminism":
-        p.append(f"nondeterminism (a foliolab bug): {v.nondeterminism}")
-        return
-    if v.outcome == "error":
-        p.append(f"the model raised an exception: {v.nondeterminism}")
+    if _judge_broken(v):
         return
     if e.outcome in (BUG, HANG):
         if v.failure is None or not _matches(e, v.failure.kind):
