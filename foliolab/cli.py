@@ -319,6 +319,8 @@ def replay(trace, as_json, events, full, original):
         if r.outcome == "nondeterminism":
             click.echo(f"{trace}: NONDETERMINISM (a foliolab bug, not a kernel bug): "
                        f"{r.nondeterminism}")
+        elif r.outcome == "error":
+            click.echo(f"{trace}: ERROR: {r.error}")
         else:
             strat = tr["strategy"]
             sdesc = strat.get("name", "?")
@@ -346,7 +348,7 @@ def replay(trace, as_json, events, full, original):
             if events:
                 click.echo("")
                 click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
-    if r.outcome == "nondeterminism":
+    if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
 

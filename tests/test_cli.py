@@ -599,3 +599,125 @@ def test_compare_with_an_error_cell_is_never_as_expected(tmp_path):
     assert d["outcome"] == "unexpected"
     cell = [c for c in d["families"][0]["cells"] if c["variant"] == "racy+crash_fix"][0]
     assert cell["cell"] == "ERROR" and cell["as_expected"] is False
+
+
+def _patch_file(tmp_path, name, body, head=True):
+    pf = tmp_path / name
+    pf.write_text(("from foliolab.engine.kernel import Patch\n"
+                   "PATCH = Patch('p', title='t', summary='s')\n" if head else "") + body)
+    return pf
+
+
+def _replaces_counter_inc(*lines):
+    return "@PATCH.replaces('counter_inc')\ndef counter_inc(k):\n" + "".join(
+        f"    {line}\n" for line in lines)
+
+
+@pytest.mark.parametrize("raise_line, shown", [
+    ("import sys; sys.exit(0)", "SystemExit: 0"),
+    ("import sys; sys.exit(7)", "SystemExit: 7"),
+    ("raise GeneratorExit", "GeneratorExit"),
+    ("raise type('Boom', (BaseException,), {})('b')", "Boom: b"),
+    ("k.counter = k.counter + None", "TypeError"),
+])
+def test_whatever_a_patch_raises_is_exit_3_naming_its_file_and_line(tmp_path, raise_line, shown):
+    """Issue 14 (6): sys.exit(0) in a patched function ended foliolab with
+    exit 0 and no output, sys.exit(7) with exit 7, GeneratorExit or a
+    BaseException subclass with a traceback."""
+    pf = _patch_file(tmp_path, "fix.py", _replaces_counter_inc("yield 'a'", raise_line))
+    for extra in ((), ("--json",)):
+        rc, out, err = cli_in_process("explore", "lost-update", "--patch", str(pf), "-s",
+                                      "random", "--trace-dir", str(tmp_path), *extra)
+        assert rc == 3, (rc, out, err)
+        assert f"the patch p raised {shown}" in out and f"{pf}:6 in counter_inc" in out
+        assert "Traceback" not in out + err
+    rc, out, err = cli_in_process("compare", "lost-update", "--patch", str(pf), "-n", "5",
+                                  "-j", "1", "--trace-dir", str(tmp_path))
+    assert rc == 3 and "ERROR!" in out and f"{pf}:6" in out, (out, err)
+
+
+@pytest.mark.parametrize("body", ["import sys\nsys.exit(0)\n", "import sys\nsys.exit(7)\n",
+                                  "raise GeneratorExit\n", "raise KeyError('x')\n",
+                                  "raise type('Boom', (BaseException,), {})()\n"])
+def test_an_exception_at_import_is_exit_2(tmp_path, body):
+    """Issue 14 (6): sys.exit(0) at import gave exit 0 and no output."""
+    pf = _patch_file(tmp_path, "fix.py", body)
+    line = one_line_error_in_process("explore", "lost-update", "--patch", str(pf))
+    last = 2 + body.count("\n")          # the raising line: the body's last
+    assert "the patch raised" in line and f"{pf}:{last} " in line
+    assert "while it was imported" in line
+
+
+def test_a_family_file_that_exits_is_one_line(tmp_path):
+    ff = tmp_path / "fam"
+    ff.write_text("import sys\nsys.exit(0)\n")
+    p = foliolab("list", env={"FOLIOLAB_FAMILIES": str(ff)})
+    assert "SystemExit" in one_line_error(p)
+
+
+def test_a_patch_file_without_py_is_python_source(tmp_path):
+    """Issue 14 (7): "internal error: 'NoneType' object has no attribute 'loader'"."""
+    src = (tmp_path / "x.py")
+    pf = tmp_path / "my_fix.patch"
+    pf.write_text(
+        "from foliolab.engine.kernel import Patch\n"
+        "PATCH = Patch('my-fix', title='atomic counter', summary='s')\n"
+        "@PATCH.replaces('counter_inc')\n"
+        "def counter_inc(k):\n"
+        "    k.counter += 1\n"
+        "    yield 'atomic increment'\n")
+    rc, out, err = cli_in_process("explore", "lost-update", "--patch", str(pf), "-s", "dfs",
+                                  "--json")
+    assert rc == 0, (out, err)
+    assert json.loads(out)["label"] == "racy+my_fix"
+    assert not src.exists()
+
+
+@pytest.mark.parametrize("body, words", [
+    ("PATCH.wraps('counter_inc')(42)\n", "wraps('counter_inc') is given 42 (int), not a function"),
+    ("PATCH.replaces('counter_inc')(lambda: None)\n", "must take (k, ...)"),
+    ("@PATCH.replaces('counter_inc')\ndef counter_inc():\n    yield 'a'\n",
+     "fix.py:3: replaces('counter_inc'): counter_inc must take (k, ...)"),
+    ("@PATCH.wraps('counter_inc')\ndef counter_inc(k):\n    yield 'a'\n",
+     "fix.py:3: wraps('counter_inc'): counter_inc must take (k, orig, ...)"),
+    ("@PATCH.init\ndef init(k, x):\n    pass\n", "fix.py:3: init hook init must take (k)"),
+    ("@PATCH.replaces('lru_add_drain_all')\ndef f(k):\n    return 0\n",
+     "fix.py:3: replaces('lru_add_drain_all'): must be a generator (it yields)"),
+    ("@PATCH.wraps('lru_add_drain_all')\ndef f(k, orig):\n    return orig()\n",
+     "fix.py:3: wraps('lru_add_drain_all'): must be a generator"),
+    ("@PATCH.replaces('folio_batch_add_and_move')\ndef f(k):\n    yield 'x'\n",
+     "does not take the arguments of the kernel's folio_batch_add_and_move"),
+    ("@PATCH.adds('lru_add_drain_all')\ndef f(k):\n    yield 'x'\n",
+     "the kernel already has lru_add_drain_all"),
+])
+def test_a_patch_of_the_wrong_shape_is_refused_at_load_naming_its_line(tmp_path, body, words):
+    """Issue 14 (9): the mistake surfaced inside foliolab."""
+    pf = _patch_file(tmp_path, "fix.py", body)
+    assert words in one_line_error_in_process("explore", "lost-update", "--patch", str(pf))
+
+
+def test_patch_mistakes_at_run_time_point_at_the_users_line(tmp_path):
+    """Issue 14 (9): a label that is not a string (a yielded 42 gave an
+    AttributeError from report/table.py), an unknown k.fn name."""
+    pf = _patch_file(tmp_path, "fix.py", _replaces_counter_inc("yield 42"))
+    rc, out, err = cli_in_process("explore", "lost-update", "--patch", str(pf), "-s", "random",
+                                  "--trace-dir", str(tmp_path))
+    assert rc == 3, (out, err)
+    assert "yielded 42 (int): a step's label must be a string" in out
+    assert f"{pf}:5 in counter_inc" in out
+    pf = _patch_file(tmp_path, "fix2.py", _replaces_counter_inc("yield 'a'",
+                                                                "yield from k.fn.no_such()"))
+    rc, out, err = cli_in_process("explore", "lost-update", "--patch", str(pf), "-s", "random",
+                                  "--trace-dir", str(tmp_path))
+    assert rc == 3
+    assert "the kernel has no function no_such" in out and f"{pf}:6 in counter_inc" in out
+
+
+@pytest.mark.parametrize("name", ["123", "''", "None", "'a\\nb'"])
+def test_a_patch_name_must_be_a_string(tmp_path, name):
+    """Issue 14 (14): Patch(123) explored, but its trace was then rejected."""
+    pf = _patch_file(tmp_path, "fix.py",
+                     f"from foliolab.engine.kernel import Patch\n"
+                     f"PATCH = Patch({name}, title='t', summary='s')\n", head=False)
+    assert "the name must be a non-empty string" in one_line_error_in_process(
+        "explore", "lost-update", "--patch", str(pf))

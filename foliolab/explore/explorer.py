@@ -19,7 +19,7 @@ import time
 from ..scenarios.base import validate_settings
 from .registry import builder, variant_label
 from .run import (
-    HANG_KINDS, ModelError, NondeterminismError, failure_info, replay_schedule,
+    HANG_KINDS, BadLabel, ModelError, NondeterminismError, failure_info, replay_schedule,
     run_schedule, task_names,
 )
 from .shrink import shrink as shrink_schedule
@@ -346,7 +346,7 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     except NondeterminismError as e:
         ex.nondeterminism = f"schedule {current}: {e}"
     except ModelError as e:
-        ex.error = f"schedule {current}: the model raised {e}"
+        ex.error = f"schedule {current}: {e.describe()}"
         ex.error_schedule = e.schedule
     finally:
         if bar is not None:
@@ -401,7 +401,15 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
                 f"schedule {idx} failed with {info.headline()} at step {info.step}; "
                 f"replayed, it gave {got}")
         shown_k = k2
-    except (NondeterminismError, ModelError) as e:
+    except ModelError as e:
+        if isinstance(e.exc, BadLabel):
+            # checked only when the run is recorded for the table
+            ex.outcome = "error"
+            ex.error = f"schedule {idx}: {e.describe()}"
+        else:
+            ex.outcome = "nondeterminism"
+            ex.nondeterminism = str(e)
+    except NondeterminismError as e:
         ex.outcome = "nondeterminism"
         ex.nondeterminism = str(e)
     except KeyboardInterrupt:
