@@ -721,3 +721,66 @@ def test_a_patch_name_must_be_a_string(tmp_path, name):
                      f"PATCH = Patch({name}, title='t', summary='s')\n", head=False)
     assert "the name must be a non-empty string" in one_line_error_in_process(
         "explore", "lost-update", "--patch", str(pf))
+
+
+def _mutations(tr):
+    """Issue 14 (10): the malformed traces that gave "internal error" (or
+    NONDETERMINISM, or rc 1 with --json)."""
+    def edit(f):
+        t = json.loads(json.dumps(tr))
+        f(t)
+        return json.dumps(t)
+    return {
+        "binary": b"\xff\xfe\x00\x81 not text",
+        "latin-1": json.dumps(tr).replace('"A"', '"\xc9"').encode("latin-1"),
+        "deep brackets": "[" * 100_000 + "]" * 100_000,
+        "deep in a field": edit(lambda t: t["settings"].update(ncpus=json.loads("[" * 20 + "]" * 20))),
+        "shrunk without failure": edit(lambda t: t["shrunk"].pop("failure")),
+        "null strategy": edit(lambda t: t.update(strategy=None)),
+        "strategy name not a string": edit(lambda t: t["strategy"].update(name=3)),
+        "lone surrogate": edit(lambda t: t.update(scenario="\ud800")),
+        "lone surrogate in a key": edit(lambda t: t["settings"].update({"\udfff": 1})),
+        "empty shrunk schedule": edit(lambda t: t["shrunk"].update(schedule=[])),
+        "empty schedule": edit(lambda t: t.update(schedule=[])),
+        "seed beyond 64 bits": edit(lambda t: t.update(seed=2**64)),
+        "negative step": edit(lambda t: t["failure"].update(step=-1)),
+        "boolean task id": edit(lambda t: t.update(schedule=[True] * len(t["schedule"]))),
+        "task id out of range": edit(lambda t: t.update(schedule=[5] * len(t["schedule"]))),
+        "patch file without sha256": edit(lambda t: t.update(patches=[{"name": "x", "file": "f.py"}])),
+        "failure not an object": edit(lambda t: t.update(failure=[])),
+        "tasks not strings": edit(lambda t: t.update(tasks=[1, 2])),
+    }
+
+
+def test_malformed_trace_files_are_input_errors(tmp_path):
+    path, tr = _trace_of(tmp_path, "lost-update")
+    assert tr["shrunk"] is not None
+    for what, content in _mutations(tr).items():
+        bad = tmp_path / "bad.json"
+        if isinstance(content, bytes):
+            bad.write_bytes(content)
+        else:
+            bad.write_text(content, encoding="utf-8", errors="surrogatepass")
+        for extra in ((), ("--json",)):
+            rc, out, err = cli_in_process("replay", str(bad), *extra)
+            assert rc == 2, (what, extra, rc, out, err)
+            assert len(err.strip().splitlines()) == 1 and "internal error" not in err, (what, err)
+            assert "NONDETERMINISM" not in out + err, what
+
+
+def test_a_trace_too_large_is_refused(tmp_path, monkeypatch):
+    from foliolab.explore import trace
+    path, tr = _trace_of(tmp_path, "lost-update")
+    monkeypatch.setattr(trace, "MAX_TRACE_BYTES", 100)
+    assert "a trace is at most 100 bytes" in one_line_error_in_process("replay", path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_replay_refuses_what_is_not_a_regular_file(tmp_path):
+    """Issue 14 (11): replay on a FIFO with no writer hung."""
+    fifo = tmp_path / "trace.json"
+    os.mkfifo(fifo)
+    p = foliolab("replay", str(fifo), timeout=30)
+    assert "not a regular file" in one_line_error(p)
+    assert "is a directory" in one_line_error_in_process("replay", str(tmp_path))
+    assert "not a regular file" in one_line_error_in_process("replay", "/dev/null")
