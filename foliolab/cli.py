@@ -756,7 +756,10 @@ def run(argv=None):
     try:
         rv = cli.main(args=argv, prog_name="foliolab", standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:  # click >= 8.2
-        click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
+        # the help on stdout, the error in one line on stderr
+        if e.ctx:
+            click.echo(e.ctx.get_help())
+        _err("no command given (the commands are listed above)")
         return EXIT_USAGE
     except click.exceptions.UsageError as e:
         _err(_one_line(e.format_message()))

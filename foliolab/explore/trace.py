@@ -361,10 +361,18 @@ def load_trace(path):
                    f"{_short(repr(err.validator_value), 60)}")
         raise TraceError(f"{path}: malformed trace: at {where}: {_short(msg)}")
     _check_schedule(path, "schedule", tr["schedule"], len(tr["tasks"]))
+    f = tr.get("failure")
+    # a failure is recorded at the step the run ended: the schedule's length
+    _need(f is None or f["step"] == len(tr["schedule"]), path,
+          f"the failure is at step {f and f['step']}, the schedule has "
+          f"{len(tr['schedule'])} steps")
     sh = tr.get("shrunk")
     if sh is not None:
         _check_schedule(path, "shrunk schedule", sh["schedule"],
                         len(sh.get("tasks", tr["tasks"])))
+        _need(sh["failure"]["step"] == len(sh["schedule"]), path,
+              f"the shrunk failure is at step {sh['failure']['step']}, the shrunk "
+              f"schedule has {len(sh['schedule'])} steps")
     return tr
 
 
