@@ -392,15 +392,7 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
     # the nondeterminism check: replay once in a fresh run
     shown_k = None
     try:
-        k2, res2 = replay_schedule(scenario, patches, full, schedule,
-                                   record=record, events=events, build=build)
-        info2 = failure_info(k2, res2)
-        if not info.same(info2):
-            got = info2.headline() + f" at step {info2.step}" if info2 else "no failure"
-            raise NondeterminismError(
-                f"schedule {idx} failed with {info.headline()} at step {info.step}; "
-                f"replayed, it gave {got}")
-        shown_k = k2
+        shown_k = _replayed(first, scenario, patches, full, build, record, events)
     except ModelError as e:
         if isinstance(e.exc, BadLabel):
             # checked only when the run is recorded for the table
@@ -440,18 +432,27 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
                  ex.shrunk.to_json() if ex.shrunk else None)
 
 
-def _confirm(ex, first, scenario, patches, full, build):
-    """The nondeterminism check of a failure just found: one replay in a
-    fresh run.  A failure that does not come back sets ``ex.nondeterminism``."""
+def _replayed(first, scenario, patches, full, build, record=False, events=False):
+    """The nondeterminism check: the failing schedule replayed once in a
+    fresh run.  Returns its kernel; a failure that does not come back
+    identically raises NondeterminismError."""
     idx, schedule, info, _ = first
+    k2, res2 = replay_schedule(scenario, patches, full, schedule,
+                               record=record, events=events, build=build)
+    info2 = failure_info(k2, res2)
+    if not info.same(info2):
+        got = info2.headline() + f" at step {info2.step}" if info2 else "no failure"
+        raise NondeterminismError(
+            f"schedule {idx} failed with {info.headline()} at step {info.step}; "
+            f"replayed, it gave {got}")
+    return k2
+
+
+def _confirm(ex, first, scenario, patches, full, build):
+    """The check of a failure just found; one that does not replay sets
+    ``ex.nondeterminism``."""
     try:
-        k2, res2 = replay_schedule(scenario, patches, full, schedule, build=build)
-        info2 = failure_info(k2, res2)
-        if not info.same(info2):
-            got = info2.headline() + f" at step {info2.step}" if info2 else "no failure"
-            raise NondeterminismError(
-                f"schedule {idx} failed with {info.headline()} at step {info.step}; "
-                f"replayed, it gave {got}")
+        _replayed(first, scenario, patches, full, build)
     except (NondeterminismError, ModelError) as e:
         ex.nondeterminism = str(e)
 
