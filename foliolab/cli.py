@@ -14,9 +14,11 @@
 
 Exit status, as model checkers do: 0 no failure found (or, for compare and
 reproduce, every cell as expected), 1 a failure found (a cell not as
-expected), 2 a usage or input error (one line on stderr), 3 a foliolab
-problem (nondeterminism, or the model raised a Python exception), 130
-interrupted (Ctrl-C; what was found is kept).
+expected), 2 a usage or input error (one line on stderr, never a
+traceback), 3 nondeterminism or an exception in the model (a foliolab bug)
+or in a user's patch (for compare and reproduce: an ERROR or NONDET cell),
+130 interrupted (Ctrl-C; what was found is kept).  README.md has the
+table, with the valid range of every setting.
 
 Families outside the package (a user's own, a test suite's) are loaded from
 the files or modules listed in ``FOLIOLAB_FAMILIES``.  ``FOLIOLAB_DEBUG=1``

@@ -784,3 +784,18 @@ def test_replay_refuses_what_is_not_a_regular_file(tmp_path):
     assert "not a regular file" in one_line_error(p)
     assert "is a directory" in one_line_error_in_process("replay", str(tmp_path))
     assert "not a regular file" in one_line_error_in_process("replay", "/dev/null")
+
+
+def test_the_readme_states_every_settings_range():
+    """The README's settings table is what validate_settings does."""
+    from foliolab.scenarios.base import SETTING_CHOICES, SETTING_RANGES
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for key, (lo, hi) in SETTING_RANGES.items():
+        row = [line for line in readme.splitlines() if line.startswith(f"| `{key}` |")]
+        assert row, key
+        nums = [int(x.replace(",", "")) for x in re.findall(r"\d[\d,]*", row[0].split("|")[2])]
+        assert lo in nums or (key == "fair_bound" and lo == 0), (key, row)
+        assert hi in nums or f"10^{len(str(hi)) - 1}" in row[0], (key, row)
+    for key, choices in SETTING_CHOICES.items():
+        row = [line for line in readme.splitlines() if line.startswith(f"| `{key}` |")]
+        assert row and ", ".join(choices) in row[0], key
