@@ -38,6 +38,7 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SEED_MAX = 2**64 - 1            # seeds are 64-bit, as the trace schema says
+WATCHDOG_SECONDS = 10.0         # a step that runs longer without yielding: a soft lockup
 
 
 class InputProblem(Exception):
@@ -212,8 +213,12 @@ def _expect_text(e):
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--watchdog", type=click.FloatRange(min=0, max=86400), default=WATCHDOG_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Stop a step that runs this long without yielding (soft lockup); 0: off.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
-            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress):
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
+            watchdog):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -237,7 +242,7 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
                      mode="count" if count else "first", shrink=not no_shrink,
-                     record=not as_json or events, events=events)
+                     record=not as_json or events, events=events, watchdog=watchdog)
     if as_json:
         d = ex.to_json()
         if events and ex.recording is not None and ex.recording.events is not None:
@@ -307,8 +312,10 @@ def replay(trace, as_json, events, full, original):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
+    from .explore.watchdog import watchdog
     t0 = time.perf_counter()
-    r = run_replay(trace, record=not as_json or events, events=events, original=original)
+    with watchdog(WATCHDOG_SECONDS):
+        r = run_replay(trace, record=not as_json or events, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
     if as_json:
@@ -390,7 +397,7 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
                 bounds = [x.preemptions for x in s.expected.values() if x.outcome == SAFE]
                 e = Expect(SAFE, preemptions=max(bounds) if bounds else 2)
             kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
-                      trace_dir=trace_dir,
+                      trace_dir=trace_dir, watchdog=WATCHDOG_SECONDS,
                       settings=(settings_by_scenario or {}).get(s.slug))
             _CELLS.append((s, col, vname, patches, e, judged, kw))
     results = [None] * len(_CELLS)

@@ -24,6 +24,7 @@ from .run import (
 )
 from .shrink import shrink as shrink_schedule
 from .strategies import make_strategy
+from .watchdog import watchdog as _watchdog
 from .trace import make_trace, trace_filename, write_trace
 
 OUTCOMES = ("failure", "no-failure", "certified", "nondeterminism", "error")
@@ -226,7 +227,15 @@ def _estimate(bar, strat, budget):
     bar.set_postfix_str(f"{lvl}: est. {est:,} schedules", refresh=False)
 
 
-def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
+def explore(*args, watchdog=None, **kw):
+    """:func:`_explore` (its docstring) with the soft-lockup watchdog on:
+    ``watchdog`` seconds of wall time a step may run without yielding
+    (None: off, as in measure mode and the tests)."""
+    with _watchdog(watchdog):
+        return _explore(*args, **kw)
+
+
+def _explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
             settings=None, trace_dir="traces", progress=True, *, family=None,
             depth=2, preemptions=2, mode="first", shrink=True, shrink_budget=200,
             record=True, events=False, build=None, stop_when_witnessed=(),

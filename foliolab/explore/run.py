@@ -18,6 +18,7 @@ from ..engine.kernel import PatchError
 from ..scenarios import LookupFailure
 from ..scenarios.base import SettingsError
 from .registry import builder
+from .watchdog import watching
 
 ENGINE_DIR = os.path.dirname(os.path.abspath(_engine_pkg.__file__)) + os.sep
 # failures raised by the machine itself rather than by the stepped task
@@ -77,7 +78,7 @@ def _model_error(exc, schedule, patches):
     if user is not None:
         patch, f = user
         return ModelError(exc, schedule, f"{f.filename}:{f.lineno} in {f.name}", patch)
-    if isinstance(exc, BadLabel) and getattr(exc, "where", None):
+    if getattr(exc, "where", None):        # BadLabel, SoftLockup: where it happened
         return ModelError(exc, schedule, exc.where, getattr(exc, "patch", None))
     return ModelError(exc, schedule, _where(exc))
 
@@ -330,7 +331,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         rec.watch0 = watch(k)
         k.recording = rec
     try:
-        res = m.run(choose)
+        with watching(m):
+            res = m.run(choose)
     except (NondeterminismError, KeyboardInterrupt):
         raise
     except BaseException as e:

@@ -140,7 +140,7 @@ def _matches(expect, kind):
 def verdict(scenario, variant, patches, expect=None, *, settings=None,
             family=None, budget=225, dfs_budget=100_000, seed=0,
             trace_dir=None, build=None, progress=False, judge=True,
-            shrink=True):
+            shrink=True, watchdog=None):
     """Compute one cell.  ``variant``: the variant's name; ``patches``: its
     Patch objects, possibly followed by user patch files (the column is
     then "V+file");
@@ -157,7 +157,8 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     budget = max(budget, getattr(expect, "budget", 0) or 0)
     t0 = time.perf_counter()
     common = dict(settings=settings, trace_dir=trace_dir, progress=progress,
-                  family=family, build=build, shrink=shrink, record=False)
+                  family=family, build=build, shrink=shrink, record=False,
+                  watchdog=watchdog)
     found = None
     ex = explore(scenario, variant, patches, Portfolio(seed * 7919),
                  budget * PORTFOLIO_MEMBERS, seed * 7919, **common)
