@@ -807,13 +807,11 @@ def test_a_step_that_never_yields_is_a_soft_lockup(tmp_path):
     explore, off in measure mode) stops it and names the line it spun on."""
     pf = _patch_file(tmp_path, "spin.py", "def helper():\n    while True:\n        pass\n"
                      + _replaces_counter_inc("yield 'a'", "helper()"))
-    t0 = time.monotonic()
     rc, out, err = cli_in_process("explore", "lost-update", "--patch", str(pf), "-s", "random",
                                   "--watchdog", "0.3", "--trace-dir", str(tmp_path))
     assert rc == 3, (out, err)
     assert "the patch p raised SoftLockup: soft lockup: task " in out
     assert f"without yielding at {pf}:4 in helper" in out or \
         f"without yielding at {pf}:5 in helper" in out, out
-    assert time.monotonic() - t0 < 30
     from foliolab.cli import WATCHDOG_SECONDS
     assert WATCHDOG_SECONDS > 0

@@ -1,7 +1,8 @@
 """Issue 14: bad input is the user's error.  Generated command lines and
 mutated trace files, run in this process (foliolab.cli.run), must never
 end in a traceback or an internal error: exit 0, 1 or 2, and an input
-error (2) is one line on stderr.  A mutated trace may also replay to a
+error (2) is one line on stderr; a failure explore finds is never lost
+(its trace is on disk, or its schedule on stdout).  A mutated trace may also replay to a
 different outcome, which foliolab can only call NONDETERMINISM (3) -- but
 never "internal error".
 
@@ -15,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import string
 
 import pytest
@@ -161,6 +163,14 @@ def test_generated_command_lines_keep_the_exit_code_contract(tmp_path_factory, f
     def check(args):
         rc, out, err = run_cli(args)
         check_contract(args, rc, out, err)
+        if rc == 1 and args[0] == "explore":
+            # no failure found is lost: its trace, or its schedule on stdout
+            if "--json" in args:
+                d = json.loads(out)
+                assert (d["trace"] and os.path.exists(d["trace"])) or d.get("schedule"), args
+            else:
+                m = re.search(r"replay: foliolab replay (\S+)", out)
+                assert (m and os.path.exists(m.group(1))) or "trace not written" in out, args
 
     check()
 
