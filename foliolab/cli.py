@@ -38,6 +38,8 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SEED_MAX = 2**64 - 1            # seeds are 64-bit, as the trace schema says
+BUDGET_MAX = 10**9              # schedules: more is a search that never ends
+JOBS_MAX = 256                  # worker processes
 WATCHDOG_SECONDS = 10.0         # a step that runs longer without yielding: a soft lockup
 
 
@@ -191,7 +193,7 @@ def _expect_text(e):
               default="portfolio", show_default=True,
               help="portfolio: PCT d=2 and d=3, random, sticky and POS, interleaved; "
                    "dfs: systematic (DPOR) within --preemptions, a certificate when it ends.")
-@click.option("--budget", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--budget", "-n", type=click.IntRange(min=1, max=BUDGET_MAX), default=None,
               help="Maximum number of schedules.  [default: 1000; dfs: none, "
                    "the search runs until it certifies or fails]")
 @click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0, show_default=True)
@@ -445,17 +447,18 @@ def _table_json(fam, columns, rows):
 
 
 _table_options = [
-    click.option("--budget", "-n", type=click.IntRange(min=1), default=225, show_default=True,
+    click.option("--budget", "-n", type=click.IntRange(min=1, max=BUDGET_MAX), default=225,
+                 show_default=True,
                  help="Schedules per slot of the portfolio's rotation (sticky, PCT d=2, "
                       "sticky, random, sticky, PCT d=3, sticky, POS): 1,800 in all by default."),
-    click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
+    click.option("--dfs-budget", type=click.IntRange(min=1, max=BUDGET_MAX), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
     click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0,
                  show_default=True),
     click.option("--trace-dir", default="traces", show_default=True),
     click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
-    click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+    click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
                  help="Worker processes for the cells (default: the number of CPUs)."),
     click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                  help="Override a setting of every scenario (memory_model, ncpus, preempt, "
@@ -648,7 +651,7 @@ def _measure_costs(cost_file, cost_items):
               help="Write seed 0's tracepoints of each variant to DIR, ftrace text with "
                    "simulated timestamps.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
               help="Worker processes (default: one per CPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plot_dir,

@@ -815,3 +815,15 @@ def test_a_step_that_never_yields_is_a_soft_lockup(tmp_path):
         f"without yielding at {pf}:5 in helper" in out, out
     from foliolab.cli import WATCHDOG_SECONDS
     assert WATCHDOG_SECONDS > 0
+
+
+@pytest.mark.parametrize("args", [("explore", "lost-update", "-n", str(10**22)),
+                                  ("compare", "lost-update", "-n", str(10**22)),
+                                  ("compare", "lost-update", "--dfs-budget", str(10**22)),
+                                  ("compare", "lost-update", "-j", "100000"),
+                                  ("measure", "minchan-2021", "-j", "100000"),
+                                  ("measure", "minchan-2021", "--seeds", str(10**9))])
+def test_budgets_and_jobs_are_bounded(args):
+    """Issue 14 (3): valid-looking numbers that never end (10**22
+    schedules) or fork a hundred thousand workers are refused."""
+    one_line_error_in_process(*args)

@@ -180,8 +180,9 @@ JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
               st.floats(allow_nan=False), st.text(max_size=8),
               st.sampled_from(["\ud800", "A", "B", "racy", "lost-update", "toy", "property"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=4),
+                            st.dictionaries(st.text(max_size=6), inner, min_size=1,
+                                            max_size=4)),
     max_leaves=12)
 
 
