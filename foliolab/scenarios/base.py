@@ -159,9 +159,9 @@ class Family:
         return None
 
 
-def _range_text(key):
-    lo, hi = SETTING_RANGES[key]
-    text = f"{lo}..{hi}"
+def _range_text(key, lo=None):
+    least, hi = SETTING_RANGES[key]
+    text = f"{least if lo is None else lo}..{hi}"
     if key in SETTING_MULTIPLE:
         text += f", a multiple of {SETTING_MULTIPLE[key]}"
     return text
@@ -200,10 +200,9 @@ def validate_settings(s, scenario=None):
         for key, least in getattr(scenario, "needs", {}).items():
             val = s.get(key)
             if isinstance(val, int) and val < least:
+                valid = f" (valid: {_range_text(key, least)})" if key in SETTING_RANGES else ""
                 raise SettingsError(f"setting {key}={val}: {scenario.slug} needs at least "
-                                    f"{least} (valid: {least}..{SETTING_RANGES[key][1]})"
-                                    if key in SETTING_RANGES else
-                                    f"setting {key}={val}: {scenario.slug} needs at least {least}")
+                                    f"{least}{valid}")
 
 
 def make_machine(settings):
