@@ -827,3 +827,14 @@ def test_budgets_and_jobs_are_bounded(args):
     """Issue 14 (3): valid-looking numbers that never end (10**22
     schedules) or fork a hundred thousand workers are refused."""
     one_line_error_in_process(*args)
+
+
+def test_a_wrong_return_type_names_the_users_patch(tmp_path):
+    """Issue 14 (9): a wrong return type surfaces in the model, after the
+    user's function returned: the error names the user's patch file too."""
+    pf = _patch_file(tmp_path, "ret.py", "@PATCH.wraps('folio_lru_list')\n"
+                     "def folio_lru_list(k, orig, folio):\n    return str(orig(folio))\n")
+    rc, out, err = cli_in_process("explore", "readd-after-drain", "--patch", str(pf), "-n", "5",
+                                  "--trace-dir", str(tmp_path))
+    assert rc == 3, (out, err)
+    assert "TypeError" in out and f"(with user patch p from {pf})" in out

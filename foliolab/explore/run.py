@@ -80,7 +80,14 @@ def _model_error(exc, schedule, patches):
         return ModelError(exc, schedule, f"{f.filename}:{f.lineno} in {f.name}", patch)
     if getattr(exc, "where", None):        # BadLabel, SoftLockup: where it happened
         return ModelError(exc, schedule, exc.where, getattr(exc, "patch", None))
-    return ModelError(exc, schedule, _where(exc))
+    where = _where(exc)
+    users = _user_files(patches)
+    if users:
+        # raised in the model, after a user's function returned (a return
+        # value of the wrong type, say): name the user's files too
+        where += " (with user patch " + ", ".join(
+            f"{p.name} from {p.source}" for p in users.values()) + ")"
+    return ModelError(exc, schedule, where)
 
 
 def _user_files(patches):
