@@ -1,4 +1,4 @@
-"""Issue 14: bad input is the user's error.  Generated command lines and
+"""Issue 14: bad input is the user's error.  Generated command lines, patch files and
 mutated trace files, run in this process (foliolab.cli.run), must never
 end in a traceback or an internal error: exit 0, 1 or 2, and an input
 error (2) is one line on stderr; a failure explore finds is never lost
@@ -249,5 +249,63 @@ def test_mutated_trace_files_keep_the_exit_code_contract(tmp_path_factory, faili
         args = ["replay", str(path), *extra]
         rc, out, err = run_cli(args)
         check_contract(args, rc, out, err, allowed=(0, 1, 2, 3))
+
+    check()
+
+
+# ---------------------------------------------------------------- patch files
+# the well-formed choice first and most often: most files get past loading
+PATCH_NAMES = ["'fix'"] * 6 + ["''", "123", "None", "'a\\nb'", "'x' * 3"]
+TARGETS = ["'counter_inc'"] * 6 + ["'no_such_function'", "'lru_add_drain_all'", "''", "42"]
+STATEMENTS = ["yield 'a'", "yield 42", "yield None", "k.counter += 1",
+              "v = k.counter", "k.counter = v + 1", "yield from k.fn.counter_inc()",
+              "yield from k.fn.no_such()", "return 3", "raise ValueError('x')",
+              "raise GeneratorExit", "import sys; sys.exit(0)", "import sys; sys.exit(5)",
+              "raise type('Boom', (BaseException,), {})()", "k = None", "pass",
+              "yield from orig()", "x = 1 / 0"]
+PARAMS = ["k"] * 6 + ["", "k, orig", "k, x", "*args", "k, *, flag"]
+
+
+@st.composite
+def patch_source(draw):
+    """A patch file from the grammar of real ones, with mistakes mixed in."""
+    lines = ["from foliolab.engine.kernel import Patch"]
+    if draw(st.integers(0, 9)) == 0:
+        lines.append(draw(st.sampled_from(["import sys; sys.exit(0)", "raise KeyError('k')",
+                                           "this is not python", "PATCH = 3"])))
+    lines.append(f"PATCH = Patch({draw(st.sampled_from(PATCH_NAMES))}, title='t', summary='s')")
+    for i in range(draw(st.integers(0, 2))):
+        how = draw(st.sampled_from(["replaces", "wraps", "adds", "init"]))
+        lines.append("@PATCH.init" if how == "init"
+                     else f"@PATCH.{how}({draw(st.sampled_from(TARGETS))})")
+        lines.append(f"def f{i}({draw(st.sampled_from(PARAMS))}):")
+        body = draw(st.lists(st.sampled_from(STATEMENTS), min_size=1, max_size=4))
+        lines += [f"    {s}" for s in body]
+    return "\n".join(lines) + "\n"
+
+
+def test_generated_patch_files_keep_the_exit_code_contract(tmp_path_factory):
+    d = tmp_path_factory.mktemp("patches")
+    traces = str(tmp_path_factory.mktemp("patch-traces"))
+
+    @fuzz(150)
+    @given(patch_source(), st.sampled_from([("-s", "random", "-n", "5"), ("-s", "dfs", "-n", "5"),
+                                            ("-n", "3", "--json")]))
+    def check(src, extra):
+        path = d / "fix.py"
+        path.write_text(src)
+        args = ["explore", "lost-update", "--patch", str(path), "--trace-dir", traces,
+                "--watchdog", "2", *extra]
+        rc, out, err = run_cli(args)
+        what = (src, args, rc, out[-1500:], err)
+        assert "Traceback" not in out + err and "internal error" not in err, what
+        assert rc in (0, 1, 2, 3), what
+        if rc == 2:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("foliolab: error: "), what
+        if rc == 3:
+            # the user's file is named: the patch raised there, or the model
+            # raised with it applied
+            assert str(path) in out, what
 
     check()
