@@ -14,9 +14,11 @@
 
 Exit status, as model checkers do: 0 no failure found (or, for compare and
 reproduce, every cell as expected), 1 a failure found (a cell not as
-expected), 2 a usage or input error (one line on stderr), 3 a foliolab
-problem (nondeterminism, or the model raised a Python exception), 130
-interrupted (Ctrl-C; what was found is kept).
+expected), 2 a usage or input error (one line on stderr, never a
+traceback), 3 nondeterminism or an exception in the model (a foliolab bug)
+or in a user's patch (for compare and reproduce: an ERROR or NONDET cell),
+130 interrupted (Ctrl-C; what was found is kept).  README.md has the
+table, with the valid range of every setting.
 
 Families outside the package (a user's own, a test suite's) are loaded from
 the files or modules listed in ``FOLIOLAB_FAMILIES``.  ``FOLIOLAB_DEBUG=1``
@@ -35,6 +37,10 @@ import click
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SEED_MAX = 2**64 - 1            # seeds are 64-bit, as the trace schema says
+BUDGET_MAX = 10**9              # schedules: more is a search that never ends
+JOBS_MAX = 256                  # worker processes
+WATCHDOG_SECONDS = 10.0         # a step that runs longer without yielding: a soft lockup
 
 
 class InputProblem(Exception):
@@ -90,7 +96,6 @@ def _key_value(option, item, shape="key=value"):
 
 def parse_settings(scenario, items):
     """``--set key=value`` items -> overrides, checked against the scenario."""
-    from .engine.machine import MEMORY_MODELS, PREEMPT_MODELS
     from .scenarios.base import SETTING_TYPES, validate_settings
     known = scenario.settings()
     out = {}
@@ -104,14 +109,7 @@ def parse_settings(scenario, items):
         if typ not in (bool, int, float, str):
             typ = str
         out[key] = _parse_value(key, typ, text)
-    full = scenario.settings(out)
-    if full.get("preempt") not in PREEMPT_MODELS:
-        raise InputProblem(f"--set preempt={full.get('preempt')}: expected one of "
-                           f"{', '.join(PREEMPT_MODELS)}")
-    if full.get("memory_model") not in MEMORY_MODELS:
-        raise InputProblem(f"--set memory_model={full.get('memory_model')}: expected one of "
-                           f"{', '.join(MEMORY_MODELS)}")
-    validate_settings(full)
+    validate_settings(scenario.settings(out), scenario)
     return out
 
 
@@ -195,12 +193,12 @@ def _expect_text(e):
               default="portfolio", show_default=True,
               help="portfolio: PCT d=2 and d=3, random, sticky and POS, interleaved; "
                    "dfs: systematic (DPOR) within --preemptions, a certificate when it ends.")
-@click.option("--budget", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--budget", "-n", type=click.IntRange(min=1, max=BUDGET_MAX), default=None,
               help="Maximum number of schedules.  [default: 1000; dfs: none, "
                    "the search runs until it certifies or fails]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0, show_default=True)
 @click.option("--depth", "-d", type=click.IntRange(min=1), default=2,
-              show_default=True, help="PCT bug depth.")
+              show_default=True, help="PCT bug depth (at most the run's length, max_steps).")
 @click.option("--preemptions", "-k", type=click.IntRange(min=0), default=2,
               show_default=True, help="DFS preemption bound.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -217,25 +215,36 @@ def _expect_text(e):
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--watchdog", type=click.FloatRange(min=0, max=86400), default=WATCHDOG_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Stop a step that runs this long without yielding (soft lockup); 0: off.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
-            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress):
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
+            watchdog):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
         default_variant, find_scenario, find_variant, variant_patches,
     )
     fam, sc = find_scenario(scenario)
-    v = find_variant(fam, variant_name) if variant_name else default_variant(fam)
+    # --variant '' names no variant: refused, not the baseline
+    v = find_variant(fam, variant_name) if variant_name is not None else default_variant(fam)
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
     overrides = parse_settings(sc, sets)
+    max_steps = sc.settings(overrides)["max_steps"]
+    if depth > max_steps:
+        # d-1 change points over a run of at most max_steps steps
+        raise InputProblem(f"--depth {depth}: must be 1..{max_steps} (at most the run's "
+                           f"length, max_steps={max_steps})")
     if budget is None and strategy != "dfs":
         budget = 1000
+    _check_trace_dir(trace_dir)
     ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
                      mode="count" if count else "first", shrink=not no_shrink,
-                     record=not as_json or events, events=events)
+                     record=not as_json or events, events=events, watchdog=watchdog)
     if as_json:
         d = ex.to_json()
         if events and ex.recording is not None and ex.recording.events is not None:
@@ -248,6 +257,15 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     if ex.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if ex.outcome == "failure" else EXIT_OK
+
+
+def _check_trace_dir(trace_dir):
+    """Before the search: a trace directory that cannot take a trace is an
+    input error now, not a failure lost later."""
+    from .explore.trace import check_trace_dir
+    why = check_trace_dir(trace_dir)
+    if why:
+        raise InputProblem(f"--trace-dir {why}")
 
 
 def _print_exploration(ex, full, events):
@@ -270,6 +288,13 @@ def _print_exploration(ex, full, events):
         click.echo("")
     elif ex.outcome == "failure" and ex.trace_path:
         click.echo(f"trace: {ex.trace_path}")
+    if ex.trace_error and ex.schedule is not None:
+        # the failure is not lost with its trace: its schedule, on stdout
+        click.echo(f"trace not written ({ex.trace_error}); the failing schedule "
+                   f"(task ids by step; tasks {', '.join(ex.tasks or ())}): "
+                   f"{' '.join(map(str, ex.schedule))}")
+        if ex.shrunk is not None:
+            click.echo(f"shrunk: {' '.join(map(str, ex.shrunk.schedule))}")
     if ex.outcome == "nondeterminism" and ex.trace_path:
         click.echo(f"trace of the failure that did not replay: {ex.trace_path}")
     click.echo(ex.summary())
@@ -289,8 +314,10 @@ def replay(trace, as_json, events, full, original):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
+    from .explore.watchdog import watchdog
     t0 = time.perf_counter()
-    r = run_replay(trace, record=not as_json or events, events=events, original=original)
+    with watchdog(WATCHDOG_SECONDS):
+        r = run_replay(trace, record=not as_json or events, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
     if as_json:
@@ -303,6 +330,8 @@ def replay(trace, as_json, events, full, original):
         if r.outcome == "nondeterminism":
             click.echo(f"{trace}: NONDETERMINISM (a foliolab bug, not a kernel bug): "
                        f"{r.nondeterminism}")
+        elif r.outcome == "error":
+            click.echo(f"{trace}: ERROR: {r.error}")
         else:
             strat = tr["strategy"]
             sdesc = strat.get("name", "?")
@@ -330,7 +359,7 @@ def replay(trace, as_json, events, full, original):
             if events:
                 click.echo("")
                 click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
-    if r.outcome == "nondeterminism":
+    if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
 
@@ -370,7 +399,7 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
                 bounds = [x.preemptions for x in s.expected.values() if x.outcome == SAFE]
                 e = Expect(SAFE, preemptions=max(bounds) if bounds else 2)
             kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
-                      trace_dir=trace_dir,
+                      trace_dir=trace_dir, watchdog=WATCHDOG_SECONDS,
                       settings=(settings_by_scenario or {}).get(s.slug))
             _CELLS.append((s, col, vname, patches, e, judged, kw))
     results = [None] * len(_CELLS)
@@ -418,16 +447,18 @@ def _table_json(fam, columns, rows):
 
 
 _table_options = [
-    click.option("--budget", "-n", type=click.IntRange(min=1), default=225, show_default=True,
+    click.option("--budget", "-n", type=click.IntRange(min=1, max=BUDGET_MAX), default=225,
+                 show_default=True,
                  help="Schedules per slot of the portfolio's rotation (sticky, PCT d=2, "
                       "sticky, random, sticky, PCT d=3, sticky, POS): 1,800 in all by default."),
-    click.option("--dfs-budget", type=click.IntRange(min=1), default=100_000,
+    click.option("--dfs-budget", type=click.IntRange(min=1, max=BUDGET_MAX), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
-    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
+    click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0,
+                 show_default=True),
     click.option("--trace-dir", default="traces", show_default=True),
     click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
-    click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+    click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
                  help="Worker processes for the cells (default: the number of CPUs)."),
     click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                  help="Override a setting of every scenario (memory_model, ncpus, preempt, "
@@ -482,6 +513,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         bases = chosen if variants else [default_variant(fam)]
         for v in bases:
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
+    _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
                                    dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
@@ -501,6 +533,14 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
                                  trace_dir=trace_dir, interrupted=interrupted), nl=False)
     if interrupted:
         return EXIT_INTERRUPTED
+    return _table_status(ok, [v for _, row in rows for v in row.values()])
+
+
+def _table_status(ok, cells):
+    """0 every cell as expected, 3 a cell raised or did not replay (an
+    exception in the model or a user's patch, nondeterminism), 1 otherwise."""
+    if any(v.outcome in ("error", "nondeterminism") for v in cells):
+        return EXIT_INTERNAL
     return EXIT_OK if ok else EXIT_FAILURE
 
 
@@ -515,6 +555,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
     from .explore.registry import families, find_family, variant_patches
     from .report import verdict_table
     fams = [find_family(n) for n in family_names] or list(families().values())
+    _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     tables = []
     ok = True
@@ -546,7 +587,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         click.echo("no scenario families")
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if ok else EXIT_FAILURE
+    return _table_status(ok, [v for _, _, rows in tables for _, row in rows for v in row.values()])
 
 
 # --------------------------------------------------------------------- measure
@@ -565,6 +606,10 @@ def _measure_params(exp, sets):
         typ = type(known[key])
         out[key] = _parse_value(key, typ if typ in (bool, int, float) else str, text)
     params = exp.params(out)
+    from .measure.run import MM_SETTINGS
+    from .scenarios.base import validate_settings
+    validate_settings(dict(MEASURE_MACHINE, **{k: params[k] for k in (*MEASURE_MACHINE, *MM_SETTINGS)
+                                               if k in params}))
     for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
         if key in params and params[key] < 1:
             raise InputProblem(f"--set {key}={params[key]}: must be at least 1")
@@ -592,7 +637,7 @@ def _measure_costs(cost_file, cost_items):
 @click.option("--list", "list_", is_flag=True, help="List the experiments.")
 @click.option("--variant", "-V", "variants", multiple=True,
               help="Variants to compare (default: the experiment's); the first is the baseline.")
-@click.option("--seeds", type=click.IntRange(min=1), default=None,
+@click.option("--seeds", type=click.IntRange(min=1, max=100_000), default=None,
               help="Runs per variant (default: the experiment's).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="An experiment parameter or machine setting (see --list).")
@@ -606,7 +651,7 @@ def _measure_costs(cost_file, cost_items):
               help="Write seed 0's tracepoints of each variant to DIR, ftrace text with "
                    "simulated timestamps.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
               help="Worker processes (default: one per CPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plot_dir,
@@ -723,7 +768,10 @@ def run(argv=None):
     try:
         rv = cli.main(args=argv, prog_name="foliolab", standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:  # click >= 8.2
-        click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
+        # the help on stdout, the error in one line on stderr
+        if e.ctx:
+            click.echo(e.ctx.get_help())
+        _err("no command given (the commands are listed above)")
         return EXIT_USAGE
     except click.exceptions.UsageError as e:
         _err(_one_line(e.format_message()))

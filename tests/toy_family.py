@@ -83,6 +83,7 @@ class ToyScenario(Scenario):
     # replays); sb-tso is the toy that needs store buffers.
     defaults = {"memory_model": "sc"}
     sc_reason = "a test fixture of the explorer; sb-tso is its TSO litmus test"
+    needs = {"ncpus": 2}            # every toy runs tasks on cpu0 and cpu1
 
     def make_run(self, patches, settings):
         return toy_make_run(self, patches, settings)

@@ -16,13 +16,15 @@ import os
 import sys
 import time
 
+from ..scenarios.base import validate_settings
 from .registry import builder, variant_label
 from .run import (
-    HANG_KINDS, ModelError, NondeterminismError, failure_info, replay_schedule,
+    HANG_KINDS, BadLabel, ModelError, NondeterminismError, failure_info, replay_schedule,
     run_schedule, task_names,
 )
 from .shrink import shrink as shrink_schedule
 from .strategies import make_strategy
+from .watchdog import watchdog as _watchdog
 from .trace import make_trace, trace_filename, write_trace
 
 OUTCOMES = ("failure", "no-failure", "certified", "nondeterminism", "error")
@@ -65,6 +67,8 @@ class Exploration:
         self.tasks = None                   # its task names by id
         self.shrunk = None                  # Shrunk or None
         self.trace_path = None
+        self.trace_error = None             # why the trace could not be written
+        self.settings_overrides = {}        # what the strategy changes in the settings
         self.trace = None                   # the trace dict
         self.certificate = None
         self.partial_certificate = None     # a DFS cut by the budget: the levels it completed
@@ -177,6 +181,12 @@ class Exploration:
             d["schedule_index"] = self.schedule_index
             d["found_by"] = self.found_by
             d["trace"] = self.trace_path
+            if self.trace_error:
+                d["trace_error"] = self.trace_error
+                d["schedule"] = list(self.schedule or ())
+                d["tasks"] = list(self.tasks or ())
+                if self.shrunk is not None:
+                    d["shrunk_schedule"] = list(self.shrunk.schedule)
             d["shrunk"] = self.shrunk.to_json() if self.shrunk else None
         if self.nondeterminism:
             d["nondeterminism"] = self.nondeterminism
@@ -217,7 +227,15 @@ def _estimate(bar, strat, budget):
     bar.set_postfix_str(f"{lvl}: est. {est:,} schedules", refresh=False)
 
 
-def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
+def explore(*args, watchdog=None, **kw):
+    """:func:`_explore` (its docstring) with the soft-lockup watchdog on:
+    ``watchdog`` seconds of wall time a step may run without yielding
+    (None: off, as in measure mode and the tests)."""
+    with _watchdog(watchdog):
+        return _explore(*args, **kw)
+
+
+def _explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
             settings=None, trace_dir="traces", progress=True, *, family=None,
             depth=2, preemptions=2, mode="first", shrink=True, shrink_budget=200,
             record=True, events=False, build=None, stop_when_witnessed=(),
@@ -254,6 +272,7 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     if budget is not None and budget < 1:
         raise ValueError("the budget must be at least 1 schedule")
     full = scenario.settings(settings)
+    validate_settings(full, scenario)       # impossible settings: the user's error
     # a systematic search replaces the fairness bound by its preemption bound
     # (retry_collapse: unless the user set it)
     full.update({key: val for key, val in getattr(strat, "settings_overrides", {}).items()
@@ -271,6 +290,7 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     ex = Exploration(scenario, fam, variant, patches, full, strat.describe(),
                      seed, budget, mode)
     ex.strategy_params = dict(strat.params(), budget=budget)
+    ex.settings_overrides = dict(getattr(strat, "settings_overrides", {}))
     witnesses = list(getattr(scenario, "witnesses", {}).items())
     wanted = tuple(stop_when_witnessed)
     first = None                         # (index, schedule, info, names)
@@ -313,9 +333,13 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
                     if member is not None:
                         ex.found_by = member.describe()
                     if trace_dir is not None:
-                        # on disk the moment it is found: a Ctrl-C or a
-                        # crash later loses nothing (rewritten, shrunk, below)
+                        # replayed and on disk the moment it is found: a
+                        # Ctrl-C, a kill or a crash later loses nothing
+                        # (rewritten, shrunk, below)
+                        _confirm(ex, first, scenario, patches, full, build)
                         _write_trace(ex, first, scenario, full, trace_dir, None)
+                        if ex.nondeterminism:
+                            break
             if witnesses:
                 for name, pred in list(witnesses):
                     if pred(k):
@@ -333,7 +357,7 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
     except NondeterminismError as e:
         ex.nondeterminism = f"schedule {current}: {e}"
     except ModelError as e:
-        ex.error = f"schedule {current}: the model raised {e}"
+        ex.error = f"schedule {current}: {e.describe()}"
         ex.error_schedule = e.schedule
     finally:
         if bar is not None:
@@ -348,6 +372,9 @@ def explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
         ex.dfs_branch_points = strat.branch_points
         ex.distinct_schedules = strat.distinct
         ex.search = strat.summary_json(full)
+    if first is not None:
+        # kept whatever the outcome (a failure that did not replay included)
+        ex.schedule_index, ex.schedule, ex.failure, ex.tasks = first
     if ex.nondeterminism:
         ex.outcome = "nondeterminism"
     elif ex.error:
@@ -376,16 +403,16 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
     # the nondeterminism check: replay once in a fresh run
     shown_k = None
     try:
-        k2, res2 = replay_schedule(scenario, patches, full, schedule,
-                                   record=record, events=events, build=build)
-        info2 = failure_info(k2, res2)
-        if not info.same(info2):
-            got = info2.headline() + f" at step {info2.step}" if info2 else "no failure"
-            raise NondeterminismError(
-                f"schedule {idx} failed with {info.headline()} at step {info.step}; "
-                f"replayed, it gave {got}")
-        shown_k = k2
-    except (NondeterminismError, ModelError) as e:
+        shown_k = _replayed(first, scenario, patches, full, build, record, events)
+    except ModelError as e:
+        if isinstance(e.exc, BadLabel):
+            # checked only when the run is recorded for the table
+            ex.outcome = "error"
+            ex.error = f"schedule {idx}: {e.describe()}"
+        else:
+            ex.outcome = "nondeterminism"
+            ex.nondeterminism = str(e)
+    except NondeterminismError as e:
         ex.outcome = "nondeterminism"
         ex.nondeterminism = str(e)
     except KeyboardInterrupt:
@@ -416,6 +443,31 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
                  ex.shrunk.to_json() if ex.shrunk else None)
 
 
+def _replayed(first, scenario, patches, full, build, record=False, events=False):
+    """The nondeterminism check: the failing schedule replayed once in a
+    fresh run.  Returns its kernel; a failure that does not come back
+    identically raises NondeterminismError."""
+    idx, schedule, info, _ = first
+    k2, res2 = replay_schedule(scenario, patches, full, schedule,
+                               record=record, events=events, build=build)
+    info2 = failure_info(k2, res2)
+    if not info.same(info2):
+        got = info2.headline() + f" at step {info2.step}" if info2 else "no failure"
+        raise NondeterminismError(
+            f"schedule {idx} failed with {info.headline()} at step {info.step}; "
+            f"replayed, it gave {got}")
+    return k2
+
+
+def _confirm(ex, first, scenario, patches, full, build):
+    """The check of a failure just found; one that does not replay sets
+    ``ex.nondeterminism``."""
+    try:
+        _replayed(first, scenario, patches, full, build)
+    except (NondeterminismError, ModelError) as e:
+        ex.nondeterminism = str(e)
+
+
 def _write_trace(ex, first, scenario, full, trace_dir, shrunk):
     idx, schedule, info, names = first
     ex.trace = make_trace(
@@ -426,5 +478,32 @@ def _write_trace(ex, first, scenario, full, trace_dir, shrunk):
     if trace_dir is not None:
         strat_name = ex.strategy_params.get("name", "x")
         path = os.path.join(trace_dir, trace_filename(
-            scenario.slug, ex.label, strat_name, ex.seed))
-        ex.trace_path = write_trace(ex.trace, path)
+            scenario.slug, ex.label, strat_name, ex.seed,
+            params_key(scenario, full, ex.strategy_params, ex.settings_overrides)))
+        try:
+            ex.trace_path = write_trace(ex.trace, path)
+            ex.trace_error = None
+        except OSError as e:
+            # the failure is not lost: the command prints it and its schedule
+            ex.trace_path = None
+            ex.trace_error = f"{e.filename or path}: {e.strerror or e}"
+
+
+def params_key(scenario, full, strategy_params, strategy_overrides=None):
+    """A short hash of what changes the schedules besides the scenario,
+    variant, strategy and seed (the strategy's parameters, the settings),
+    or '' when they are the defaults: traces of runs that differ in them do
+    not overwrite each other."""
+    import hashlib
+    import json
+    params = {k: v for k, v in strategy_params.items() if k != "budget"}
+    try:
+        default = make_strategy(params.get("name", ""), 0).params()
+    except (ValueError, TypeError):
+        default = None
+    base = scenario.settings()
+    base.update(strategy_overrides or {})   # dfs sets fair_bound 0
+    if params == default and full == base:
+        return ""
+    text = json.dumps({"strategy": params, "settings": full}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import pathlib
@@ -54,15 +55,16 @@ def _load_env_entry(entry):
             if not p.is_file():
                 raise LookupFailure(f"{ENV_FAMILIES}: {entry}: no such file")
             digest = hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]
-            spec = importlib.util.spec_from_file_location(
-                f"foliolab_user_family_{p.stem}_{digest}", p)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
+            name = f"foliolab_user_family_{p.stem}_{digest}"
+            # any file name: read as Python source
+            loader = importlib.machinery.SourceFileLoader(name, str(p))
+            mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+            loader.exec_module(mod)
         else:
             mod = importlib.import_module(entry)
-    except LookupFailure:
+    except (LookupFailure, KeyboardInterrupt):
         raise
-    except Exception as e:  # a user's file: one line, never a traceback
+    except BaseException as e:  # a user's file (SystemExit too): one line, never a traceback
         raise LookupFailure(f"{ENV_FAMILIES}: {entry}: {type(e).__name__}: {e}") from None
     fams = list(getattr(mod, "FAMILIES", ()))
     if hasattr(mod, "FAMILY"):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import foliolab
 
-from ..scenarios.base import SettingsError
+from ..scenarios.base import SettingsError, validate_settings
 from ..engine.kernel import PatchError
 from .registry import builder
-from .run import FailureInfo, ModelError, NondeterminismError, failure_info, replay_schedule, task_names
+from .run import BadLabel, FailureInfo, ModelError, NondeterminismError, failure_info, replay_schedule, task_names
 from .trace import TraceError, load_trace, resolve_trace
 
 
@@ -30,6 +30,7 @@ class Replay:
         self.outcome = None          # failure | no-failure | nondeterminism
         self.failure = None          # FailureInfo of the replayed run
         self.nondeterminism = None
+        self.error = None            # a user's patch raised
         self.shown = None            # "original" | "shrunk"
         self.schedule = None         # schedule of the shown run
         self.recording = None        # Recording of the shown run
@@ -58,6 +59,8 @@ class Replay:
             d["message"] = self.failure.message
         if self.nondeterminism:
             d["nondeterminism"] = self.nondeterminism
+        if self.error:
+            d["error"] = self.error
         return d
 
 
@@ -67,6 +70,12 @@ def replay(path, *, record=True, events=False, original=False, build=None):
     tr = load_trace(path)
     fam, sc, patches, settings = resolve_trace(tr, path)
     full = sc.settings(settings)
+    try:
+        # settings the run cannot be built with are malformed input, not
+        # nondeterminism
+        validate_settings(full, sc)
+    except SettingsError as e:
+        raise TraceError(f"{path}: settings: {e}") from None
     r = Replay(path, tr, fam, sc, patches, full)
     base = build or builder(sc)
     recorded_names = tr["tasks"]
@@ -122,7 +131,16 @@ def replay(path, *, record=True, events=False, original=False, build=None):
                     f"shrunk schedule: recorded {want2.headline()} at step "
                     f"{want2.step}; replayed, it gave {g}")
             r.shown, r.schedule, shown_k = "shrunk", sh["schedule"], k2
-    except (NondeterminismError, ModelError) as e:
+    except ModelError as e:
+        if e.patch is not None or isinstance(e.exc, BadLabel):
+            # a user's patch raised (or yielded a label that is not a string)
+            r.outcome = "error"
+            r.error = e.describe()
+        else:
+            r.outcome = "nondeterminism"
+            r.nondeterminism = str(e) + version_note
+        return r
+    except NondeterminismError as e:
         r.outcome = "nondeterminism"
         r.nondeterminism = str(e) + version_note
         return r

@@ -18,6 +18,7 @@ from ..engine.kernel import PatchError
 from ..scenarios import LookupFailure
 from ..scenarios.base import SettingsError
 from .registry import builder
+from .watchdog import watching
 
 ENGINE_DIR = os.path.dirname(os.path.abspath(_engine_pkg.__file__)) + os.sep
 # failures raised by the machine itself rather than by the stepped task
@@ -41,13 +42,72 @@ class NondeterminismError(Exception):
 class ModelError(Exception):
     """The model itself raised a Python exception (a bug in model, scenario
     or patch code, not a modelled kernel failure).  ``where`` names the
-    innermost frame; ``schedule`` is the schedule up to the exception."""
+    innermost frame -- the innermost frame in a user's patch file when
+    there is one (``patch`` is then that Patch); ``schedule`` is the
+    schedule up to the exception."""
 
-    def __init__(self, exc, schedule, where):
+    def __init__(self, exc, schedule, where, patch=None):
         self.exc = exc
         self.schedule = list(schedule)
         self.where = where
-        super().__init__(f"{type(exc).__name__}: {exc} (at {where}, step {len(self.schedule)})")
+        self.patch = patch
+        super().__init__(f"{_exc_text(exc)} (at {where}, step {len(self.schedule)})")
+
+    def describe(self):
+        """``the model raised X: msg (at file:line in f, step N)`` or, for a
+        user's patch, ``the patch P raised X: msg at file:line in f (step N)``."""
+        if self.patch is not None:
+            return (f"the patch {self.patch.name} raised {_exc_text(self.exc)} at "
+                    f"{self.where} (step {len(self.schedule)})")
+        return f"the model raised {self}"
+
+
+class BadLabel(TypeError):
+    """A step yielded something other than a string as its label."""
+
+
+def _exc_text(exc):
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _model_error(exc, schedule, patches):
+    """ModelError for ``exc``, located in the user's patch file if the
+    exception went through one."""
+    user = _user_frame(exc, patches)
+    if user is not None:
+        patch, f = user
+        return ModelError(exc, schedule, f"{f.filename}:{f.lineno} in {f.name}", patch)
+    if getattr(exc, "where", None):        # BadLabel, SoftLockup: where it happened
+        return ModelError(exc, schedule, exc.where, getattr(exc, "patch", None))
+    where = _where(exc)
+    users = _user_files(patches)
+    if users:
+        # raised in the model, after a user's function returned (a return
+        # value of the wrong type, say): name the user's files too
+        where += " (with user patch " + ", ".join(
+            f"{p.name} from {p.source}" for p in users.values()) + ")"
+    return ModelError(exc, schedule, where)
+
+
+def _user_files(patches):
+    return {os.path.realpath(p.source): p for p in patches or ()
+            if getattr(p, "source", None)}
+
+
+def _user_frame(exc, patches):
+    """(patch, frame summary) of the innermost traceback frame in a user's
+    patch file, or None."""
+    import traceback
+    files = _user_files(patches)
+    if not files:
+        return None
+    hit = None
+    for f in traceback.extract_tb(exc.__traceback__):
+        p = files.get(os.path.realpath(f.filename))
+        if p is not None:
+            hit = (p, f)
+    return hit
 
 
 def _where(exc):
@@ -57,6 +117,18 @@ def _where(exc):
         return "?"
     f = frames[-1]
     return f"{f.filename}:{f.lineno} in {f.name}"
+
+
+def _yield_site(t):
+    """(file, line, function) where task ``t`` is suspended: its innermost
+    generator frame (the yield that produced the step's label)."""
+    g = t.gen
+    site = None
+    while g is not None and getattr(g, "gi_frame", None) is not None:
+        fr = g.gi_frame
+        site = (fr.f_code.co_filename, fr.f_lineno, fr.f_code.co_name)
+        g = getattr(g, "gi_yieldfrom", None)
+    return site
 
 
 class StepRecord:
@@ -236,8 +308,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         raise                           # settings/patch/lookup errors: input errors
     except (NondeterminismError, KeyboardInterrupt):
         raise
-    except Exception as e:
-        raise ModelError(e, [], _where(e)) from e
+    except BaseException as e:          # SystemExit, GeneratorExit ... from a patch's init
+        raise _model_error(e, [], patches) from e
     m = k.m
     if setup is not None:
         setup(k)
@@ -255,7 +327,10 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         watch = scenario.watch
 
         def on_step(t):
-            steps.append(StepRecord(m.steps, t.tid, labels[-1],
+            label = labels[-1]
+            if label.__class__ is not str:
+                _bad_label(t, label, patches)
+            steps.append(StepRecord(m.steps, t.tid, label,
                                     call_chain(t) if t.gen is not None else [],
                                     watch(k)))
 
@@ -263,16 +338,30 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         rec.watch0 = watch(k)
         k.recording = rec
     try:
-        res = m.run(choose)
+        with watching(m):
+            res = m.run(choose)
     except (NondeterminismError, KeyboardInterrupt):
         raise
-    except Exception as e:
-        raise ModelError(e, m.schedule, _where(e)) from e
+    except BaseException as e:
+        # anything a step raised, SystemExit and GeneratorExit included: the
+        # model's (or a user patch's) exception, never the end of foliolab
+        raise _model_error(e, m.schedule, patches) from e
     if rec is not None:
         rec.tasks = [TaskInfo(t) for t in m.tasks]
         rec.events = k.trace_events if events else None
         rec.failure = failure_info(k, res)
     return k, res
+
+
+def _bad_label(t, label, patches):
+    """A step's label is not a string: say where it was yielded."""
+    site = _yield_site(t)
+    e = BadLabel(f"task {t.name} yielded {label!r} ({type(label).__name__}): "
+                 f"a step's label must be a string")
+    if site is not None:
+        e.where = f"{site[0]}:{site[1]} in {site[2]}"
+        e.patch = _user_files(patches).get(os.path.realpath(site[0]))
+    raise e
 
 
 def failure_info(k, res):

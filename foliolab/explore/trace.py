@@ -31,9 +31,11 @@ file, as :func:`foliolab.patches.load_patch_file` computes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import tempfile
 
 import foliolab
 
@@ -49,10 +51,15 @@ class TraceError(InputError):
     """A trace file that cannot be replayed (one-line message)."""
 
 
-def trace_filename(scenario_slug, variant, strategy, seed):
+def trace_filename(scenario_slug, variant, strategy, seed, key=""):
+    """``slug.variant.strategy.seed[.key].json``; ``key`` is a short hash of
+    the other parameters that change the schedules, when they are not the
+    defaults (explorer.params_key)."""
     def clean(s):
-        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(s))
-    return f"{clean(scenario_slug)}.{clean(variant or 'custom')}.{clean(strategy)}.{clean(seed)}.json"
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(s))[:80]
+    tail = f".{clean(key)}" if key else ""
+    return (f"{clean(scenario_slug)}.{clean(variant or 'custom')}.{clean(strategy)}."
+            f"{clean(seed)}{tail}.json")
 
 
 def patch_entries(patches):
@@ -90,20 +97,227 @@ def make_trace(*, scenario, family, variant, patches, settings, strategy,
 
 
 def write_trace(trace, path):
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(trace, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``trace`` to ``path`` atomically and durably: a temporary file
+    in the same directory, fsync'd, renamed over ``path``, then the
+    directory fsync'd -- a crash or a kill leaves the old trace or the new
+    one, never a torn one.  OSError is the caller's to report."""
+    d = os.path.dirname(path) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".trace-", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(trace, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(d)
     return path
+
+
+def _fsync_dir(d):
+    try:
+        fd = os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass                    # a file system that cannot sync directories
+    finally:
+        os.close(fd)
+
+
+def check_trace_dir(d):
+    """Before a search: ``d`` exists (created if need be), is a directory
+    and takes a new file.  Returns None or a one-line reason."""
+    try:
+        os.makedirs(d, exist_ok=True)
+    except FileExistsError:
+        return f"{d}: not a directory"
+    except OSError as e:
+        return f"{d}: {e.strerror or e}"
+    if not os.path.isdir(d):
+        return f"{d}: not a directory"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".probe-", dir=d)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        return f"{d}: not writable ({e.strerror or e})"
+    return None
 
 
 def _need(cond, path, what):
     if not cond:
         raise TraceError(f"{path}: malformed trace: {what}")
+
+
+# What a trace file may be, before anything in it is used: its size, how
+# deep it nests, its text, then its shape (TRACE_SCHEMA, checked with
+# jsonschema), then what the schema cannot say (task ids in range).
+MAX_TRACE_BYTES = 64 << 20      # a 20,000-step trace takes about 100 KB
+MAX_TRACE_DEPTH = 16            # a valid trace nests 4 deep
+MAX_TASKS = 10_000
+SEED_MAX = 2**64 - 1
+
+_INT = {"type": "integer"}
+_NAT = {"type": "integer", "minimum": 0}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 1000}
+_SCHEDULE = {"type": "array", "items": _NAT, "minItems": 1}
+_FAILURE = {
+    "type": "object",
+    "required": ["kind", "message", "step"],
+    "properties": {
+        "kind": _NAME, "message": {"type": "string"},
+        "task": {"type": ["string", "null"]}, "step": _NAT,
+        "property": {"type": ["string", "null"]},
+    },
+}
+_TASKS = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_TASKS}
+TRACE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": SCHEMA,
+    "type": "object",
+    "required": ["schema", "scenario", "family", "patches", "settings", "strategy",
+                 "tasks", "schedule"],
+    "properties": {
+        "schema": {"const": SCHEMA},
+        "foliolab": {"type": ["string", "null"]},
+        "scenario": _NAME,
+        "family": _NAME,
+        "variant": {"oneOf": [_NAME, {"type": "null"}]},
+        "label": {"type": ["string", "null"]},
+        "patches": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": _NAME, "file": _NAME,
+                               "sha256": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"}},
+                "dependentRequired": {"file": ["sha256"]},
+            },
+        },
+        "settings": {
+            "type": "object",
+            "propertyNames": {"maxLength": 100},
+            "additionalProperties": {"type": ["integer", "number", "string", "boolean"]},
+        },
+        "strategy": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": _NAME,
+                "depth": {"type": "integer", "minimum": 1},
+                "preemptions": {"type": ["integer", "null"], "minimum": 0},
+                "budget": {"type": ["integer", "null"], "minimum": 1},
+            },
+        },
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": SEED_MAX},
+        "schedule_index": {"type": ["integer", "null"], "minimum": 1},
+        "failure": {"oneOf": [_FAILURE, {"type": "null"}]},
+        "tasks": _TASKS,
+        "schedule": _SCHEDULE,
+        "shrunk": {"oneOf": [{"type": "null"}, {
+            "type": "object",
+            "required": ["schedule", "failure"],
+            "properties": {
+                "schedule": _SCHEDULE, "failure": _FAILURE, "tasks": _TASKS,
+                "steps": _NAT, "preemptions": _NAT,
+                "preemption_steps": {"type": "array", "items": _NAT},
+                "original_preemptions": {"type": ["integer", "null"], "minimum": 0},
+            },
+        }]},
+        "nondeterminism": {"type": ["string", "null"]},
+    },
+}
+
+_validator = None
+
+
+def _schema_validator():
+    global _validator
+    if _validator is None:
+        import jsonschema
+        cls = jsonschema.validators.validator_for(TRACE_SCHEMA)
+        cls.check_schema(TRACE_SCHEMA)
+        _validator = cls(TRACE_SCHEMA)
+    return _validator
+
+
+def _short(text, n=160):
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def _read_text(path):
+    """The file's text: a regular file (a FIFO, a device, a directory is
+    refused without blocking), at most MAX_TRACE_BYTES, UTF-8."""
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise TraceError(f"{path}: not a regular file")
+        if st.st_size > MAX_TRACE_BYTES:
+            raise TraceError(f"{path}: {st.st_size} bytes: a trace is at most "
+                             f"{MAX_TRACE_BYTES} bytes")
+        chunks = []
+        size = 0
+        while size <= MAX_TRACE_BYTES:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+            size += len(b)
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_TRACE_BYTES:
+        raise TraceError(f"{path}: a trace is at most {MAX_TRACE_BYTES} bytes")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{path}: not a JSON trace (not UTF-8 text: byte {e.start})") from None
+
+
+def _check_depth_and_text(path, tr):
+    """Nesting depth at most MAX_TRACE_DEPTH; every string encodable
+    (no lone surrogate from a \\ud800 escape)."""
+    stack = [(tr, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_TRACE_DEPTH:
+            raise TraceError(f"{path}: malformed trace: nested deeper than {MAX_TRACE_DEPTH}")
+        if isinstance(v, dict):
+            for key, x in v.items():
+                _check_text(path, key)
+                if isinstance(x, (dict, list)):
+                    stack.append((x, d + 1))
+                elif isinstance(x, str):
+                    _check_text(path, x)
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, (dict, list)):
+                    stack.append((x, d + 1))
+                elif isinstance(x, str):
+                    _check_text(path, x)
+
+
+def _check_text(path, s):
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TraceError(f"{path}: malformed trace: a string with a lone surrogate "
+                         f"({_short(ascii(s), 60)})") from None
 
 
 def _is_int(v):
@@ -119,46 +333,46 @@ def _check_schedule(path, name, sched, ntasks):
 
 def load_trace(path):
     """Read and validate a trace file: the dict, or :class:`TraceError`."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise TraceError(f"{path}: cannot read: {e.strerror or e}") from None
+    text = _read_text(path)
     try:
         tr = json.loads(text)
+    except RecursionError:
+        raise TraceError(f"{path}: malformed trace: nested deeper than "
+                         f"{MAX_TRACE_DEPTH}") from None
     except ValueError as e:
-        raise TraceError(f"{path}: not a JSON trace ({e})") from None
+        raise TraceError(f"{path}: not a JSON trace ({_short(e)})") from None
     _need(isinstance(tr, dict), path, "not a JSON object")
     schema = tr.get("schema")
     if schema != SCHEMA:
-        raise TraceError(f"{path}: unsupported trace schema {schema!r} "
+        raise TraceError(f"{path}: unsupported trace schema {_short(repr(schema), 60)} "
                          f"(this foliolab reads {SCHEMA!r})")
-    for key, typ in (("scenario", str), ("family", str), ("patches", list),
-                     ("settings", dict), ("strategy", dict), ("tasks", list),
-                     ("schedule", list)):
-        _need(isinstance(tr.get(key), typ), path, f"field {key!r} missing or not a {typ.__name__}")
-    _need(tr.get("variant") is None or isinstance(tr["variant"], str), path,
-          "field 'variant' is not a string")
-    for e in tr["patches"]:
-        _need(isinstance(e, dict) and isinstance(e.get("name"), str), path,
-              "a patch entry has no name")
-        if "file" in e:
-            _need(isinstance(e["file"], str) and isinstance(e.get("sha256"), str),
-                  path, f"patch entry {e['name']!r} has a file but no sha256")
-    _need(all(isinstance(n, str) for n in tr["tasks"]), path, "task names must be strings")
+    _check_depth_and_text(path, tr)
+    err = None
+    try:
+        import jsonschema
+        err = jsonschema.exceptions.best_match(_schema_validator().iter_errors(tr))
+    except RecursionError:
+        raise TraceError(f"{path}: malformed trace: nested too deeply") from None
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "the top level"
+        msg = err.message
+        if len(msg) > 160:          # the message starts with the instance: keep it short
+            msg = (f"{_short(repr(err.instance), 40)} fails {err.validator} "
+                   f"{_short(repr(err.validator_value), 60)}")
+        raise TraceError(f"{path}: malformed trace: at {where}: {_short(msg)}")
     _check_schedule(path, "schedule", tr["schedule"], len(tr["tasks"]))
-    _need(len(tr["schedule"]) > 0, path, "the schedule is empty")
     f = tr.get("failure")
-    if f is not None:
-        _need(isinstance(f, dict) and isinstance(f.get("kind"), str)
-              and isinstance(f.get("message"), str) and _is_int(f.get("step")),
-              path, "field 'failure' needs kind, message and step")
+    # a failure is recorded at the step the run ended: the schedule's length
+    _need(f is None or f["step"] == len(tr["schedule"]), path,
+          f"the failure is at step {f and f['step']}, the schedule has "
+          f"{len(tr['schedule'])} steps")
     sh = tr.get("shrunk")
     if sh is not None:
-        _need(isinstance(sh, dict) and isinstance(sh.get("tasks", tr["tasks"]), list), path,
-              "field 'shrunk' is not an object")
-        _check_schedule(path, "shrunk schedule", sh.get("schedule"),
+        _check_schedule(path, "shrunk schedule", sh["schedule"],
                         len(sh.get("tasks", tr["tasks"])))
+        _need(sh["failure"]["step"] == len(sh["schedule"]), path,
+              f"the shrunk failure is at step {sh['failure']['step']}, the shrunk "
+              f"schedule has {len(sh['schedule'])} steps")
     return tr
 
 

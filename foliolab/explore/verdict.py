@@ -140,7 +140,7 @@ def _matches(expect, kind):
 def verdict(scenario, variant, patches, expect=None, *, settings=None,
             family=None, budget=225, dfs_budget=100_000, seed=0,
             trace_dir=None, build=None, progress=False, judge=True,
-            shrink=True):
+            shrink=True, watchdog=None):
     """Compute one cell.  ``variant``: the variant's name; ``patches``: its
     Patch objects, possibly followed by user patch files (the column is
     then "V+file");
@@ -157,7 +157,8 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     budget = max(budget, getattr(expect, "budget", 0) or 0)
     t0 = time.perf_counter()
     common = dict(settings=settings, trace_dir=trace_dir, progress=progress,
-                  family=family, build=build, shrink=shrink, record=False)
+                  family=family, build=build, shrink=shrink, record=False,
+                  watchdog=watchdog)
     found = None
     ex = explore(scenario, variant, patches, Portfolio(seed * 7919),
                  budget * PORTFOLIO_MEMBERS, seed * 7919, **common)
@@ -217,6 +218,10 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     v.seconds = time.perf_counter() - t0
     if judge:
         _judge(v)
+    else:
+        # no expectation (a user's patch), but an ERROR or NONDET cell is
+        # never as expected
+        _judge_broken(v)
     return v
 
 
@@ -238,14 +243,21 @@ def _absorb(v, ex, failures=True):
             v.witnesses[name] = base + idx
 
 
+def _judge_broken(v):
+    """A cell whose run broke: True (and the problem noted) or False."""
+    if v.outcome == "nondeterminism":
+        v.problems.append(f"nondeterminism (a foliolab bug): {v.nondeterminism}")
+        return True
+    if v.outcome == "error":
+        v.problems.append(f"an exception: {v.nondeterminism}")
+        return True
+    return False
+
+
 def _judge(v):
     e = v.expect
     p = v.problems
-    if v.outcome == "nondeterminism":
-        p.append(f"nondeterminism (a foliolab bug): {v.nondeterminism}")
-        return
-    if v.outcome == "error":
-        p.append(f"the model raised an exception: {v.nondeterminism}")
+    if _judge_broken(v):
         return
     if e.outcome in (BUG, HANG):
         if v.failure is None or not _matches(e, v.failure.kind):

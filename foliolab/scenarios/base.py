@@ -39,6 +39,26 @@ SETTING_TYPES = {
     "pageblock_order": int, "zone_pages": int, "retry_collapse": bool,
 }
 
+# The valid range of every integer setting, inclusive.  A value outside is
+# refused up front (exit 2) rather than found impossible by the model or
+# paid for in memory: ``zone_pages`` is bounded by a stated maximum (4 GiB
+# of 4 KiB pages), ``pagevec_size`` by the u8 count of a folio_batch, the
+# step budgets by what a run can take.
+SETTING_RANGES = {
+    "ncpus": (1, 64),
+    "fair_bound": (0, 1_000_000),          # 0: off
+    "max_steps": (1, 1_000_000_000),
+    "hung_task_steps": (1, 1_000_000_000),
+    "pagevec_size": (1, 255),
+    "pageblock_order": (1, 10),            # MAX_ORDER - 1
+    "zone_pages": (1024, 1 << 20),         # a multiple of MAX_ORDER_NR_PAGES
+}
+SETTING_MULTIPLE = {"zone_pages": 1024}    # MAX_ORDER_NR_PAGES
+SETTING_CHOICES = {
+    "preempt": ("none", "voluntary", "full"),
+    "memory_model": ("sc", "tso"),
+}
+
 BUG, SAFE, HANG, NA = "bug", "safe", "hang", "n/a"
 
 
@@ -100,6 +120,10 @@ class Scenario:
     # that SC is the point, as in a litmus test's SC column); checked by the
     # tests for every scenario of every family.
     sc_reason = ""
+    # The least value of each setting the scenario can be built with (the
+    # CPUs its tasks run on, the pfns its state lives at): {"ncpus": 3}.
+    # Checked up front with the other settings (validate_settings).
+    needs: dict = {}
 
     def setup(self, k):
         raise NotImplementedError
@@ -139,20 +163,50 @@ class Family:
         return None
 
 
-def validate_settings(s):
+def _range_text(key, lo=None):
+    least, hi = SETTING_RANGES[key]
+    text = f"{least if lo is None else lo}..{hi}"
+    if key in SETTING_MULTIPLE:
+        text += f", a multiple of {SETTING_MULTIPLE[key]}"
+    return text
+
+
+def validate_settings(s, scenario=None):
+    """Refuse impossible settings with a one-line :class:`SettingsError`
+    naming the setting and its valid range: wrong types, values outside
+    ``SETTING_RANGES`` or ``SETTING_CHOICES``, less than the scenario
+    ``needs``.  With ``scenario``, a key it does not know is refused too."""
+    if scenario is not None:
+        known = scenario.settings()
+        for key in s:
+            if key not in known and key not in SETTING_TYPES:
+                raise SettingsError(f"unknown setting {key!r} for {scenario.slug} "
+                                    f"(known: {', '.join(sorted(set(known) | set(SETTING_TYPES)))})")
     for key, val in s.items():
         typ = SETTING_TYPES.get(key)
-        if typ is not None and not isinstance(val, typ):
+        if typ is None:
+            continue
+        if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
             raise SettingsError(f"setting {key}={val!r}: expected {typ.__name__}")
-    if s["ncpus"] < 1 or s["ncpus"] > 64:
-        raise SettingsError(f"ncpus={s['ncpus']}: must be 1..64")
-    if s.get("pagevec_size", 15) < 1:
-        raise SettingsError(f"pagevec_size={s['pagevec_size']}: must be at least 1")
-    if s["fair_bound"] < 0:
-        raise SettingsError(f"fair_bound={s['fair_bound']}: must be 0 (off) or more")
-    for key in ("max_steps", "hung_task_steps"):
-        if s[key] < 1:
-            raise SettingsError(f"{key}={s[key]}: must be positive")
+        if key in SETTING_CHOICES and val not in SETTING_CHOICES[key]:
+            raise SettingsError(f"setting {key}={val}: expected one of "
+                                f"{', '.join(SETTING_CHOICES[key])}")
+        if key in SETTING_RANGES:
+            lo, hi = SETTING_RANGES[key]
+            mult = SETTING_MULTIPLE.get(key)
+            if not lo <= val <= hi or (mult and val % mult):
+                raise SettingsError(f"setting {key}={val}: must be {_range_text(key)}")
+    for key in ("ncpus", "preempt", "memory_model", "fair_bound", "max_steps",
+                "hung_task_steps"):
+        if key not in s:
+            raise SettingsError(f"setting {key} missing")
+    if scenario is not None:
+        for key, least in getattr(scenario, "needs", {}).items():
+            val = s.get(key)
+            if isinstance(val, int) and val < least:
+                valid = f" (valid: {_range_text(key, least)})" if key in SETTING_RANGES else ""
+                raise SettingsError(f"setting {key}={val}: {scenario.slug} needs at least "
+                                    f"{least}{valid}")
 
 
 def make_machine(settings):
@@ -172,9 +226,29 @@ def start_scenario(scenario, k):
     """Build the scenario's state on a booted kernel; its check runs once
     every task has finished."""
     k.scenario = scenario
-    scenario.setup(k)
+    try:
+        scenario.setup(k)
+    except ValueError as e:
+        # a task spawned on a CPU the settings do not have: the scenario did
+        # not state it in ``needs``, but the settings are still the user's
+        cpu = _spawned_on_missing_cpu(e)
+        if cpu is None:
+            raise
+        raise SettingsError(f"setting ncpus={k.m.ncpus}: {scenario.slug} runs a task on "
+                            f"cpu{cpu}, it needs at least {cpu + 1}") from None
     k.m.quiesce_checks.append(lambda: scenario.check(k))
     return k
+
+
+def _spawned_on_missing_cpu(exc):
+    """The CPU of ``Machine.spawn``'s "cpu N does not exist", or None."""
+    import re
+    import traceback
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or frames[-1].name != "spawn" or not frames[-1].filename.endswith("machine.py"):
+        return None
+    m = re.search(r"cpu (\d+) does not exist", str(exc))
+    return int(m.group(1)) if m else None
 
 
 def make_run(scenario, patches, settings):

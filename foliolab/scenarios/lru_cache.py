@@ -188,6 +188,8 @@ class LruCacheScenario(Scenario):
     family = "lru_cache"
     footprints = True       # checked step by step in tests/test_footprints.py
     defaults = {"ncpus": 2}
+    # tasks on cpu0 and cpu1; the CMA area [0x400, 0x800)
+    needs = {"ncpus": 2, "zone_pages": 2048}
     witnesses = {
         "transient-eagain": lambda k: bool(k.migrate_eagain) and k.results.get("cma") is not None,
     }
@@ -308,6 +310,7 @@ class NestedDisablers(LruCacheScenario):
     """
 
     slug = "nested-disablers"
+    needs = {"ncpus": 3, "zone_pages": 2048}
     title = "nested lru_cache_disable() callers (Michal's CPU0/1/2 diagram)"
     actors = ("C0 page-cache fill of F on cpu0; C1 lru_cache_disable()/enable() on cpu1; "
               "C2 cma_alloc(A) on cpu2")
@@ -447,6 +450,7 @@ class DrainGenShortcut(LruCacheScenario):
     """
 
     slug = "drain-gen-shortcut"
+    needs = {"ncpus": 3, "zone_pages": 3072}       # folios at pfn 0x800, 0x801
     title = "lru_add_drain_all() generation shortcut and its barriers"
     actors = "x folio_add_lru(F) + lru_add_drain_all() on cpu0; y idle with G batched on cpu1; z lru_add_drain_all() on cpu2"
     prop = "lru_add_drain_all() drains the caller's earlier adds"
@@ -504,6 +508,7 @@ class UnpairedDisable(LruCacheScenario):
     """
 
     slug = "unpaired-disable"
+    needs = {"ncpus": 1, "zone_pages": 4096}       # offlines [0xC00, 0xE00)
     title = "an error path skips lru_cache_enable()"
     actors = "O offline_pages() (v5.13 error path) of a block holding a reserved page on cpu0"
     prop = "lru_disable_count returns to 0 when every task has finished"

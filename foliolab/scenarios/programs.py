@@ -92,6 +92,10 @@ class Program(Scenario):
 
     cpus = None                  # the CPU of each thread (default: thread i on CPU i)
 
+    @property
+    def needs(self):
+        return {"ncpus": 1 + max(self.cpus or range(len(self.threads)), default=0)}
+
     def setup(self, k):
         if self._init is not None:
             self._init(k)
