@@ -96,6 +96,9 @@ class Scenario:
     # that SC is the point, as in a litmus test's SC column); checked by the
     # tests for every scenario of every family.
     sc_reason = ""
+    # The kernel era the scenario runs (foliolab/patches/eras.py): set from
+    # its family's ``era``; None runs the plain baseline with model names.
+    era = None
 
     def setup(self, k):
         raise NotImplementedError
@@ -127,6 +130,12 @@ class Family:
     seed: str
     variants: dict          # name -> Variant, in table order
     scenarios: list = field(default_factory=list)
+    era: str = None         # the baseline's kernel era (patches/eras.py)
+
+    def __post_init__(self):
+        for s in self.scenarios:
+            if s.era is None and self.era is not None:
+                s.era = self.era
 
     def scenario(self, slug):
         for s in self.scenarios:
@@ -177,8 +186,16 @@ def make_run(scenario, patches, settings):
     """A fresh machine + kernel + scenario state, ready to run.
 
     ``patches``: Patch objects in order (the variant's, then any user patch).
+    The scenario's era patches come first (``k.era`` names the era).
     Returns the kernel ``k``; ``k.m`` is the machine.
     """
     from ..mm.kernel import build_kernel
     m = make_machine(settings)
-    return start_scenario(scenario, build_kernel(m, settings, patches))
+    era = None
+    if scenario.era is not None:
+        from ..patches.eras import get_era
+        era = get_era(scenario.era)
+        patches = era.patch_objects() + list(patches)
+    k = build_kernel(m, settings, patches)
+    k.era = era
+    return start_scenario(scenario, k)
