@@ -139,6 +139,34 @@ V5_12_NAMES = {
     "_drain_local_pages_wq": "drain_local_pages_wq",
 }
 
+# Model name -> v6.10 name (checked against v6.10-era sources: the
+# 33dfe9204f29 diff context, mm/gup.c of v6.2 - v6.10).
+V6_10_NAMES = {
+    "lru_add": "lru_add_fn",
+    "lru_activate": "folio_activate_fn",
+    "lru_deactivate": "lru_deactivate_fn",
+    "lru_deactivate_file": "lru_deactivate_file_fn",
+    "lru_lazyfree": "lru_lazyfree_fn",
+    "lru_move_tail": "lru_move_tail_fn",
+    "cpu_fbatches.lru_activate": "cpu_fbatches.activate",
+    "folio_batch_add_and_need_flush": "",    # inside folio_batch_add_and_move()
+    "free_folio": "",
+    "lru_cache_add_inactive_or_unevictable": "folio_add_lru_vma",
+    "collect_longterm_unpinnable_folios": "collect_longterm_unpinnable_pages",
+    "migrate_longterm_unpinnable_folios": "migrate_longterm_unpinnable_pages",
+    "migrate_page_move_mapping": "folio_migrate_mapping",
+    "migrate_page": "migrate_folio",
+    "move_to_new_page": "move_to_new_folio",
+    "expected_page_refs": "folio_expected_refs",
+    # the pre-6.3 per-folio loop the v6.10 era still runs (docs/architecture.md)
+    "unmap_and_move": "migrate_pages_batch",
+    "__unmap_and_move": "migrate_folio_unmap",
+    "TestClearPageLRU": "folio_test_clear_lru",
+    "get_page_unless_zero": "folio_try_get",
+    "_drain_local_pages_wq": "drain_local_pages_wq",
+    "_mlock_add": "",                        # open-coded in each mlock adder
+}
+
 ERAS = {
     "v5.12": Era(
         "v5.12", kernel="v5.12",
@@ -146,6 +174,16 @@ ERAS = {
                 "token (v5.11), migrate_prep() = lru_add_drain_all(), the pre-6.3 "
                 "migrate_pages() loop of 10 passes, zone_pcp_disable() in offline_pages()",
         names=V5_12_NAMES),
+    "v6.10": Era(
+        "v6.10", kernel="v6.10",
+        summary="folio batches (cpu_fbatches, PAGEVEC_SIZE 31), the mlock batch, "
+                "lru_cache_disable() with an expedited grace period, long-term pins "
+                "that fail on a migration failure, folio_get() before the batch lock, "
+                "MGLRU (when a scenario enables it)",
+        patches=("lru-cache-disable", "sync-rcu", "sync-rcu-expedited",
+                 "era-folio-get-before-lock", "era-mlock-batch", "era-pagevec-31",
+                 "era-gup-longterm", "era-mglru"),
+        names=V6_10_NAMES),
 }
 
 
