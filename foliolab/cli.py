@@ -139,6 +139,7 @@ def list_cmd(as_json):
         for fam in fams.values():
             out.append({
                 "family": fam.name, "title": fam.title, "seed": fam.seed,
+                "era": _era_text(fam),
                 "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
                               "summary": v.summary, "mutant": v.mutant}
                              for v in fam.variants.values()],
@@ -154,6 +155,7 @@ def list_cmd(as_json):
         click.echo("no scenario families")
     for fam in fams.values():
         click.echo(f"family {fam.name}  (seed {fam.seed}): {fam.title}")
+        click.echo(f"  era: {_era_text(fam) or 'none (the plain model, model names)'}")
         click.echo("  variants:")
         w = max((len(v) for v in fam.variants), default=0)
         for v in fam.variants.values():
@@ -171,6 +173,15 @@ def list_cmd(as_json):
             click.echo(f"        expected: {exp}")
         click.echo("")
     return EXIT_OK
+
+
+def _era_text(fam):
+    """The family's kernel era, its era patches and what they contain."""
+    era = getattr(fam, "era", None)
+    if era is None:
+        return None
+    from .patches.eras import get_era
+    return get_era(era).describe()
 
 
 def _expect_text(e):

@@ -1,4 +1,4 @@
-"""The footprints the lru_cache model declares are complete.
+"""The footprints the model declares are complete (lru_cache, gup_longterm).
 
 The partial-order reduction of the systematic search trusts them: a step
 that touches a model object without declaring it would let the search skip
@@ -21,17 +21,20 @@ from foliolab.explore.fpcheck import FootprintChecker
 from foliolab.explore.registry import find_family, variant_patches
 from foliolab.scenarios import NA
 
-FAMILY = find_family("lru_cache")
-CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
+FAMILIES = ("lru_cache", "gup_longterm")
+CELLS = [(name, s.slug, v) for name in FAMILIES
+         for s in find_family(name).scenarios for v in find_family(name).variants
          if s.expect(v).outcome != NA]
 
 
-def test_the_family_is_searched_with_the_reduction():
-    assert all(s.footprints for s in FAMILY.scenarios)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_family_is_searched_with_the_reduction(family):
+    assert all(s.footprints for s in find_family(family).scenarios)
 
 
-@pytest.mark.parametrize("slug,variant", CELLS)
-def test_every_step_declares_what_it_touches(slug, variant):
+@pytest.mark.parametrize("family,slug,variant", CELLS)
+def test_every_step_declares_what_it_touches(family, slug, variant):
+    FAMILY = find_family(family)
     sc = FAMILY.scenario(slug)
     patches = variant_patches(FAMILY.variants[variant])
     with FootprintChecker() as chk:

@@ -81,7 +81,7 @@ def test_nested_skip_v2_race_is_in_the_model():
     merged forced drain does not."""
     r = _guided_nested_run("nested-skip-v2")
     assert r.failure is not None and r.failure.kind == "property"
-    assert "waits in cpu0's lru_add batch" in r.failure.message
+    assert "waits in cpu0's cpu_fbatches.lru_add" in r.failure.message
     assert _guided_nested_run("lru-cache-disable").failure is None
 
 
@@ -127,7 +127,7 @@ def test_mhocko_atomic_readd_failure_needs_the_store_buffer():
     ex = explore(sc, "mhocko-atomic", patches, "sticky", 3000, 0, settings=tso,
                  trace_dir=None, progress=False, shrink=False, record=False)
     assert ex.outcome == "failure" and ex.failure.kind == "property"
-    assert "cpu1's lru_activate batch" in ex.failure.message
+    assert "cpu1's lru_pvecs.activate_page" in ex.failure.message
 
     _, res = replay_schedule(sc, patches, sc.settings(tso), ex.schedule)
     assert res.failure is not None and res.failure.kind == "property"
@@ -177,7 +177,7 @@ def test_mhocko_atomic_store_needs_to_linger_only_across_the_drain():
     barrier, the forced drain), do not fail on this schedule."""
     r, flushed = _guided_readd_run("mhocko-atomic", "tso")
     assert r.failure is not None and r.failure.kind == "property"
-    assert "cpu1's lru_activate batch" in r.failure.message
+    assert "cpu1's cpu_fbatches.lru_activate" in r.failure.message
     assert len(flushed) == 1               # cpu1's counter store, right after the drain
     assert _guided_readd_run("mhocko-atomic", "sc")[0].failure is None
     for v in ("minchan-rfc", "lru-cache-disable"):
@@ -205,4 +205,4 @@ def test_removing_the_fix_reopens_race_a():
     base = verdict(sc, "v0", variant_patches(FAMILY.variants["v0"]),
                    family=FAMILY.name, trace_dir=None, shrink=False)
     assert fixed.outcome == "safe" and base.outcome == "bug"
-    assert "lru_activate batch" in base.failure.message
+    assert "lru_pvecs.activate_page" in base.failure.message

@@ -80,7 +80,7 @@ def _tracked_classes():
         (rcu.GracePeriod, ("pending", "done"), _key_rcu),
         (page.Page, ("flags", "_refcount", "_mapcount", "mapping", "index", "private",
                      "page_type", "lru", "compound_head", "order", "memcg_data",
-                     "_pincount", "waitq", "pvmw"), _key_page),
+                     "_pincount", "waitq", "pvmw", "mlock_count", "lru_gen"), _key_page),
         (swap.folio_batch, ("folios",), _key_fpk),
         (mmzone.zone, ("vm_stat", "nr_isolate_pageblock", "pageblock_flags",
                        "cma_pages"), _key_fpk),
@@ -106,6 +106,8 @@ _OPTIONAL = [
     ("rmap", "mm_struct", ("ptes", "anon_vma")),
     ("page_alloc", "per_cpu_pages", ("count", "lists", "high", "batch")),
     ("cma", "cma", ("bitmap",)),
+    ("mlock", "mlock_fbatch", ("tags",)),
+    ("vmscan", "lru_gen_folio", ("min_seq", "max_seq", "folios")),
 ]
 
 

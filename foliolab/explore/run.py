@@ -325,14 +325,17 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         labels = []
         m.labels = labels
         watch = scenario.watch
+        era = getattr(k, "era", None)
 
         def on_step(t):
+            chain = call_chain(t) if t.gen is not None else []
             label = labels[-1]
             if label.__class__ is not str:
                 _bad_label(t, label, patches)
-            steps.append(StepRecord(m.steps, t.tid, label,
-                                    call_chain(t) if t.gen is not None else [],
-                                    watch(k)))
+            if era is not None:         # the era's kernel names (patches/eras.py)
+                chain = era.chain(chain)
+                label = era.rename(label)
+            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k)))
 
         m.on_step = on_step
         rec.watch0 = watch(k)
@@ -367,7 +370,11 @@ def _bad_label(t, label, patches):
 def failure_info(k, res):
     """:class:`FailureInfo` of a run, or None."""
     mark = getattr(k, "_foliolab_end", None)
-    return FailureInfo.from_run(res, at_end=bool(mark and mark.reached))
+    info = FailureInfo.from_run(res, at_end=bool(mark and mark.reached))
+    era = getattr(k, "era", None)
+    if info is not None and era is not None:
+        info.message = era.rename(info.message)
+    return info
 
 
 def strict_choose(schedule):

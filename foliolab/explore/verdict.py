@@ -18,7 +18,7 @@ How a cell is computed:
    ``BUG_DFS_BUDGET`` schedules.
 4. Witnesses: every name in ``Expect.witness`` must be reached by at least
    one explored run (``scenario.witnesses[name](k)`` true at the end of the
-   run).  When the search stopped before that, a random walk keeps looking
+   run).  When the search stopped before that, the portfolio keeps looking
    (up to ``budget`` schedules).
 
 The cell is *as expected* when the outcome matches (BUG: a failure whose kind
@@ -208,7 +208,10 @@ def verdict(scenario, variant, patches, expect=None, *, settings=None,
     if missing and v.outcome not in ("nondeterminism", "error"):
         known = [w for w in missing if w in getattr(scenario, "witnesses", {})]
         if known:
-            ex = explore(scenario, variant, patches, "random", budget, seed * 7919 + 11,
+            # the portfolio: its sticky walk lets a CPU run on, which a
+            # witness inside another CPU's short window needs
+            ex = explore(scenario, variant, patches, Portfolio(seed * 7919 + 11), budget,
+                         seed * 7919 + 11,
                          mode="count", stop_when_witnessed=known,
                          **dict(common, trace_dir=None))
             _absorb(v, ex, failures=False)

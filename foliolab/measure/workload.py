@@ -67,7 +67,8 @@ def probe_migrate_failures(w):
     starts forcing) for reason MR_CONTIG_RANGE."""
     k = w.k
 
-    def post(ret, get_new_page, put_new_page, private, folio, force, mode, reason, from_list):
+    def post(ret, get_new_page, put_new_page, private, folio, force, mode, reason, from_list,
+             ret_pages):
         if ret == -EAGAIN and reason == MR_CONTIG_RANGE:
             w.count("migrate_fail_contig")
             if getattr(k, "_migrate_pass", 0) - 1 > 2:

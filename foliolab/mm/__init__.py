@@ -7,8 +7,8 @@ k.pgdat and k.zone, which the others use).
 """
 
 from . import (  # noqa: F401  (modules that only register kfuncs)
-    compaction, filemap, madvise, memory, memory_hotplug, mm_inline, page_isolation,
-    rmap,
+    compaction, filemap, gup, madvise, memory, memory_hotplug, mlock, mm_inline,
+    page_isolation, rmap,
 )
 from .cma import cma_init
 from .memcontrol import mem_cgroup_init

@@ -224,6 +224,7 @@ class Kernel:
         self.m = m
         self.settings = settings
         self.patches = list(patches)
+        self.era = None               # the kernel era (patches/eras.py): names shown to users
         self.vmstat = {}
         self.trace_events = None      # list of (step, cpu, task, event, fields) when tracing
         self.mem_map = MemMap(self)

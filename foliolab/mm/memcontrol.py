@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..engine.kernel import kfunc
 from .page import page_fp_read
-from ..engine.sync import spin_lock_irqsave, spin_unlock_irqrestore
+from ..engine.sync import spin_lock_irq, spin_lock_irqsave, spin_unlock_irq, spin_unlock_irqrestore
 from .mmzone import lruvec
 
 
@@ -66,3 +66,21 @@ def folio_lruvec_relock_irqsave(k, folio, locked):
 @kfunc
 def unlock_page_lruvec_irqrestore(k, lv):
     yield from spin_unlock_irqrestore(lv.lru_lock)
+
+
+@kfunc
+def folio_lruvec_relock_irq(k, folio, locked):
+    """folio_lruvec_relock_irq() (v5.16+; relock_page_lruvec_irq v5.11+):
+    as folio_lruvec_relock_irqsave(), irqs simply disabled (mlock's drain)."""
+    lv = k.fn.folio_lruvec(folio)
+    if locked is lv:
+        return lv
+    if locked is not None:
+        yield from spin_unlock_irq(locked.lru_lock)
+    yield from spin_lock_irq(lv.lru_lock)
+    return lv
+
+
+@kfunc
+def unlock_page_lruvec_irq(k, lv):
+    yield from spin_unlock_irq(lv.lru_lock)

@@ -1,6 +1,7 @@
-"""Memory offlining: offline_pages() of mm/memory_hotplug.c (v5.12 baseline).
+"""Memory offlining: offline_pages() of mm/memory_hotplug.c (v5.12 era).
 
-offline_pages() isolates the range, then loops: drain the per-CPU LRU
+offline_pages() disables the zone's pcplists (zone_pcp_disable, v5.11),
+isolates the range, then loops: drain the per-CPU LRU
 batches, find the next LRU folio (scan_movable_pages), isolate and migrate
 what it finds (do_migrate_range), until the range holds only free pages; then
 test_pages_isolated() and take the pages out of the buddy allocator.  v5.13
@@ -84,6 +85,13 @@ def offline_pages_body(k, start_pfn, nr_pages, *, lru_cache_bracket=False):
     from .mmzone import MIGRATE_MOVABLE
     from .page_isolation import MEMORY_OFFLINE, REPORT_FAILURE
     end_pfn = start_pfn + nr_pages
+    zone = k.zone
+    # ec6e8c7e0314 (v5.11): pcplists off (high 0, batch 1) and drained on
+    # every CPU before the isolation, so no page of the range can be left
+    # on a pcplist; they stay off until zone_pcp_enable(), which replaced
+    # the drain_all_pages() calls this function had.  Note the forced
+    # drain queues work on every online CPU.
+    yield from k.fn.zone_pcp_disable(zone)
     if lru_cache_bracket:
         yield from k.fn.lru_cache_disable()
     ret = yield from k.fn.start_isolate_page_range(start_pfn, end_pfn, MIGRATE_MOVABLE,
@@ -91,8 +99,9 @@ def offline_pages_body(k, start_pfn, nr_pages, *, lru_cache_bracket=False):
     if ret:
         k.printk.append(f"memory offlining [mem {start_pfn << 12:#010x}-{(end_pfn << 12) - 1:#010x}] "
                         f"failed due to failure to isolate range")
-        return ret            # v5.13: lru_cache_enable() missing on this path
-    yield from k.fn.drain_all_pages(k.zone)
+        # failed_removal_pcplists_disabled: v5.13 forgot lru_cache_enable() here
+        yield from k.fn.zone_pcp_enable(zone)
+        return ret
     while True:
         pfn = start_pfn
         while True:
@@ -103,12 +112,12 @@ def offline_pages_body(k, start_pfn, nr_pages, *, lru_cache_bracket=False):
             if ret:
                 break
             yield from k.fn.do_migrate_range(pfn, end_pfn)
-        yield from k.fn.drain_all_pages(k.zone)
         ret = yield from k.fn.test_pages_isolated(start_pfn, end_pfn, MEMORY_OFFLINE)
         if not ret:
             break
     if lru_cache_bracket:
         yield from k.fn.lru_cache_enable()
+    yield from k.fn.zone_pcp_enable(zone)
     return 0
 
 

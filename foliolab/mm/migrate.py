@@ -1,4 +1,4 @@
-"""Page migration: mm/migrate.c, pre-v6.3 structure (v5.10 - v6.2).
+"""Page migration: mm/migrate.c, pre-v6.3 structure (v5.12 era; v5.11 - v6.2).
 
 migrate_pages() makes up to 10 passes over the list; each pass calls
 unmap_and_move() on every folio still on it: allocate a destination, lock
@@ -24,7 +24,7 @@ from ..engine.retry import retry_begin, retry_end, retry_unchanged
 from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
 from .errno import EAGAIN, ENOMEM
 from .page import (
-    PG_active, PG_mappedtodisk, PG_referenced, PG_unevictable, PG_uptodate,
+    PG_active, PG_mappedtodisk, PG_mlocked, PG_referenced, PG_unevictable, PG_uptodate,
     PG_workingset, _nonatomic_clear, _nonatomic_set, _test,
     folio_mapped, folio_nr_pages, folio_ref_add, folio_ref_freeze,
     folio_ref_unfreeze, folio_test_anon, folio_test_private, page_fp_read,
@@ -132,7 +132,8 @@ def migrate_page_states(k, newfolio, folio):
     for bit in (PG_referenced, PG_uptodate, PG_mappedtodisk):
         if _test(folio, bit):
             _nonatomic_set(newfolio, bit)
-    for bit in (PG_active, PG_unevictable, PG_workingset):
+    # PG_mlocked moves too (v5.12 mlock_migrate_page(); v6.x folio_migrate_flags)
+    for bit in (PG_active, PG_unevictable, PG_workingset, PG_mlocked):
         if _test(folio, bit):
             _nonatomic_clear(folio, bit)
             _nonatomic_set(newfolio, bit)
@@ -199,10 +200,15 @@ def __unmap_and_move(k, folio, newfolio, force, mode):
 
 
 @kfunc
-def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, reason, from_list):
-    """unmap_and_move() (v5.x): one attempt on one folio.  -EAGAIN keeps it
-    on ``from_list`` for the next pass; anything else takes it off (a
-    migrated folio loses its isolation reference and is freed)."""
+def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, reason, from_list,
+                   ret):
+    """unmap_and_move() (v5.11 - v6.2): one attempt on one folio.  -EAGAIN
+    keeps it on ``from_list`` for the next pass; anything else takes it off:
+    a migrated folio loses its isolation reference and is freed, a folio
+    that failed for good moves to ``ret`` (migrate_pages' ret_pages) still
+    isolated -- since dd4ae78a21fc (v5.11) it is not put back here but
+    spliced back onto the caller's list when migrate_pages() returns, and
+    the caller puts it back."""
     from .page import folio_clear_active, folio_clear_unevictable
     rc = MIGRATEPAGE_SUCCESS
     newfolio = None
@@ -219,12 +225,12 @@ def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, r
         rc = yield from k.fn.__unmap_and_move(folio, newfolio, force, mode)
     if rc != -EAGAIN:
         from_list.remove(folio)
-        node_stat_mod_isolated(k, folio, -1)
     if rc == MIGRATEPAGE_SUCCESS:
+        node_stat_mod_isolated(k, folio, -1)
         yield from k.fn.folio_put(folio)
     else:
         if rc != -EAGAIN:
-            yield from k.fn.folio_putback_lru(folio)
+            ret.append(folio)             # list_add_tail(&page->lru, ret): still isolated
         if put_new_page is not None:
             yield from put_new_page(newfolio, private)
         else:
@@ -234,9 +240,13 @@ def unmap_and_move(k, get_new_page, put_new_page, private, folio, force, mode, r
 
 @kfunc
 def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reason):
-    """migrate_pages() (v5.x, single loop of 10 passes).  Returns the number
-    of folios not migrated, or -errno.  Under ``retry_collapse`` a pass that
-    would repeat the last one is skipped (engine/retry.py)."""
+    """migrate_pages() (v5.11 - v6.2, a single loop of 10 passes).  Returns
+    the number of folios not migrated, or -errno.  Folios that failed for
+    good wait on ret_pages, still isolated, and are spliced back onto
+    ``from_list`` at the end (dd4ae78a21fc, v5.11); the caller puts back
+    whatever is left on it.  Under ``retry_collapse`` a pass that would
+    repeat the last one is skipped (engine/retry.py)."""
+    ret_pages = []
     retry = 1
     nr_failed = 0
     nr_succeeded = 0
@@ -267,7 +277,8 @@ def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reaso
         for folio in list(from_list):
             yield from cond_resched(k.m)
             r = yield from k.fn.unmap_and_move(get_new_page, put_new_page, private,
-                                               folio, pass_ > 2, mode, reason, from_list)
+                                               folio, pass_ > 2, mode, reason, from_list,
+                                               ret_pages)
             if r == -ENOMEM:
                 nr_failed += 1
                 rc = -ENOMEM
@@ -287,6 +298,7 @@ def migrate_pages(k, from_list, get_new_page, put_new_page, private, mode, reaso
     if rc != -ENOMEM:
         nr_failed += retry
         rc = nr_failed
+    from_list[:0] = ret_pages             # list_splice(&ret_pages, from)
     k.count_vm_event("pgmigrate_success", nr_succeeded)
     k.count_vm_event("pgmigrate_fail", nr_failed)
     k.trace("migrate:mm_migrate_pages", nr_succeeded=nr_succeeded, nr_failed=nr_failed,

@@ -93,6 +93,8 @@ class Page:
     order = 0                 # folio order (head pages)
     memcg_data = None
     _pincount = 0
+    mlock_count = 0           # folio->mlock_count (v5.18+), kept while PG_unevictable
+    lru_gen = -1              # MGLRU generation (LRU_GEN_MASK bits - 1), -1: none
     name = None               # a scenario's name for the folio ("F")
     waitq = None              # page wait queue (lazily created)
     pvmw = ()                 # reverse map: [(mm, address)] mapping this folio

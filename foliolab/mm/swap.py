@@ -198,12 +198,18 @@ def folio_batch_move_lru(k, fbatch, move_fn):
     is released, so a folio already back on the LRU with PG_lru set is still
     referenced by the batch for a while (the transient of Race C).
     """
-    is_add = move_fn == "lru_add"
+    return (yield from folio_batch_move_lru_body(k, fbatch, move_fn, move_fn != "lru_add"))
+
+
+def folio_batch_move_lru_body(k, fbatch, move_fn, test_clear):
+    """The body of folio_batch_move_lru(); ``test_clear``: take PG_lru from
+    each folio first and skip the ones somebody else holds (every op but
+    lru_add, except under 33dfe9204f29, which took it at add time)."""
     fn = getattr(k.fn, move_fn)
     lruvec = None
     touch_read(k.m, fbatch.fpk)      # the array is ours: no other CPU writes it
     for folio in fbatch.folios:
-        if not is_add and not folio_test_clear_lru(folio):
+        if test_clear and not folio_test_clear_lru(folio):
             yield f"{move_fn}: {folio.label} no longer on an LRU, skipped"
             continue
         lruvec = yield from k.fn.folio_lruvec_relock_irqsave(folio, lruvec)
@@ -226,22 +232,33 @@ def folio_batch_add_and_need_flush(k, fbatch, folio):
 
 
 @kfunc
-def folio_batch_add_and_move(k, folio, batch, move_fn, irq=False):
-    """folio_batch_add_and_move() (v6.11+ shape; each adder open-coded it in
-    v5.x): the reference is already taken; queue the folio on this CPU's
-    batch and flush it when the add says so."""
+def folio_batch_add_and_move(k, folio, batch, move_fn, irq=False, get=False):
+    """The locked section every adder open-codes in v5.12 (a helper of this
+    name exists since v6.0; it takes the lock itself since v6.11): take
+    this CPU's batch lock, queue the folio on ``cpu_fbatches.<batch>`` and
+    flush the batch when the add says so.  ``get``: take the batch's
+    reference here, inside the locked section (v5.12 activate_page,
+    deactivate_page, mark_page_lazyfree); otherwise the caller took it
+    before the lock (lru_cache_add, rotate_reclaimable_page,
+    deactivate_file_page; every adder in the v6.x eras)."""
     fb_all = this_fbatches(k)
     if irq:
         local_lock_irqsave(fb_all.lock_irq)
     else:
         local_lock(fb_all.lock)
+    if get:
+        # no other task runs on this CPU until the unlock; other CPUs see
+        # the raised refcount at once
+        folio_get(folio)
     fbatch = getattr(fb_all, batch)
+    got = f"get {folio.label} (ref {folio._refcount}), " if get else ""
     if k.fn.folio_batch_add_and_need_flush(fbatch, folio):
-        yield f"{batch}: {folio.label} queued, batch flushed now"
+        yield f"{got}{folio.label} queued on cpu_fbatches.{batch}, batch flushed now"
         yield from k.fn.folio_batch_move_lru(fbatch, move_fn)
     else:
         touch_read(k.m, fbatch.fpk)
-        yield f"{batch}: {folio.label} queued ({len(fbatch.folios)}/{k.PAGEVEC_SIZE})"
+        yield (f"{got}{folio.label} queued on cpu_fbatches.{batch} "
+               f"({len(fbatch.folios)}/{k.PAGEVEC_SIZE})")
     if irq:
         yield from local_unlock_irqrestore(fb_all.lock_irq)
     else:
@@ -272,12 +289,12 @@ def lru_cache_add_inactive_or_unevictable(k, folio, vma=None):
 
 @kfunc
 def folio_activate(k, folio):
-    """folio_activate() (v5.16+; activate_page v5.x): queue an inactive LRU
-    folio for activation.  PG_lru stays set while it waits in the batch."""
+    """folio_activate() (v5.12 activate_page, SMP): queue an inactive LRU
+    folio for activation.  PG_lru stays set while it waits in the batch.
+    v5.12 takes the batch's reference inside the local_lock section (the
+    v6.x eras take it just before: era patch folio-get-before-lock)."""
     if folio_test_lru(folio) and not folio_test_active(folio) and not folio_test_unevictable(folio):
-        folio_get(folio)
-        yield f"folio_activate: get {folio.label} (ref {folio._refcount})"
-        yield from k.fn.folio_batch_add_and_move(folio, "lru_activate", "lru_activate")
+        yield from k.fn.folio_batch_add_and_move(folio, "lru_activate", "lru_activate", get=True)
     else:
         yield f"folio_activate: {folio.label} not an inactive LRU folio"
 
@@ -320,31 +337,39 @@ def folio_mark_accessed(k, folio):
 
 @kfunc
 def folio_deactivate(k, folio):
-    """folio_deactivate() (deactivate_page): MADV_COLD."""
+    """folio_deactivate() (v5.12 deactivate_page): MADV_COLD.  The
+    reference is taken inside the local_lock section, as in activate_page."""
     if folio_test_lru(folio) and folio_test_active(folio) and not folio_test_unevictable(folio):
-        folio_get(folio)
-        yield f"folio_deactivate: get {folio.label}"
-        yield from k.fn.folio_batch_add_and_move(folio, "lru_deactivate", "lru_deactivate")
+        yield from k.fn.folio_batch_add_and_move(folio, "lru_deactivate", "lru_deactivate",
+                                                 get=True)
 
 
 @kfunc
 def deactivate_file_folio(k, folio):
-    """deactivate_file_folio() (deactivate_file_page): invalidation."""
-    if folio_test_lru(folio) and not folio_test_unevictable(folio):
-        folio_get(folio)
-        yield f"deactivate_file_folio: get {folio.label}"
-        yield from k.fn.folio_batch_add_and_move(folio, "lru_deactivate_file", "lru_deactivate_file")
+    """deactivate_file_folio() (v5.12 deactivate_file_page): invalidation.
+    No PG_lru test: v5.12 only skips unevictable folios, and takes its
+    reference with get_page_unless_zero() before the local_lock (the folio
+    may be on its way to be freed); the drain's TestClearPageLRU skips a
+    folio that is not on an LRU."""
+    from .page import folio_try_get
+    if folio_test_unevictable(folio):
+        yield f"deactivate_file_folio: {folio.label} unevictable"
+        return
+    if not folio_try_get(folio):
+        yield f"deactivate_file_folio: get_page_unless_zero({folio.label}) failed"
+        return
+    yield f"deactivate_file_folio: get_page_unless_zero({folio.label}) -> {folio._refcount}"
+    yield from k.fn.folio_batch_add_and_move(folio, "lru_deactivate_file", "lru_deactivate_file")
 
 
 @kfunc
 def folio_mark_lazyfree(k, folio):
-    """folio_mark_lazyfree() (mark_page_lazyfree): MADV_FREE."""
+    """folio_mark_lazyfree() (v5.12 mark_page_lazyfree): MADV_FREE.  The
+    reference is taken inside the local_lock section."""
     from .page import folio_test_anon, folio_test_swapbacked
     if (folio_test_lru(folio) and folio_test_anon(folio) and folio_test_swapbacked(folio)
             and not folio_test_unevictable(folio)):
-        folio_get(folio)
-        yield f"folio_mark_lazyfree: get {folio.label}"
-        yield from k.fn.folio_batch_add_and_move(folio, "lru_lazyfree", "lru_lazyfree")
+        yield from k.fn.folio_batch_add_and_move(folio, "lru_lazyfree", "lru_lazyfree", get=True)
 
 
 @kfunc
@@ -408,16 +433,19 @@ def cpu_needs_drain(k, cpu):
 
 
 def do_lru_add_drain_all(k, *, force_all_cpus=False, queue_on_all_cpus=False,
-                         mb_before_gen_load=True, mb_after_gen_bump=True):
+                         mb_before_gen_load=True, mb_after_gen_bump=True, local_first=False):
     """The body of lru_add_drain_all() / __lru_add_drain_all(force) (v5.10+,
-    generation shortcut of eef1a429f234), shared by the baseline and the
+    generation shortcut of 6446a5131e24, v5.10), shared by the baseline and the
     patches that change it:
 
     * ``force_all_cpus``: skip the generation shortcut (__lru_add_drain_all(true));
     * ``queue_on_all_cpus``: queue the work on every online CPU, empty or not
       (the v5.13 - v5.17 forced mode; ff042f4a9b05 dropped it);
     * ``mb_before_gen_load`` / ``mb_after_gen_bump``: the smp_mb() at (A) and
-      (D) of the swap.c comment; the mutant patches remove one.
+      (D) of the swap.c comment; the mutant patches remove one;
+    * ``local_first``: drain this CPU's batches (lru_add_drain) after
+      loading the generation and before taking the mutex (Hugh Dickins,
+      "mm: lru_add_drain_all() do local lru_add_drain() first", v6.18).
 
     Ordering argument: a CPU x that added folios and then calls this either
     sees a newer generation at (C) -- then the drainer that bumped it loads
@@ -429,6 +457,8 @@ def do_lru_add_drain_all(k, *, force_all_cpus=False, queue_on_all_cpus=False,
         smp_mb(m)                                          # (A)
     this_gen = smp_load_acquire(k.lru_drain_gen)           # (B)
     yield f"lru_add_drain_all: this_gen = {this_gen}"
+    if local_first:
+        yield from k.fn.lru_add_drain()
     yield from mutex_lock(k.lru_add_drain_all_lock)
     if this_gen != READ_ONCE(k.lru_drain_gen) and not force_all_cpus:
         yield f"lru_add_drain_all: generation {READ_ONCE(k.lru_drain_gen)} already scheduled, done"

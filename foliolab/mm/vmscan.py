@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
-from ..engine.oracles import KernelBug
+from ..engine.oracles import KernelBug, KernelFailure
 from ..engine.sync import lockdep_assert_held, spin_lock_irq, spin_unlock_irq
-from .mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE
+from .mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, ListHead
 from .page import (
     folio_get, folio_nr_pages, folio_test_active, folio_test_clear_lru,
     folio_test_lru, page_fp_read,
@@ -325,3 +325,264 @@ def shrink_inactive_list(k, lruvec, nr_to_scan, is_file):
     for folio in folio_list:           # free_unref_page_list() of the last puts
         yield from k.fn.free_folio(folio)
     return nr_reclaimed
+
+
+# ============================================================ MGLRU (v6.1+)
+# The multi-gen LRU's eviction side as in v6.10 (Yu Zhao's series,
+# ac35a4902374 "mm: multi-gen LRU: minimal implementation", v6.1), reduced
+# to what the gup_longterm family needs: one lruvec, one type (the model
+# keeps a single min_seq), no tiers/refs, no aging (max_seq is fixed by the
+# scenario), no page-table walks.  Only the v6.10 era reaches it, through
+# the era-mglru patch, and only when the scenario sets k.lru_gen_enabled.
+#
+# Generations are lists of folios; a folio's generation is ``folio.lru_gen``
+# (the LRU_GEN_MASK bits of folio->flags, minus one; -1 when on no
+# generation list).  lru_lock protects the lists, min_seq and max_seq.
+
+MAX_NR_GENS = 4
+MIN_NR_GENS = 2
+MIN_LRU_BATCH = 64                  # BITS_PER_LONG
+MAX_LRU_BATCH = MIN_LRU_BATCH * 64
+
+
+class NoReclaimProgress(KernelFailure):
+    """Reclaim scanned but could neither isolate nor age anything: the
+    kernel would go on to OOM (Chris Li's "OOM on swap stress", Sep 2024)."""
+
+    kind = "no-reclaim-progress"
+
+
+class lru_gen_folio:
+    """struct lru_gen_folio of the root lruvec (reduced: one type, one zone)."""
+
+    def __init__(self, lv, min_seq=0, max_seq=3):
+        self.lruvec = lv
+        self.fpk = lv.fpk                   # protected by the same lru_lock
+        self.min_seq = min_seq
+        self.max_seq = max_seq
+        self.folios = [ListHead(f"{lv.name}.gen{g}", lv.fpk) for g in range(MAX_NR_GENS)]
+
+    def __repr__(self):
+        return f"lrugen(min_seq={self.min_seq}, max_seq={self.max_seq})"
+
+
+def lru_gen_from_seq(seq):
+    return seq % MAX_NR_GENS
+
+
+def lru_gen_init(k, lv, min_seq=0, max_seq=3):
+    """Boot-time: give ``lv`` generation lists (lru_gen_init_lruvec)."""
+    lv.lrugen = lru_gen_folio(lv, min_seq, max_seq)
+    k.lru_gen_enabled = True
+    return lv.lrugen
+
+
+def _lrugen(lv):
+    return getattr(lv, "lrugen", None)
+
+
+def folio_lru_gen(folio):
+    page_fp_read(folio)
+    return getattr(folio, "lru_gen", -1)
+
+
+def _set_lru_gen(folio, gen):
+    from .page import page_fp_write
+    page_fp_write(folio)
+    folio.lru_gen = gen
+
+
+@kfunc
+def lru_gen_add_folio(k, lruvec, folio, reclaiming):
+    """lru_gen_add_folio() (v6.10, mm_inline.h), lru_lock held: an active
+    folio joins the youngest generation, any other the oldest -- at the
+    tail when ``reclaiming`` (folio_rotate_reclaimable), else the head.
+    Returns False when the folio belongs on the classic lists."""
+    from .mmzone import list_add
+    lrugen = _lrugen(lruvec)
+    if lrugen is None or not getattr(k, "lru_gen_enabled", False) or folio_test_unevictable_(folio):
+        return False
+    touch_read(k.m, lrugen.fpk)
+    seq = lrugen.max_seq if folio_test_active(folio) else lrugen.min_seq
+    gen = lru_gen_from_seq(seq)
+    from .page import folio_clear_active
+    folio_clear_active(folio)
+    _set_lru_gen(folio, gen)
+    lst = lrugen.folios[gen]
+    if reclaiming:
+        from .mmzone import list_add_tail
+        list_add_tail(lst, folio)
+    else:
+        list_add(lst, folio)
+    return True
+
+
+def folio_test_unevictable_(folio):
+    from .page import folio_test_unevictable
+    return folio_test_unevictable(folio)
+
+
+@kfunc
+def lru_gen_del_folio(k, lruvec, folio, reclaiming):
+    """lru_gen_del_folio() (v6.10), lru_lock held: off its generation list.
+    Returns False when the folio is on no generation list."""
+    from .mmzone import list_del
+    gen = folio_lru_gen(folio)
+    lrugen = _lrugen(lruvec)
+    if gen < 0 or lrugen is None:
+        return False
+    list_del(lrugen.folios[gen], folio)
+    _set_lru_gen(folio, -1)
+    return True
+
+
+def folio_inc_gen(k, lruvec, folio):
+    """folio_inc_gen() (v6.10): one generation younger (bounded by
+    max_seq), moved to the tail of that generation's list."""
+    from .mmzone import list_add_tail, list_del
+    lrugen = _lrugen(lruvec)
+    old = folio_lru_gen(folio)
+    new_seq = min(lrugen.min_seq + 1, lrugen.max_seq)
+    gen = lru_gen_from_seq(new_seq)
+    list_del(lrugen.folios[old], folio)
+    _set_lru_gen(folio, gen)
+    list_add_tail(lrugen.folios[gen], folio)
+    return gen
+
+
+@kfunc
+def sort_folio(k, lruvec, folio):
+    """sort_folio() (v6.1 - v6.10, reduced): handle a folio that needs no
+    isolation -- promoted (its generation is not the oldest any more) or
+    ineligible/waiting for writeback (moved one generation up).  A folio
+    without PG_lru is not looked at here: isolate_folio() then fails on it
+    and scan_folios() puts it back into the *same* generation."""
+    from .mmzone import list_add
+    lrugen = _lrugen(lruvec)
+    gen = folio_lru_gen(folio)
+    if gen != lru_gen_from_seq(lrugen.min_seq):
+        return True                                   # promoted
+    from .page import folio_test_dirty, folio_test_locked, folio_test_writeback
+    if folio_test_locked(folio) or folio_test_writeback(folio):
+        folio_inc_gen(k, lruvec, folio)
+        return True
+    return False
+
+
+@kfunc
+def isolate_folio(k, lruvec, folio):
+    """isolate_folio() (v6.10): a reference (folio_try_get) and PG_lru
+    (folio_test_clear_lru); off the generation list."""
+    from .page import folio_put_testzero, folio_try_get
+    if not folio_try_get(folio):
+        return False
+    if not folio_test_clear_lru(folio):
+        if folio_put_testzero(folio):
+            raise KernelBug(f"kernel BUG: isolate_folio dropped the last reference of {folio.label}")
+        return False
+    k.fn.lru_gen_del_folio(lruvec, folio, True)
+    return True
+
+
+@kfunc
+def scan_folios(k, lruvec, isolated_list, nr_to_scan):
+    """scan_folios() (v6.1 - v6.10, one type and zone), lru_lock held:
+    walk the oldest generation from its tail.  Each folio is sorted
+    (sort_folio), isolated (isolate_folio) or skipped -- moved aside and
+    spliced back into the same generation at the end.  Stops when the list
+    is empty, ``nr_to_scan`` folios were seen, or max(isolated, skipped)
+    reaches MIN_LRU_BATCH.  Returns (scanned, sorted, skipped folios)."""
+    from .mmzone import list_add, list_del
+    lockdep_assert_held(lruvec.lru_lock)
+    lrugen = _lrugen(lruvec)
+    touch_read(k.m, lrugen.fpk)
+    head = lrugen.folios[lru_gen_from_seq(lrugen.min_seq)]
+    moved = []
+    scanned = sorted_ = isolated = 0
+    remaining = nr_to_scan
+    while head:
+        folio = head.last()
+        delta = folio_nr_pages(folio)
+        scanned += delta
+        if k.fn.sort_folio(lruvec, folio):
+            sorted_ += delta
+            yield f"scan_folios: {folio.label} sorted (moved to a younger generation)"
+        elif k.fn.isolate_folio(lruvec, folio):
+            isolated_list.append(folio)
+            isolated += delta
+            yield f"scan_folios: {folio.label} isolated"
+        else:
+            list_del(head, folio)
+            moved.append(folio)
+            yield f"scan_folios: {folio.label} skipped (PG_lru clear)"
+        remaining -= 1
+        if not remaining or max(isolated, len(moved)) >= MIN_LRU_BATCH:
+            break
+    for folio in reversed(moved):         # list_splice(&moved, head)
+        from .mmzone import list_add_tail
+        list_add_tail(head, folio)
+    if moved:
+        k.count_vm_event("pgscan_skip", len(moved))
+    return scanned, sorted_, moved
+
+
+@kfunc
+def try_to_inc_min_seq(k, lruvec):
+    """try_to_inc_min_seq() (v6.10, reduced): the oldest generation is
+    empty and MIN_NR_GENS would remain: age it out."""
+    lrugen = _lrugen(lruvec)
+    touch_read(k.m, lrugen.fpk)
+    if lrugen.folios[lru_gen_from_seq(lrugen.min_seq)]:
+        return False
+    if lrugen.min_seq + MIN_NR_GENS > lrugen.max_seq:
+        return False
+    touch_write(k.m, lrugen.fpk)
+    lrugen.min_seq += 1
+    return True
+
+
+@kfunc
+def evict_folios(k, lruvec, nr_to_scan):
+    """evict_folios() (v6.10, reduced): scan the oldest generation under
+    lru_lock, try to age it out, then hand the isolated folios to reclaim.
+    shrink_folio_list() is not run: the folios go straight back to their
+    lists (the scenario asks only whether reclaim made progress: took a
+    folio or retired a generation).  Returns (isolated, aged, skipped)."""
+    isolated = []
+    yield from spin_lock_irq(lruvec.lru_lock)
+    scanned, sorted_, skipped = yield from k.fn.scan_folios(lruvec, isolated, nr_to_scan)
+    aged = k.fn.try_to_inc_min_seq(lruvec)
+    yield (f"evict_folios: scanned {scanned}, isolated {len(isolated)}, sorted {sorted_}, "
+           f"skipped {len(skipped)}{', min_seq +1' if aged else ''}")
+    if isolated:
+        from .page import folio_put_testzero, folio_set_lru
+        for folio in isolated:
+            k.fn.lruvec_add_folio(lruvec, folio)
+            folio_set_lru(folio)
+            if folio_put_testzero(folio):
+                raise KernelBug(f"kernel BUG: evict_folios put the last reference of {folio.label}")
+    yield from spin_unlock_irq(lruvec.lru_lock)
+    return len(isolated), aged, skipped
+
+
+@kfunc
+def lru_gen_shrink_lruvec(k, lruvec, rounds=2):
+    """try_to_shrink_lruvec() for MGLRU (v6.10, reduced to ``rounds``
+    evict_folios() passes).  No progress in any pass -- nothing isolated,
+    no generation retired -- is the OOM path: NoReclaimProgress names the
+    scan and the folios it could not take."""
+    stuck = []
+    for _ in range(rounds):
+        isolated, aged, skipped = yield from k.fn.evict_folios(lruvec, MAX_LRU_BATCH)
+        if isolated or aged:
+            return True
+        stuck = skipped
+    from .swap import folio_in_cpu_batches
+    why = []
+    for folio in stuck:
+        where = folio_in_cpu_batches(k, folio)
+        w = ", ".join(f"queued on cpu{c}'s cpu_fbatches.{b}" for c, b in where) or "off its LRU"
+        why.append(f"{folio.label} (PG_lru clear, {w})")
+    raise NoReclaimProgress(
+        f"no reclaim progress: {rounds} x evict_folios -> scan_folios of the oldest generation "
+        f"isolated nothing and it cannot age out; could not take: {'; '.join(why) or 'nothing to scan'}")

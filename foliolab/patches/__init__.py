@@ -15,7 +15,10 @@ import pathlib
 from ..engine.kernel import Patch, PatchError  # noqa: F401
 
 PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_skip", "sync_rcu",
-                 "drain_gen_barriers")
+                 "drain_gen_barriers", "era_v6", "gup_clear_lru", "mglru_fix",
+                 "gup_drain_if_mlocked", "hugh_gup_refcount", "hugh_gup_local_drain",
+                 "hugh_revert_clear_lru", "hugh_revert_mglru_fix", "hugh_may_be_lru_cached",
+                 "hugh_drain_all_local_first", "gup_pin_refs", "gup_empty_list_success")
 
 
 def all_patches():

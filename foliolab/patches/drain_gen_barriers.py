@@ -2,7 +2,7 @@
 removed.
 
 Not debated designs: deliberately broken kernels that check the model can
-see why the barriers are there (the swap.c comment on eef1a429f234, v5.10).
+see why the barriers are there (the swap.c comment of 6446a5131e24, v5.10).
 
 * no-mb-before-gen-load drops the smp_mb() at (A): CPU x's batch store may
   still sit in its store buffer when x loads lru_drain_gen, so a drainer z

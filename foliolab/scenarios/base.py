@@ -124,6 +124,9 @@ class Scenario:
     # CPUs its tasks run on, the pfns its state lives at): {"ncpus": 3}.
     # Checked up front with the other settings (validate_settings).
     needs: dict = {}
+    # The kernel era the scenario runs (foliolab/patches/eras.py): set from
+    # its family's ``era``; None runs the plain baseline with model names.
+    era = None
 
     def setup(self, k):
         raise NotImplementedError
@@ -155,6 +158,12 @@ class Family:
     seed: str
     variants: dict          # name -> Variant, in table order
     scenarios: list = field(default_factory=list)
+    era: str = None         # the baseline's kernel era (patches/eras.py)
+
+    def __post_init__(self):
+        for s in self.scenarios:
+            if s.era is None and self.era is not None:
+                s.era = self.era
 
     def scenario(self, slug):
         for s in self.scenarios:
@@ -255,6 +264,7 @@ def make_run(scenario, patches, settings):
     """A fresh machine + kernel + scenario state, ready to run.
 
     ``patches``: Patch objects in order (the variant's, then any user patch).
+    The scenario's era patches come first (``k.era`` names the era).
     Returns the kernel ``k``; ``k.m`` is the machine.
     """
     from ..mm.kernel import build_kernel
@@ -264,7 +274,14 @@ def make_run(scenario, patches, settings):
         m.retry_collapse = True
         if m.on_event is None:
             m.on_event = _no_event
-    return start_scenario(scenario, build_kernel(m, settings, patches))
+    era = None
+    if scenario.era is not None:
+        from ..patches.eras import get_era
+        era = get_era(scenario.era)
+        patches = era.patch_objects() + list(patches)
+    k = build_kernel(m, settings, patches)
+    k.era = era
+    return start_scenario(scenario, k)
 
 
 def _no_event(m, t, en, reads, writes, woke, acquired, drained):

@@ -140,7 +140,8 @@ def probe_stranded_causes(k):
 
 
 def _where(where):
-    return ", ".join(f"cpu{cpu}'s {name} batch" for cpu, name in where)
+    # cpu_fbatches.<batch>: the era's name table renames it (lru_pvecs.activate_page in v5.12)
+    return ", ".join(f"cpu{cpu}'s cpu_fbatches.{name}" for cpu, name in where)
 
 
 def folio_state(k, folio):
@@ -288,7 +289,7 @@ def page_cache_fill(k, F):
     page cache and the lru_add batch, complete the read, drop our ref."""
     yield from k.fn.filemap_add_folio(k.app_file, F, 0)
     folio_mark_uptodate(F)
-    yield "end_page_read: F uptodate"
+    yield "read I/O completes: F uptodate"
     yield from k.fn.folio_unlock(F)
     yield from k.fn.folio_put(F)
 
@@ -359,6 +360,18 @@ class BusyCpu(LruCacheScenario):
     the nested-skip series, and Minchan's RFC barrier) hangs M in
     flush_work(); sync-rcu and sync-rcu-expedited return, since user mode is
     a quiescent state and X gets no work.
+
+    Caveat: every "safe" here holds only while X's pcp lists are empty.
+    alloc_contig_range() calls drain_all_pages() after isolating the range,
+    and in v5.12 that drain is per-CPU work too (drain_local_pages_wq on
+    mm_percpu_wq) queued on every CPU whose pcp->count is non-zero.  Checked
+    with the model: let X free one page (it lands on cpu1's pcp list) before
+    it starts spinning, and on the schedule where the free comes first M
+    hangs in flush_work(pcpu_drain/1) under v0 and sync-rcu alike (hung
+    task) -- that hang is the pcp drain's, not the LRU drain's, and no
+    lru_cache_disable() design touches it (6.x drains pcp lists remotely
+    under pcp->lock instead).  The scenario keeps X's pcp lists empty, the
+    situation of Marcelo's report (an isolated CPU that never allocates).
     """
 
     slug = "busy-cpu"
@@ -438,7 +451,7 @@ def touch_then_drain(k, F):
 
 
 class DrainGenShortcut(LruCacheScenario):
-    """The generation shortcut of lru_add_drain_all() (eef1a429f234, v5.10):
+    """The generation shortcut of lru_add_drain_all() (6446a5131e24, v5.10):
     x adds F and calls lru_add_drain_all() while z is in the middle of its
     own; y has a folio G queued so that z has work to wait for.  x must not
     return with F still in its batch.
@@ -539,6 +552,7 @@ FAMILY = Family(
     title="per-CPU LRU batches vs page migration (lru_cache_disable)",
     seed="000_b4021be49601adab.txt",
     variants=VARIANTS,
+    era="v5.12",
     scenarios=[ReaddAfterDrain(), AddAfterDrain(), NestedDisablers(), BusyCpu(),
                UnpairedDisable(), DrainTransient(), DrainGenShortcut()],
 )

@@ -1,0 +1,194 @@
+"""Kernel eras: which kernel a family's baseline is.
+
+One mm/ model serves every family.  Its baseline code follows v5.12 (the
+kernel of seed 000, the oldest the families model); each model function's
+docstring names the era it follows.  A family does not run "the model": it
+runs a named **era** = the baseline plus an ordered list of *era patches*,
+each a :class:`~foliolab.engine.kernel.Patch` that cites the commits that
+moved the kernel there (mlock batching, 2fbb0c10d1e8; MGLRU; the 6.3
+migrate_pages() split ...).  A family's variants are applied on top of its
+era's patches, so a variant never copies era code and two eras are never
+mixed by accident: the era is fixed by the family and shown by ``foliolab list``.
+
+Names: the model's functions carry one name each (the v5.16+ folio names,
+which is what ``k.fn`` and patches use).  An era also has a **name table**
+that maps a model name to the name that function has in the era's kernel
+(``folio_activate`` -> ``activate_page`` in v5.12), or to ``""`` where the
+era's kernel open-codes it in its caller (``folio_batch_add_and_move`` in
+v5.12).  Everything a user sees from a run -- the functions of the
+interleaving table, the step labels, the failure message -- goes through the
+table, so every name in a v5.12 table can be grepped in a v5.12 tree.  Labels
+name a per-CPU batch as ``cpu_fbatches.<batch>`` so that the table can tell
+the batch from the move function of the same modern name.
+
+A scenario outside a family era (a user's family without ``era``) runs the
+plain baseline and sees the model names.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class Era:
+    """A named kernel era: ``patches`` (patch names, in order) on top of the
+    baseline, and ``names`` ({model name: era name, "" = open-coded})."""
+
+    def __init__(self, name, *, kernel, summary, patches=(), names=None):
+        self.name = name
+        self.kernel = kernel          # e.g. "v5.12"
+        self.summary = summary
+        self.patches = tuple(patches)
+        self.names = dict(names or {})
+        alts = sorted((n for n in self.names if self.names[n]), key=len, reverse=True)
+        self._re = (re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in alts) + r")(?!\w)")
+                    if alts else None)
+
+    def rename(self, text):
+        """``text`` with every model name replaced by the era's."""
+        if self._re is None or not text:
+            return text
+        names = self.names
+        return self._re.sub(lambda mo: names[mo.group(1)], text)
+
+    def chain(self, chain):
+        """A call chain (outermost first) in the era's names; functions the
+        era open-codes disappear into their caller."""
+        names = self.names
+        out = []
+        for n in chain:
+            e = names.get(n, n)
+            if e:
+                out.append(e)
+        return out
+
+    def patch_objects(self):
+        from . import get_patch
+        return [get_patch(p) for p in self.patches]
+
+    def describe(self):
+        pl = ", ".join(self.patches) or "baseline, no era patches"
+        return f"{self.name} ({self.kernel}): {self.summary} [{pl}]"
+
+    def __repr__(self):
+        return f"<Era {self.name}>"
+
+
+# Model name -> v5.12 name.  Every right-hand side was checked to exist in
+# a v5.12.9 tree (mm/, include/linux/).
+V5_12_NAMES = {
+    # mm/swap.c
+    "folio_activate": "activate_page",
+    "folio_mark_accessed": "mark_page_accessed",
+    "__lru_cache_activate_folio": "__lru_cache_activate_page",
+    "folio_add_lru": "lru_cache_add",
+    "folio_deactivate": "deactivate_page",
+    "deactivate_file_folio": "deactivate_file_page",
+    "folio_mark_lazyfree": "mark_page_lazyfree",
+    "folio_rotate_reclaimable": "rotate_reclaimable_page",
+    "folio_batch_add_and_move": "",          # open-coded in every adder
+    "folio_batch_add_and_need_flush": "",    # !pagevec_add() || PageCompound()
+    "cpu_needs_drain": "",                   # open-coded in lru_add_drain_all()
+    "folio_batch_move_lru": "pagevec_lru_move_fn",
+    "folios_put": "release_pages",
+    "folio_put": "put_page",
+    "__folio_put": "__put_page",
+    "free_folio": "",                        # __put_single_page() and below
+    "lru_add": "__pagevec_lru_add_fn",
+    "lru_activate": "__activate_page",
+    "lru_deactivate": "lru_deactivate_fn",
+    "lru_deactivate_file": "lru_deactivate_file_fn",
+    "lru_lazyfree": "lru_lazyfree_fn",
+    "lru_move_tail": "pagevec_move_tail_fn",
+    "cpu_fbatches.lru_add": "lru_pvecs.lru_add",
+    "cpu_fbatches.lru_deactivate_file": "lru_pvecs.lru_deactivate_file",
+    "cpu_fbatches.lru_deactivate": "lru_pvecs.lru_deactivate",
+    "cpu_fbatches.lru_lazyfree": "lru_pvecs.lru_lazyfree",
+    "cpu_fbatches.lru_activate": "lru_pvecs.activate_page",
+    "cpu_fbatches.lru_move_tail": "lru_rotate.pvec",
+    "cpu_fbatches.lock_irq": "lru_rotate.lock",
+    "cpu_fbatches.lock": "lru_pvecs.lock",
+    "cpu_fbatches": "lru_pvecs",
+    # mm/vmscan.c, include/linux/mm_inline.h, memcontrol
+    "folio_isolate_lru": "isolate_lru_page",
+    "folio_putback_lru": "putback_lru_page",
+    "isolate_lru_folios": "isolate_lru_pages",
+    "shrink_folio_list": "shrink_page_list",
+    "move_folios_to_lru": "move_pages_to_lru",
+    "folio_check_references": "page_check_references",
+    "lruvec_add_folio": "add_page_to_lru_list",
+    "lruvec_add_folio_tail": "add_page_to_lru_list_tail",
+    "lruvec_del_folio": "del_page_from_lru_list",
+    "folio_lru_list": "page_lru",
+    "folio_is_file_lru": "page_is_file_lru",
+    "folio_lruvec": "mem_cgroup_page_lruvec",
+    "folio_memcg": "page_memcg",
+    "folio_lruvec_lock_irqsave": "lock_page_lruvec_irqsave",
+    "folio_lruvec_relock_irqsave": "relock_page_lruvec_irqsave",
+    # mm/filemap.c, mm/rmap.c
+    "folio_lock": "lock_page",
+    "folio_unlock": "unlock_page",
+    "filemap_get_folio": "find_get_page",
+    "filemap_add_folio": "add_to_page_cache_lru",
+    "__filemap_add_folio": "__add_to_page_cache_locked",
+    "__filemap_remove_folio": "__delete_from_page_cache",
+    "filemap_alloc_folio": "__page_cache_alloc",
+    "filemap_create_folio": "filemap_create_page",
+    "folio_alloc": "alloc_pages",
+    "try_to_migrate": "try_to_unmap",
+    "_drain_local_pages_wq": "drain_local_pages_wq",
+}
+
+# Model name -> v6.10 name (checked against v6.10-era sources: the
+# 33dfe9204f29 diff context, mm/gup.c of v6.2 - v6.10).
+V6_10_NAMES = {
+    "lru_add": "lru_add_fn",
+    "lru_activate": "folio_activate_fn",
+    "lru_deactivate": "lru_deactivate_fn",
+    "lru_deactivate_file": "lru_deactivate_file_fn",
+    "lru_lazyfree": "lru_lazyfree_fn",
+    "lru_move_tail": "lru_move_tail_fn",
+    "cpu_fbatches.lru_activate": "cpu_fbatches.activate",
+    "folio_batch_add_and_need_flush": "",    # inside folio_batch_add_and_move()
+    "free_folio": "",
+    "lru_cache_add_inactive_or_unevictable": "folio_add_lru_vma",
+    "collect_longterm_unpinnable_folios": "collect_longterm_unpinnable_pages",
+    "migrate_longterm_unpinnable_folios": "migrate_longterm_unpinnable_pages",
+    "migrate_page_move_mapping": "folio_migrate_mapping",
+    "migrate_page": "migrate_folio",
+    "move_to_new_page": "move_to_new_folio",
+    "expected_page_refs": "folio_expected_refs",
+    # the pre-6.3 per-folio loop the v6.10 era still runs (docs/architecture.md)
+    "unmap_and_move": "migrate_pages_batch",
+    "__unmap_and_move": "migrate_folio_unmap",
+    "TestClearPageLRU": "folio_test_clear_lru",
+    "get_page_unless_zero": "folio_try_get",
+    "_drain_local_pages_wq": "drain_local_pages_wq",
+    "_mlock_add": "",                        # open-coded in each mlock adder
+}
+
+ERAS = {
+    "v5.12": Era(
+        "v5.12", kernel="v5.12",
+        summary="pagevecs (lru_pvecs, lru_rotate; PAGEVEC_SIZE 15), PG_lru as the isolation "
+                "token (v5.11), migrate_prep() = lru_add_drain_all(), the pre-6.3 "
+                "migrate_pages() loop of 10 passes, zone_pcp_disable() in offline_pages()",
+        names=V5_12_NAMES),
+    "v6.10": Era(
+        "v6.10", kernel="v6.10",
+        summary="folio batches (cpu_fbatches, PAGEVEC_SIZE 31), the mlock batch, "
+                "lru_cache_disable() with an expedited grace period, long-term pins "
+                "that fail on a migration failure, folio_get() before the batch lock, "
+                "MGLRU (when a scenario enables it)",
+        patches=("lru-cache-disable", "sync-rcu", "sync-rcu-expedited",
+                 "era-folio-get-before-lock", "era-mlock-batch", "era-pagevec-31",
+                 "era-gup-longterm", "era-mglru"),
+        names=V6_10_NAMES),
+}
+
+
+def get_era(name):
+    from . import PatchError
+    if name not in ERAS:
+        raise PatchError(f"unknown kernel era {name!r} (known: {', '.join(ERAS)})")
+    return ERAS[name]
