@@ -1714,8 +1714,9 @@ def check_free_area_invariants(k, strict_isolate=False):
     * PageBuddy is set exactly on list heads; free blocks do not overlap;
       no allocated page (refcount > 0) lies inside a free block;
     * no two free buddies of the same order are left unmerged, except at
-      order >= pageblock_order across an ISOLATE / non-ISOLATE pageblock
-      boundary (the kernel refuses that merge);
+      order >= pageblock_order when either pageblock is ISOLATE (the kernel
+      refuses the merge across the boundary; v6.10 splits an isolated block
+      at pageblock boundaries);
     * a block sits on the list of its head's pageblock migratetype, except
       (a) the pcp types (UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC) may
       mismatch each other: fallback stealing moves single blocks without
@@ -1804,7 +1805,10 @@ def check_free_area_invariants(k, strict_isolate=False):
                 if order >= pbo:
                     mt1 = pbflags[(pfn - base) >> pbo]
                     mt2 = pbflags[(bpfn - base) >> pbo]
-                    ok = mt1 != mt2 and MIGRATE_ISOLATE in (mt1, mt2)
+                    # v5.12 refuses the merge across an ISOLATE boundary;
+                    # v6.10 (hygiene) also leaves the split halves of a
+                    # block whose pageblocks are both isolated unmerged
+                    ok = MIGRATE_ISOLATE in (mt1, mt2)
                 if not ok:
                     raise KernelBug(f"unmerged free buddies: 0x{pfn:x} and 0x{bpfn:x}, "
                                     f"order {order}")

@@ -15,7 +15,9 @@ import pathlib
 from ..engine.kernel import Patch, PatchError  # noqa: F401
 
 PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_skip", "sync_rcu",
-                 "drain_gen_barriers")
+                 "drain_gen_barriers", "merge_nonfallback", "isolation_hygiene", "page_reporting_v5_2019",
+                 "page_reporting_drain_all", "page_reporting_putback_5_7",
+                 "page_reporting_order")
 
 
 def all_patches():
