@@ -269,6 +269,7 @@ def page_reporting_process_zone(k, prdev, sgl, zone):
                 return err
     leftover = cap - offset[0]
     if leftover:
+        touch_read(k.m, prdev.fpk)
         part = sgl[offset[0]:]
         err = yield from prdev.report(prdev, part, leftover)
         yield from spin_lock_irq(zone.lock)
@@ -300,6 +301,7 @@ def page_reporting_process(k, prdev):
     touch_write(m, prdev.state.fpk)
     prdev.state.counter = PAGE_REPORTING_ACTIVE
     yield "page_reporting_process: state ACTIVE"
+    touch_read(m, prdev.fpk)
     sgl = prdev.sgl
     err = yield from k.fn.page_reporting_process_zone(prdev, sgl, k.zone)
     locked_op(m)
@@ -329,6 +331,9 @@ def pages_out_for_reporting(k):
     prdev = k.pr_dev_info
     if prdev is None:
         return []
+    # a probe inside a step reads the scatterlist: declared (an oracle
+    # between steps declares nothing, the machine is not recording then)
+    touch_read(k.m, prdev.fpk)
     return [e for e in prdev.sgl if e is not None]
 
 

@@ -58,6 +58,7 @@ def virtballoon_free_page_report(k, prdev, sgl, nents):
     virtqueue (GFP_NOWAIT), kick, wait for the host to use it.  Returns 0."""
     vb = k.vb
     touch_write(k.m, vb.fpk)
+    touch_read(k.m, prdev.fpk)                 # the scatterlist
     req = [e for e in sgl if e is not None]
     vb.requests += 1
     vb.avail.append(req)

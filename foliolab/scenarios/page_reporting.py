@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from ..engine.oracles import InvariantViolation, KernelBug, PropertyViolation
 from ..mm.errno import errname
-from ..mm.mmzone import MIGRATE_MOVABLE, MIGRATETYPE_NAMES
+from ..mm.mmzone import MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATETYPE_NAMES
 from ..mm.page import PG_reported, PageBuddy
 from .base import BUG, SAFE, Expect, Family, Scenario, Variant
 
@@ -297,6 +297,215 @@ class ReportVsContig(PageReportingScenario):
                 f"0x{k.results.get('contig_pfn') or 0:x})")
 
 
+class ReportReturnsDuringIsolation(PageReportingScenario):
+    """S2 (RT §1.4 R1', R3): R's block comes back while A has the range
+    isolated and before A's test_pages_isolated().  With
+    ``--set extra_allocator=1 --set ncpus=4`` an extra allocator X asks for a
+    max-order movable block once.
+
+    Merged code (v4-v6) and the designs that re-read the pageblock type (v1,
+    v3) or wait for reports (v2): the drain reads ISOLATE, the block joins
+    the ISOLATE list out of the free counts, the test passes -- or, when the
+    block is still out at the test, A fails with the block out (R1, the
+    previous scenario; not this property).  The invariants hold at every
+    step: certified.
+
+    v0 (the saved type): the block comes back onto the MOVABLE list of the
+    isolated pageblock and is counted free -- invariant 3 fires at the
+    drain's unlock (R3).  [INF in the reference; the model settles it:]
+    X can then take it from the MOVABLE list, A's test fails with nothing
+    out for reporting, and after A's undo the block's pages are counted
+    twice once freed; the explorer reaches invariant 3 first on every
+    failing schedule it finds.
+    """
+
+    slug = "report-returns-during-isolation"
+    title = "the reported block comes back while the range is isolated (R1', R3)"
+    actors = ("R page_reporting_process on cpu0; A alloc_contig_range(0x400-0x800) on cpu1; "
+              "host H on cpu2 (X alloc_pages(MOVABLE, 10) on cpu3 with --set extra_allocator=1)")
+    prop = ("RT 1.6 invariants at every zone->lock release; nothing is allocated from an "
+            "isolated pageblock")
+    defaults = {"ncpus": 3, "host_latency": 1, "page_reporting_capacity": 1,
+                "extra_allocator": 0}
+    footprints = True
+    # k<=1 (CI budget); k<=2 certifies too: 3,533 schedules, 47 s per cell.
+    # With X (4 CPUs) k<=1 takes ~3,000 schedules, 33 s.
+    expected = {**{v: Expect(SAFE, preemptions=1) for v in REPORTING},
+                "v0-v5": Expect(BUG, ("invariant", "property"))}
+
+    def setup(self, k):
+        boot_layout(k)
+        prdev = boot_reporting(k)
+        register_reporting_invariants(k)
+        probe_alloc_from_isolated(k)
+        k.m.spawn("R", 0, reporter(k, prdev))
+        k.m.spawn("A", 1, contig_actor(k))
+        if k.settings["extra_allocator"]:
+            k.m.spawn("X", 3, alloc_actor(k, "X", movable=True, order=10))
+
+    def check(self, k):
+        pfn = k.results.get("alloc_from_isolated")
+        if pfn is not None:
+            raise PropertyViolation(
+                "nothing is allocated from an isolated pageblock",
+                f"X allocated pfn 0x{pfn:x} from an ISOLATE pageblock while A had the range "
+                f"isolated (alloc_contig_range: {errname(k.results.get('contig') or 0)})")
+
+
+def probe_alloc_from_isolated(k):
+    """Record, inside the allocator's zone->lock section, a block of the
+    range handed out while its pageblock is ISOLATE."""
+    def post(page, zone, order, migratetype, alloc_flags):
+        if page is not None and RANGE <= page.pfn < RANGE_END:
+            z = k.zone
+            if z.pageblock_flags[(page.pfn - z.pageblock_base) >> z.pageblock_order] == \
+                    MIGRATE_ISOLATE:
+                k.results["alloc_from_isolated"] = page.pfn
+    k.fn.probe("__rmqueue", post=post)
+
+
+class MergeWhileReported(PageReportingScenario):
+    """S4 (RT §1.4 R4): P (order 9 at 0x400) is out for reporting when F
+    frees its buddy Q (order 9 at 0x600).  Q cannot merge with P (P is not
+    PageBuddy): it goes on the list alone.  When P comes back,
+    __putback_isolated_page() merges P and Q into an order-10 block that
+    does not get PG_reported (the drain checks "still a block of the same
+    order"); the free of Q requested another pass, which reports the
+    order-10 block.  PG_reported => PageBuddy at every step, in every
+    design.  Witness ``merged-on-return``: Q was freed while P was out and
+    the range ended as one free order-10 block.
+    """
+
+    slug = "merge-while-reported"
+    title = "the buddy of a block out for reporting is freed (R4)"
+    actors = "R two reporting passes on cpu0; F __free_pages(Q, 9) on cpu1; host H on cpu2"
+    prop = "RT 1.6 invariants at every zone->lock release; the range ends as one free order-10 block"
+    footprints = True
+    expected = {v: Expect(SAFE, preemptions=1, witness=("merged-on-return",)) for v in REPORTING}
+    witnesses = {"merged-on-return": lambda k: bool(k.results.get("q_freed_while_p_out"))
+                 and _free_order(k, RANGE) == ORDER}
+
+    def setup(self, k):
+        from ..mm.page_alloc import setup_alloc_page_at
+        boot_layout(k)
+        setup_alloc_page_at(k, 0x600, 9, 0, name="Q")      # P = 0x400/9 stays free
+        prdev = boot_reporting(k)
+        register_reporting_invariants(k)
+        probe_free_while_out(k)
+        k.m.spawn("R", 0, reporter(k, prdev, passes=2))
+        k.m.spawn("F", 1, free_actor(k, 0x600, 9))
+
+    def check(self, k):
+        if _free_order(k, RANGE) != ORDER:
+            raise PropertyViolation(
+                "P and Q merge",
+                f"the range is not one free order-10 block at the end: 0x400 "
+                f"{block_state(k, RANGE)}, 0x600 {block_state(k, 0x600)}")
+
+
+def _free_order(k, pfn):
+    p = k.mem_map.peek(pfn)
+    return p.private if p is not None and p.page_type & 1 else None
+
+
+def probe_free_while_out(k):
+    from ..mm.page_reporting import pages_out_for_reporting
+
+    def pre(page, pfn, zone, order, migratetype, fpi_flags):
+        if pfn == 0x600 and order == 9 and any(p.pfn == RANGE for p, _o in
+                                               pages_out_for_reporting(k)):
+            k.results["q_freed_while_p_out"] = True
+    k.fn.probe("__free_one_page", pre=pre)
+
+
+def free_actor(k, pfn, order):
+    yield from k.fn.__free_pages(k.pfn_to_page(pfn), order)
+
+
+class ReportConvertsBlock(PageReportingScenario):
+    """S5: R alone.  A free order-9 block P in an UNMOVABLE pageblock
+    (0x400), a free order-9 block in a HIGHATOMIC pageblock (0xc00), a free
+    CMA area (0x800, order 10), a free order-9 block in an ISOLATE pageblock
+    (0x0).
+
+    Merged code: __isolate_free_page() converts the UNMOVABLE pageblock to
+    MOVABLE (order >= pageblock_order - 1), so P comes back on the MOVABLE
+    list, reported (witness ``converted``); the HIGHATOMIC and CMA blocks
+    are reported too but their pageblocks keep their type; the ISOLATE list
+    is never scanned.  The 2019 design takes blocks off the list directly:
+    no conversion (P comes back to the UNMOVABLE list), and it does not
+    report CMA.  [INF in the reference for the consequence; the model
+    confirms it for v4-v6 and shows v0/v1/v3 leave the type alone.]
+    """
+
+    slug = "report-converts-block"
+    title = "reporting converts an UNMOVABLE pageblock to MOVABLE"
+    actors = "R one reporting pass on cpu0; host H on cpu1"
+    prop = ("CMA and HIGHATOMIC pageblocks keep their type; no block of an ISOLATE pageblock "
+            "is ever out for reporting or reported; RT 1.6 invariants at every step")
+    defaults = {"ncpus": 2, "host_latency": 1, "page_reporting_capacity": 1}
+    footprints = True
+    expected = {**{v: Expect(SAFE, preemptions=2, witness=("converted",)) for v in REPORTING},
+                **{v: Expect(SAFE, preemptions=2) for v in ("v0-v5", "v1-reread-mt",
+                                                           "v3-skip-isolate")}}
+    witnesses = {"converted": lambda k: k.zone.pageblock_flags[RANGE >> 9] == MIGRATE_MOVABLE
+                 and block_state(k, RANGE) == "free/9 Movable+R"}
+
+    def setup(self, k):
+        from ..mm.cma import cma_declare_contiguous
+        from ..mm.mmzone import MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_UNMOVABLE
+        from ..mm.page_alloc import setup_alloc_page_at
+        k.results = {}
+        k.cma_r = cma_declare_contiguous(k, 0x800, 1024, "R")
+        for pfn in (0x200, 0x600, 0xE00):
+            setup_alloc_page_at(k, pfn, 9, 0, name=f"busy@{pfn:#x}")
+        _retype_free_block(k, 0x400, 9, MIGRATE_UNMOVABLE)
+        _retype_free_block(k, 0xC00, 9, MIGRATE_HIGHATOMIC)
+        _retype_free_block(k, 0x0, 9, MIGRATE_ISOLATE)
+        prdev = boot_reporting(k)
+        register_reporting_invariants(k)
+        k.ever_out = set()
+        from ..mm.page_reporting import pages_out_for_reporting
+
+        def note(ret, *a):
+            for p, _o in pages_out_for_reporting(k):
+                k.ever_out.add(p.pfn)
+        k.fn.probe("virtballoon_free_page_report", pre=lambda *a: note(None))
+        k.m.spawn("R", 0, reporter(k, prdev))
+
+    def check(self, k):
+        from ..mm.mmzone import MIGRATE_CMA, MIGRATE_HIGHATOMIC
+        z = k.zone
+        flags = z.pageblock_flags
+        bad = []
+        if flags[0x800 >> 9] != MIGRATE_CMA or flags[0xA00 >> 9] != MIGRATE_CMA:
+            bad.append("the CMA pageblocks changed type")
+        if flags[0xC00 >> 9] != MIGRATE_HIGHATOMIC:
+            bad.append("the HIGHATOMIC pageblock changed type")
+        iso = k.pfn_to_page(0x0)
+        if 0x0 in k.ever_out or iso.flags >> PG_reported & 1:
+            bad.append("a block of the ISOLATE pageblock was reported")
+        if bad:
+            raise PropertyViolation("reporting leaves CMA, HIGHATOMIC and ISOLATE alone",
+                                    "; ".join(bad))
+
+
+def _retype_free_block(k, pfn, order, mt):
+    """Boot: make the pageblock of the free block at ``pfn`` of type ``mt``
+    with that block on ``mt``'s list (the setup helpers leave it MOVABLE)."""
+    from ..mm.mmzone import MIGRATE_ISOLATE
+    from ..mm.page_alloc import __mod_zone_freepage_state, move_to_free_list
+    z = k.zone
+    page = k.pfn_to_page(pfn)
+    assert page.page_type & 1 and page.private == order, (hex(pfn), page)
+    old = z.pageblock_flags[pfn >> z.pageblock_order]
+    z.pageblock_flags[pfn >> z.pageblock_order] = mt
+    move_to_free_list(page, z, order, mt)
+    if mt == MIGRATE_ISOLATE:
+        z.nr_isolate_pageblock += 1
+        __mod_zone_freepage_state(z, -(1 << order), old)
+
+
 def reporter(k, prdev, passes=1):
     from ..mm.page_reporting import page_reporting_worker
     yield from page_reporting_worker(k, prdev, passes)
@@ -307,5 +516,6 @@ FAMILY = Family(
     title="free page reporting vs contiguous allocation (and the isolation-undo accounting bug)",
     seed="001_68dc6889eef69808.txt",
     variants=VARIANTS,
-    scenarios=[ReportVsContig(), UndoIsolationSplit()],
+    scenarios=[ReportVsContig(), ReportReturnsDuringIsolation(), MergeWhileReported(),
+               ReportConvertsBlock(), UndoIsolationSplit()],
 )
