@@ -21,7 +21,7 @@ from ..engine.kernel import kfunc
 from ..engine.sync import cond_resched
 from .errno import EINTR, ENOENT
 from .kernel import SPLIT_SHIFT
-from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio
+from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio, pfn_fp_read
 
 
 def signal_pending(k):
@@ -41,6 +41,7 @@ def scan_movable_pages(k, start, end):
     peek = k.mem_map.peek
     pfn = start
     while pfn < end:
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is None:
             pfn += 1
@@ -67,6 +68,7 @@ def do_migrate_range(k, start, end):
     mem_map = k.mem_map
     peek, split = mem_map.peek, mem_map.split
     for pfn in range(start, end):
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is None and pfn >> SPLIT_SHIFT in split:
             page = mem_map.materialise_split(pfn)    # in use (refcount 1): tried below
