@@ -217,8 +217,11 @@ def _expect_text(e):
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--proc", "procs", multiple=True, type=click.Choice(["buddyinfo", "pagetypeinfo"]),
+              help="Print /proc/FILE as it reads at the failing step.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
-            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress):
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
+            procs):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -243,11 +246,26 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
         click.echo(json.dumps(d, indent=1))
     else:
         _print_exploration(ex, full, events)
+        if procs and ex.outcome == "failure":
+            _print_proc_at_failure(ex, sc, patches, procs)
     if ex.interrupted:
         return EXIT_INTERRUPTED
     if ex.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if ex.outcome == "failure" else EXIT_OK
+
+
+def _print_proc_at_failure(ex, sc, patches, procs):
+    """Replay the shown failing schedule (it stops at the failing step) and
+    print the /proc files as they read there."""
+    from .explore.run import replay_schedule
+    from .mm.vmstat import PROC_FILES
+    schedule = ex.shrunk.schedule if ex.shown == "shrunk" and ex.shrunk else ex.schedule
+    k, res = replay_schedule(sc, patches, ex.settings, schedule)
+    for name in procs:
+        click.echo(f"/proc/{name} at step {res.steps}:")
+        click.echo(PROC_FILES[name](k), nl=False)
+        click.echo("")
 
 
 def _print_exploration(ex, full, events):
