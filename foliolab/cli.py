@@ -586,7 +586,7 @@ def _measure_params(exp, sets):
     for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
         if key in params and params[key] < 1:
             raise InputProblem(f"--set {key}={params[key]}: must be at least 1")
-    if params["cma_alloc_pages"] > params["cma_pages"]:
+    if "cma_alloc_pages" in params and params["cma_alloc_pages"] > params["cma_pages"]:
         raise InputProblem(f"--set cma_alloc_pages={params['cma_alloc_pages']}: larger than "
                            f"the CMA area ({params['cma_pages']} pages)")
     if not 1 <= params["ncpus"] <= 64:

@@ -96,9 +96,11 @@ def virtio_balloon_host(k, vb):
         yield "host: buffer used, interrupt the guest"
 
 
-def virtio_balloon_probe(k, *, latency=1, capacity=None, order=None, host_cpu=None):
+def virtio_balloon_probe(k, *, latency=1, capacity=None, order=None, host_cpu=None, host=True):
     """virtballoon_probe() with VIRTIO_BALLOON_F_FREE_PAGE_REPORTING: the
-    device, its host actor and page_reporting_register().  Boot time."""
+    device, its host actor (unless ``host`` is False: measure mode runs a
+    host that takes time instead of steps) and page_reporting_register().
+    Boot time."""
     from .page_reporting import PAGE_REPORTING_CAPACITY, page_reporting_dev_info
     s = k.settings
     cap = capacity or s.get("page_reporting_capacity", PAGE_REPORTING_CAPACITY)
@@ -108,6 +110,7 @@ def virtio_balloon_probe(k, *, latency=1, capacity=None, order=None, host_cpu=No
     prdev = page_reporting_dev_info(k, k.fn.virtballoon_free_page_report, cap, order)
     if host_cpu is None:
         host_cpu = k.m.ncpus - 1
-    k.m.spawn("H", host_cpu, virtio_balloon_host(k, vb), daemon=True)
+    if host:
+        k.m.spawn("H", host_cpu, virtio_balloon_host(k, vb), daemon=True)
     k.fn.page_reporting_register(prdev)
     return vb, prdev
