@@ -385,6 +385,13 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
             max_order = order + 1
             continue
         break
+    __free_one_page_done(k, zone, page, pfn, order, migratetype, fpi_flags)
+
+
+def __free_one_page_done(k, zone, page, pfn, order, migratetype, fpi_flags):
+    """The done_merging tail of __free_one_page(): the merged block on its
+    list (tail with FPI_TO_TAIL or when buddy_merge_likely()), then the
+    free page reporting notification unless FPI_SKIP_REPORT_NOTIFY."""
     set_buddy_order(page, order)
     if fpi_flags & FPI_TO_TAIL:
         to_tail = True
@@ -395,8 +402,8 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
     else:
         add_to_free_list(page, zone, order, migratetype)
     if not (fpi_flags & FPI_SKIP_REPORT_NOTIFY) and k.page_reporting_enabled:
-        # page_reporting_notify_free(): the page-reporting family registers
-        # the kfunc and sets k.page_reporting_enabled.
+        # page_reporting_notify_free() (mm/page_reporting.py; off until a
+        # device registers)
         k.fn.page_reporting_notify_free(order)
 
 

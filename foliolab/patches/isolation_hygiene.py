@@ -33,7 +33,7 @@ from ..mm.page_alloc import (
     is_migrate_isolate_page, move_to_free_list, page_is_buddy, set_pageblock_migratetype,
     zone_fp_write,
 )
-from ..mm.page_isolation import REPORT_FAILURE
+from ..mm.page_isolation import report_unmovable
 
 PATCH = Patch(
     "hygiene-6.10",
@@ -145,12 +145,7 @@ def set_migratetype_isolate(k, page, migratetype, isol_flags):
         yield from spin_unlock_irqrestore(zone.lock)
         return 0
     yield from spin_unlock_irqrestore(zone.lock)
-    k.last_isolate_unmovable = unmovable.pfn
-    page_fp_read(unmovable)
-    if isol_flags & REPORT_FAILURE:
-        k.printk.append(f"page:pfn 0x{unmovable.pfn:x} refcount:{unmovable._refcount} "
-                        f"page dumped because: unmovable page")
-    return -EBUSY
+    return report_unmovable(k, unmovable, isol_flags)
 
 
 @PATCH.replaces("unset_migratetype_isolate")

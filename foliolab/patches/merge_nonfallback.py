@@ -15,9 +15,7 @@ from ..engine.oracles import KernelBug
 from ..mm.mmzone import MAX_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE
 from ..mm.page import pfn_fp_read
 from ..mm.page_alloc import (
-    FPI_SKIP_REPORT_NOTIFY, FPI_TO_TAIL, __mod_zone_freepage_state, add_to_free_list,
-    add_to_free_list_tail, buddy_merge_likely, del_page_from_free_list, page_is_buddy,
-    set_buddy_order,
+    __free_one_page_done, __mod_zone_freepage_state, del_page_from_free_list, page_is_buddy,
 )
 
 PATCH = Patch(
@@ -58,14 +56,4 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
             page = buddy
             pfn = buddy_pfn
         order += 1
-    set_buddy_order(page, order)
-    if fpi_flags & FPI_TO_TAIL:
-        to_tail = True
-    else:
-        to_tail = buddy_merge_likely(k, zone, pfn, pfn ^ (1 << order), order)
-    if to_tail:
-        add_to_free_list_tail(page, zone, order, migratetype)
-    else:
-        add_to_free_list(page, zone, order, migratetype)
-    if not (fpi_flags & FPI_SKIP_REPORT_NOTIFY) and k.page_reporting_enabled:
-        k.fn.page_reporting_notify_free(order)
+    __free_one_page_done(k, zone, page, pfn, order, migratetype, fpi_flags)
