@@ -170,3 +170,12 @@ def test_report_vs_contig_shape_fails_more_with_latency_and_never_under_v2():
                                   for s in range(2))
     assert fails[("v5-to-tail", 3_000_000)] > fails[("v5-to-tail", 10_000)] + 5, fails
     assert fails[("v2-drain-reports", 10_000)] == fails[("v2-drain-reports", 3_000_000)] == 0
+
+
+def test_undo_isolation_split_drifts_under_v5_12_only():
+    e = find_experiment("undo-isolation-split")
+    p = e.params({"cma_allocs": 100, "alloc_think_ns": 1_000})
+    drift = {v: sum(run_one(e, v, s, p)["counters"].get("nr_free_drift_pages", 0)
+                    for s in range(n)) for v, n in (("v5.12", 2), ("hygiene-6.10", 1))}
+    assert drift["v5.12"] > 0 and drift["v5.12"] % 512 == 0, drift
+    assert drift["hygiene-6.10"] == 0, drift

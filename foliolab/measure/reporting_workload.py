@@ -91,3 +91,71 @@ def contig_user(w):
         yield from msleep(w, p["contig_hold_ns"], "contig: hold")
         yield from k.fn.free_contig_range(RANGE, RANGE_END - RANGE)
     w.done = True
+
+
+# ----------------------------------------------------- undo-isolation-split
+def free_list_drift(k):
+    """NR_FREE_PAGES minus the pages on non-ISOLATE free lists (0 when the
+    accounting is right), and the same for NR_FREE_CMA_PAGES."""
+    from ..mm.mmzone import MAX_ORDER, MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_TYPES
+    z = k.zone
+    free = cma = 0
+    for o in range(MAX_ORDER):
+        lists = z.free_area[o].free_list
+        for mt in range(MIGRATE_TYPES):
+            if mt != MIGRATE_ISOLATE:
+                free += len(lists[mt]) << o
+        cma += len(lists[MIGRATE_CMA]) << o
+    return z.vm_stat["NR_FREE_PAGES"] - free, z.vm_stat["NR_FREE_CMA_PAGES"] - cma
+
+
+def setup_undo_split_workload(w):
+    """A 12 MiB zone: one max-order MOVABLE block (0x0) and a CMA area of two
+    max-order blocks (0x400-0xbff) with one busy page in the second, so
+    every cma_alloc() of the whole area isolates it, fails the test and
+    undoes the isolation -- over the first block, free as one order-10 block
+    unless the load took part of it -- while allocators on the other CPUs
+    take and free order-9 movable blocks: once they hold the MOVABLE block,
+    their requests fall back to CMA (ALLOC_CMA)."""
+    from ..mm.cma import cma_declare_contiguous
+    from ..mm.page_alloc import setup_alloc_page_at
+    k, p = w.k, w.p
+    w.cma = cma_declare_contiguous(k, 0x400, 2048, "undo")
+    setup_alloc_page_at(k, 0x805, 0, 0, name="busy")      # refcount 1, not on an LRU
+    w.drift = (0, 0)
+
+    def after_unset(ret, page, migratetype):
+        d = free_list_drift(k)
+        if d != w.drift:
+            w.count("nr_free_drift_events")
+            w.count("nr_free_drift_pages", d[0] - w.drift[0])
+            w.count("nr_free_cma_drift_pages", d[1] - w.drift[1])
+            w.drift = d
+    k.fn.probe("unset_migratetype_isolate", post=after_unset)
+    m = k.m
+    m.spawn("cma_user", 0, failing_cma_user(w))
+    for cpu in range(1, m.ncpus):
+        m.spawn(f"alloc/{cpu}", cpu, order9_allocator(w), daemon=True)
+
+
+def failing_cma_user(w):
+    k, p = w.k, w.p
+    for _ in range(p["cma_allocs"]):
+        yield from msleep(w, int(w.rng.expovariate(1 / p["cma_period_ns"])), "cma_user: think")
+        page = yield from k.fn.cma_alloc(w.cma, 2048, 0, True)
+        if page is not None:
+            yield from k.fn.cma_release(w.cma, page, 2048)
+    w.done = True
+
+
+def order9_allocator(w):
+    """Take an order-9 movable block, hold it, free it; forever (a daemon)."""
+    from ..mm.page_alloc import GFP_HIGHUSER_MOVABLE, __GFP_NOWARN
+    k, p = w.k, w.p
+    while not w.done:
+        page = yield from k.fn.alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN, 9)
+        if page is not None:
+            w.count("order9_allocs")
+            yield from msleep(w, int(w.rng.expovariate(1 / p["alloc_hold_ns"])), "alloc: hold")
+            yield from k.fn.__free_pages(page, 9)
+        yield from msleep(w, int(w.rng.expovariate(1 / p["alloc_think_ns"])), "alloc: think")
