@@ -195,6 +195,10 @@ class UndoIsolationSplit(PageReportingScenario):
     0x400 is un-isolated (each half onto its own pageblock's list, 0x600 on
     the ISOLATE list), and counts by list membership: certified.
 
+    Explorer: both symptoms are one preemption deep (U preempted between
+    the two unset_migratetype_isolate() calls): the double count shrinks to
+    11 steps, the stuck nr_isolate_pageblock to 15.
+
     How often: under a uniformly random scheduler (seeds 0-399) the double
     count shows in 1.2% of runs and the stuck nr_isolate_pageblock in 1.8%.
     Under measure (``foliolab measure undo-isolation-split``: a cma_alloc of
@@ -270,6 +274,12 @@ class ReportVsContig(PageReportingScenario):
 
     v2 (wait for in-flight reports before the isolation test): A sleeps
     until the drain has put the block on the ISOLATE list, then succeeds.
+
+    Explorer (seed 0): the merged code fails at the third schedule, shrunk
+    to 0 preemptions (72 steps): R pulls the block and sleeps in the report,
+    A runs to completion -- no preemption is needed, only the host being
+    slower than A's whole alloc_contig_range().  v0 reaches the R3
+    wrong-list state first (1 preemption).
     """
 
     slug = "report-vs-contig"
