@@ -64,3 +64,17 @@ def test_every_step_declares_what_it_touches(slug, variant):
                     progress=False, shrink=False, record=False, setup=chk.prepare,
                     family=FAMILY.name, preemptions=1)
     assert not chk.violations, chk.report()
+
+
+@pytest.mark.parametrize("setting", ["page_reporting_capacity=0", "host_latency=-1"])
+def test_impossible_reporting_settings_are_one_line_errors(setting):
+    import pathlib
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "foliolab.cli", "explore", "report-vs-contig",
+                        "--set", setting, "--no-progress"],
+                       capture_output=True, text=True, cwd=root, timeout=120)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+    assert setting.split("=")[0] in p.stderr

@@ -34,7 +34,16 @@ def setup_page_reporting_workload(w):
     from ..mm.page import PG_reported
     from ..mm.page_alloc import setup_alloc_page_at
     from ..mm.virtio_balloon import virtio_balloon_probe
+    from ..scenarios.base import SettingsError
     k, p = w.k, w.p
+    if p["zone_pages"] < 4096:
+        raise SettingsError(f"--set zone_pages={p['zone_pages']}: the layout needs 4096")
+    if p["page_reporting_capacity"] < 1:
+        raise SettingsError(f"--set page_reporting_capacity={p['page_reporting_capacity']}: "
+                            f"must be at least 1")
+    for key in ("host_latency_ns", "report_delay_ns", "contig_period_ns", "contig_hold_ns"):
+        if p[key] < (1 if key == "contig_period_ns" else 0):
+            raise SettingsError(f"--set {key}={p[key]}: must be positive")
     setup_alloc_page_at(k, 0x0, 10, 0, name="in use")
     for pfn in (0x800, 0xC00):                     # reported by an earlier pass
         k.pfn_to_page(pfn).flags |= 1 << PG_reported
@@ -119,7 +128,13 @@ def setup_undo_split_workload(w):
     their requests fall back to CMA (ALLOC_CMA)."""
     from ..mm.cma import cma_declare_contiguous
     from ..mm.page_alloc import setup_alloc_page_at
+    from ..scenarios.base import SettingsError
     k, p = w.k, w.p
+    if p["zone_pages"] < 3072:
+        raise SettingsError(f"--set zone_pages={p['zone_pages']}: the layout needs 3072")
+    for key in ("cma_period_ns", "alloc_hold_ns", "alloc_think_ns"):
+        if p[key] < 1:
+            raise SettingsError(f"--set {key}={p[key]}: must be positive")
     w.cma = cma_declare_contiguous(k, 0x400, 2048, "undo")
     setup_alloc_page_at(k, 0x805, 0, 0, name="busy")      # refcount 1, not on an LRU
     w.drift = (0, 0)

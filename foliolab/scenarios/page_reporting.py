@@ -113,7 +113,14 @@ def boot_layout(k, *, in_use=(0x0,), reported=(0x800, 0xC00)):
 
 def boot_reporting(k):
     from ..mm.virtio_balloon import virtio_balloon_probe
-    vb, prdev = virtio_balloon_probe(k, latency=k.settings["host_latency"])
+    from .base import SettingsError
+    s = k.settings
+    if s["host_latency"] < 0:
+        raise SettingsError(f"host_latency={s['host_latency']}: must be 0 or more")
+    if s["page_reporting_capacity"] < 1:
+        raise SettingsError(f"page_reporting_capacity={s['page_reporting_capacity']}: "
+                            f"must be at least 1")
+    vb, prdev = virtio_balloon_probe(k, latency=s["host_latency"])
     k.prdev = prdev
     return prdev
 
