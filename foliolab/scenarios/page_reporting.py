@@ -104,11 +104,22 @@ def boot_layout(k, *, in_use=(0x0,), reported=(0x800, 0xC00)):
     PG_reported (reported by an earlier pass).  The range block at 0x400
     stays free (order 10, MOVABLE list)."""
     from ..mm.page_alloc import setup_alloc_page_at
+    check_layout(k)
     k.results = {}
     for pfn in in_use:
         setup_alloc_page_at(k, pfn, ORDER, 0, name=f"busy@{pfn:#x}")
     for pfn in reported:
         k.pfn_to_page(pfn).flags |= 1 << PG_reported
+
+
+def check_layout(k):
+    """The scenarios place blocks up to pfn 0xfff with 512-page pageblocks."""
+    from .base import SettingsError
+    s = k.settings
+    if s["zone_pages"] < 4096 or s["pageblock_order"] != 9:
+        raise SettingsError(f"zone_pages={s['zone_pages']}, pageblock_order="
+                            f"{s['pageblock_order']}: the page_reporting scenarios need a "
+                            f"zone of at least 4096 pages and pageblock_order 9")
 
 
 def boot_reporting(k):
@@ -480,6 +491,7 @@ class ReportConvertsBlock(PageReportingScenario):
         from ..mm.cma import cma_declare_contiguous
         from ..mm.mmzone import MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_UNMOVABLE
         from ..mm.page_alloc import setup_alloc_page_at
+        check_layout(k)
         k.results = {}
         k.cma_r = cma_declare_contiguous(k, 0x800, 1024, "R")
         for pfn in (0x200, 0x600, 0xE00):
