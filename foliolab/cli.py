@@ -259,7 +259,7 @@ def _print_proc_at_failure(ex, sc, patches, procs):
     """Replay the shown failing schedule (it stops at the failing step) and
     print the /proc files as they read there."""
     from .explore.run import replay_schedule
-    from .mm.vmstat import PROC_FILES
+    from .report.proc import PROC_FILES
     schedule = ex.shrunk.schedule if ex.shown == "shrunk" and ex.shrunk else ex.schedule
     k, res = replay_schedule(sc, patches, ex.settings, schedule)
     for name in procs:
