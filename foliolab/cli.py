@@ -229,9 +229,11 @@ def _expect_text(e):
 @click.option("--watchdog", type=click.FloatRange(min=0, max=86400), default=WATCHDOG_SECONDS,
               show_default=True, metavar="SECONDS",
               help="Stop a step that runs this long without yielding (soft lockup); 0: off.")
+@click.option("--proc", "procs", multiple=True, type=click.Choice(["buddyinfo", "pagetypeinfo"]),
+              help="Print /proc/FILE as it reads at the failing step.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
             patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
-            watchdog):
+            watchdog, procs):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -263,6 +265,8 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
         click.echo(json.dumps(d, indent=1))
     else:
         _print_exploration(ex, full, events)
+        if procs and ex.outcome == "failure":
+            _print_proc_at_failure(ex, sc, patches, procs)
     if ex.interrupted:
         return EXIT_INTERRUPTED
     if ex.outcome in ("nondeterminism", "error"):
@@ -277,6 +281,19 @@ def _check_trace_dir(trace_dir):
     why = check_trace_dir(trace_dir)
     if why:
         raise InputProblem(f"--trace-dir {why}")
+
+
+def _print_proc_at_failure(ex, sc, patches, procs):
+    """Replay the shown failing schedule (it stops at the failing step) and
+    print the /proc files as they read there."""
+    from .explore.run import replay_schedule
+    from .report.proc import PROC_FILES
+    schedule = ex.shrunk.schedule if ex.shown == "shrunk" and ex.shrunk else ex.schedule
+    k, res = replay_schedule(sc, patches, ex.settings, schedule)
+    for name in procs:
+        click.echo(f"/proc/{name} at step {res.steps}:")
+        click.echo(PROC_FILES[name](k), nl=False)
+        click.echo("")
 
 
 def _print_exploration(ex, full, events):
@@ -624,7 +641,7 @@ def _measure_params(exp, sets):
     for key in ("ncpus", "cma_allocs", "cma_alloc_pages", "zone_pages", "pagevec_size"):
         if key in params and params[key] < 1:
             raise InputProblem(f"--set {key}={params[key]}: must be at least 1")
-    if params["cma_alloc_pages"] > params["cma_pages"]:
+    if "cma_alloc_pages" in params and params["cma_alloc_pages"] > params["cma_pages"]:
         raise InputProblem(f"--set cma_alloc_pages={params['cma_alloc_pages']}: larger than "
                            f"the CMA area ({params['cma_pages']} pages)")
     if not 1 <= params["ncpus"] <= 64:

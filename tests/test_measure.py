@@ -156,3 +156,26 @@ def test_ctrl_c_keeps_the_finished_runs(capsys, monkeypatch):
                          "-j", "1", "--no-progress"], capsys)
     assert rc == 130
     assert "interrupted: 2 of 4 runs finished" in out and "migrate fail" in out
+
+
+def test_report_vs_contig_shape_fails_more_with_latency_and_never_under_v2():
+    """The merged design's alloc_contig_range fails more often when the host
+    acks later; v2 (wait for in-flight reports) never fails."""
+    e = find_experiment("report-vs-contig")
+    fails = {}
+    for lat in (10_000, 3_000_000):
+        p = e.params({"host_latency_ns": lat, "contig_attempts": 20})
+        for v in ("v5-to-tail", "v2-drain-reports"):
+            fails[(v, lat)] = sum(run_one(e, v, s, p)["counters"].get("contig_fail", 0)
+                                  for s in range(2))
+    assert fails[("v5-to-tail", 3_000_000)] > fails[("v5-to-tail", 10_000)] + 5, fails
+    assert fails[("v2-drain-reports", 10_000)] == fails[("v2-drain-reports", 3_000_000)] == 0
+
+
+def test_undo_isolation_split_drifts_under_v5_12_only():
+    e = find_experiment("undo-isolation-split")
+    p = e.params({"cma_allocs": 100, "alloc_think_ns": 1_000})
+    drift = {v: sum(run_one(e, v, s, p)["counters"].get("nr_free_drift_pages", 0)
+                    for s in range(n)) for v, n in (("v5.12", 2), ("hygiene-6.10", 1))}
+    assert drift["v5.12"] > 0 and drift["v5.12"] % 512 == 0, drift
+    assert drift["hygiene-6.10"] == 0, drift

@@ -231,6 +231,9 @@ class Machine:
         self.lock_deps = {}
         # end-of-run checks registered by the model: callables raising failures
         self.quiesce_checks = []
+        # per-step checks (add_step_check): run between steps, outside any
+        # step's footprint
+        self.step_checks = []
         self.workqueues_ready = False
         self.kworkers = []
         self.worker_pools = []
@@ -274,6 +277,34 @@ class Machine:
             if t.name == name:
                 return t
         return None
+
+    def add_step_check(self, check, *, after_release_of=None, name=None):
+        """Register an invariant checked *between* steps: ``check()`` raises a
+        KernelFailure (usually InvariantViolation) when it does not hold.
+
+        With ``after_release_of=lock`` it runs after every step that released
+        that lock (the task held it, or was about to take it, when the step
+        began, and no longer holds it when the step ends); without, after
+        every step.  The
+        check is an oracle, not kernel code: it runs outside the step, so it
+        adds nothing to the step's footprint.
+
+        Under partial-order reduction a check is seen at the states of the
+        explored schedules only.  An invariant over state that only holders
+        of ``lock`` write has the same value after a given release in every
+        schedule of a class (the critical sections are ordered by the lock),
+        so checking it at releases is sound under the reduction; an
+        invariant over racy state is checked only on the representatives.
+        Scenarios register their checks in ``setup``, users the same way
+        from their own scenario's ``setup``."""
+        self.step_checks.append((after_release_of, check,
+                                 name or getattr(check, "__name__", "check")))
+        return check
+
+    def _run_step_checks(self, t, held_before):
+        for (lock, check, _name), held in zip(self.step_checks, held_before):
+            if lock is None or (held and lock.owner is not t):
+                check()
 
     # ------------------------------------------------------- blocking/waking
     def block(self, t, wait, *, idle=False):
@@ -589,6 +620,10 @@ class Machine:
                         break
             schedule.append(t.tid)
             steps += 1
+            step_checks = self.step_checks
+            if step_checks:
+                held_before = [lk is not None and (lk.owner is t or t.want is lk)
+                               for lk, _c, _n in step_checks]
             if fair:
                 # running restarts the task's starvation clock
                 t.deadline = steps + fair
@@ -645,6 +680,8 @@ class Machine:
                         changed = True
                 else:
                     changed = refresh(c, steps)
+            if step_checks:
+                self._run_step_checks(t, held_before)
             # the enabled set: this CPU, and the CPUs the step marked
             if dirty:
                 for u in dirty:

@@ -89,6 +89,17 @@ class PropertyViolation(KernelFailure):
         self.prop = prop
 
 
+class InvariantViolation(KernelFailure):
+    """A per-step invariant (Machine.add_step_check) does not hold between
+    two steps: the state another CPU could observe is inconsistent."""
+
+    kind = "invariant"
+
+    def __init__(self, invariant: str, message: str):
+        super().__init__(message)
+        self.invariant = invariant
+
+
 def BUG_ON(cond, msg: str = "BUG_ON") -> None:
     if cond:
         raise KernelBug(f"kernel BUG: {msg}")

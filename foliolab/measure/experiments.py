@@ -157,6 +157,86 @@ _add(Experiment(
 ))
 
 
+# The page_reporting workload (measure/reporting_workload.py).
+PAGE_REPORTING_DEFAULTS = {
+    "ncpus": 3,
+    "zone_pages": 4096,
+    "page_reporting_capacity": 2,  # 32 in the kernel; the zone gate asks for
+                                   # low + capacity << 9 free pages
+    "report_delay_ns": 2 * MS,     # PAGE_REPORTING_DELAY (2 s), scaled 1/1000
+    "host_latency_ns": 100 * US,
+    "contig_attempts": 50,
+    "contig_period_ns": 3 * MS,
+    "contig_hold_ns": 200 * US,
+}
+
+
+def _setup_page_reporting(w):
+    from .reporting_workload import setup_page_reporting_workload
+    setup_page_reporting_workload(w)
+
+
+_add(Experiment(
+    name="report-vs-contig",
+    title="alloc_contig_range failures against the host's report latency",
+    anchor="seed 001 (David Hildenbrand, Aug 2019): 'try to allocate a gigantic page -> "
+           "fails.  Try again -> works'; RT 1.7: host ack latency 10 us - 10 ms, 2 s cadence",
+    family="page_reporting",
+    defaults=PAGE_REPORTING_DEFAULTS,
+    variants=("v4-merged", "v5-to-tail", "v2-drain-reports"),
+    rows=(Row("contig_fail", "alloc_contig_range -EBUSY"),
+          Row("contig_fail_reported", "-EBUSY with a block out"),
+          Row("contig_attempts", "alloc_contig_range calls"),
+          Row("reports", "reports to the host"),
+          Row("alloc_contig_range", "alloc_contig_range latency", "latency")),
+    setup_fn=_setup_page_reporting,
+    sweep=("host_latency_ns", (10 * US, 100 * US, 1 * MS, 3 * MS)),
+    plot_row="contig_fail",
+    seeds=4,
+    # Model finding (4 seeds x 50 calls, default costs, --plot sweep):
+    # v4-merged / v5-to-tail fail about 0, 1, 10 and 22 of 50 calls at a host
+    # latency of 10 us, 100 us, 1 ms and 3 ms (a contiguous call every 3 ms
+    # on average, a pass 2 ms after each free); every failure had the
+    # range's block out for reporting; v2-drain-reports none.  v5.10's tail
+    # placement changes nothing measurable here.
+    expect="the merged designs fail more often as host_latency_ns grows; "
+           "v2-drain-reports never fails (it waits for the report instead)",
+))
+
+
+def _setup_undo_split(w):
+    from .reporting_workload import setup_undo_split_workload
+    setup_undo_split_workload(w)
+
+
+_add(Experiment(
+    name="undo-isolation-split",
+    title="NR_FREE_PAGES drift from cma_alloc failing partway under order-9 allocation load",
+    anchor="the v5.12 undo_isolate_page_range double count (found by the model; fixed in "
+           "v6.10 by fd919a85cd55 + e0932b6c1f94)",
+    family="page_reporting",
+    defaults={"ncpus": 4, "zone_pages": 3072, "cma_allocs": 100,
+              "cma_period_ns": 200 * US, "alloc_hold_ns": 1 * US, "alloc_think_ns": 2 * US},
+    variants=("v5.12", "hygiene-6.10"),
+    rows=(Row("nr_free_drift_events", "undo steps that moved the count"),
+          Row("nr_free_drift_pages", "NR_FREE_PAGES drift (pages)"),
+          Row("nr_free_cma_drift_pages", "NR_FREE_CMA_PAGES drift (pages)"),
+          Row("cma_alloc_fail", "cma_alloc_fail"),
+          Row("order9_allocs", "order-9 allocations")),
+    setup_fn=_setup_undo_split,
+    sweep=("alloc_think_ns", (1 * US, 2 * US, 5 * US, 20 * US)),
+    plot_row="nr_free_drift_events",
+    seeds=4,
+    # Model finding (4 seeds x 100 failing cma_allocs per point, default
+    # costs): under v5.12, 10, 6, 0 and 0 undo steps in 400 moved
+    # NR_FREE_PAGES (each by +512, NR_FREE_CMA_PAGES too) at an allocator
+    # think time of 1, 2, 5 and 20 us (hold 1 us, three allocators): about 1
+    # failing cma_alloc in 40-70 under a heavy order-9 load, none seen
+    # (rule of three: < 3/400) under a lighter one.  hygiene-6.10: none.
+    expect="v5.12 drifts (rarely); hygiene-6.10 never",
+))
+
+
 def find_experiment(name):
     from ..explore.registry import LookupFailure
     if name in EXPERIMENTS:

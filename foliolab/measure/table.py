@@ -39,8 +39,10 @@ def render(summary, experiment, plot_files=()):
     p = summary["params"]
     lines = []
     runs = summary["runs_done"]
-    head = (f"{experiment.name}   {experiment.title}; {summary['seeds']} seeds "
-            f"({p.get('cma_allocs', '?')} cma_allocs per run)")
+    per_run = next((f" ({p[key]} {what} per run)" for key, what in
+                    (("cma_allocs", "cma_allocs"), ("contig_attempts", "alloc_contig_range calls"))
+                    if key in p), "")
+    head = f"{experiment.name}   {experiment.title}; {summary['seeds']} seeds{per_run}"
     lines.append(head)
     if summary["interrupted"]:
         lines.append(f"interrupted: {runs} of {summary['runs_total']} runs finished; "

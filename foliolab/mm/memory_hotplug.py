@@ -4,7 +4,9 @@ offline_pages() disables the zone's pcplists (zone_pcp_disable, v5.11),
 isolates the range, then loops: drain the per-CPU LRU
 batches, find the next LRU folio (scan_movable_pages), isolate and migrate
 what it finds (do_migrate_range), until the range holds only free pages; then
-test_pages_isolated() and take the pages out of the buddy allocator.  v5.13
+test_pages_isolated() and take the pages out of the buddy allocator; a
+pending signal ends the loop with -EINTR after undoing the isolation
+("signal backoff").  v5.13
 (d479960e44f2) replaced the per-iteration lru_add_drain_all() with an
 lru_cache_disable()/lru_cache_enable() bracket -- and its error paths forgot
 the enable until Miaohe Lin's fix (Aug 2021): that variant lives in the
@@ -18,9 +20,17 @@ from __future__ import annotations
 
 from ..engine.kernel import kfunc
 from ..engine.sync import cond_resched
-from .errno import ENOENT
+from .errno import EINTR, ENOENT
 from .kernel import SPLIT_SHIFT
-from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio
+from .page import PageBuddy, buddy_order, folio_test_lru, folio_try_get, page_folio, pfn_fp_read
+
+
+def signal_pending(k):
+    """signal_pending(current): a signal queued for the running task (a
+    scenario queues one in ``k.signal_pending_tids``, e.g. the timeout of
+    the shell that wrote "offline")."""
+    pending = getattr(k, "signal_pending_tids", None)
+    return bool(pending) and k.m.current.tid in pending
 
 
 @kfunc
@@ -32,6 +42,7 @@ def scan_movable_pages(k, start, end):
     peek = k.mem_map.peek
     pfn = start
     while pfn < end:
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is None:
             pfn += 1
@@ -58,6 +69,7 @@ def do_migrate_range(k, start, end):
     mem_map = k.mem_map
     peek, split = mem_map.peek, mem_map.split
     for pfn in range(start, end):
+        pfn_fp_read(k, pfn)
         page = peek(pfn)
         if page is None and pfn >> SPLIT_SHIFT in split:
             page = mem_map.materialise_split(pfn)    # in use (refcount 1): tried below
@@ -105,6 +117,12 @@ def offline_pages_body(k, start_pfn, nr_pages, *, lru_cache_bracket=False):
     while True:
         pfn = start_pfn
         while True:
+            if signal_pending(k):
+                # "signal backoff": undo the isolation and give up
+                k.printk.append(f"memory offlining [mem {start_pfn << 12:#010x}-"
+                                f"{(end_pfn << 12) - 1:#010x}] failed due to signal backoff")
+                yield from k.fn.undo_isolate_page_range(start_pfn, end_pfn, MIGRATE_MOVABLE)
+                return -EINTR
             yield from cond_resched(k.m)
             if not lru_cache_bracket:
                 yield from k.fn.lru_add_drain_all()

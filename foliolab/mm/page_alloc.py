@@ -386,6 +386,13 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
             max_order = order + 1
             continue
         break
+    __free_one_page_done(k, zone, page, pfn, order, migratetype, fpi_flags)
+
+
+def __free_one_page_done(k, zone, page, pfn, order, migratetype, fpi_flags):
+    """The done_merging tail of __free_one_page(): the merged block on its
+    list (tail with FPI_TO_TAIL or when buddy_merge_likely()), then the
+    free page reporting notification unless FPI_SKIP_REPORT_NOTIFY."""
     set_buddy_order(page, order)
     if fpi_flags & FPI_TO_TAIL:
         to_tail = True
@@ -396,8 +403,8 @@ def __free_one_page(k, page, pfn, zone, order, migratetype, fpi_flags):
     else:
         add_to_free_list(page, zone, order, migratetype)
     if not (fpi_flags & FPI_SKIP_REPORT_NOTIFY) and k.page_reporting_enabled:
-        # page_reporting_notify_free(): the page-reporting family registers
-        # the kfunc and sets k.page_reporting_enabled.
+        # page_reporting_notify_free() (mm/page_reporting.py; off until a
+        # device registers)
         k.fn.page_reporting_notify_free(order)
 
 
@@ -1728,8 +1735,9 @@ def check_free_area_invariants(k, strict_isolate=False):
     * PageBuddy is set exactly on list heads; free blocks do not overlap;
       no allocated page (refcount > 0) lies inside a free block;
     * no two free buddies of the same order are left unmerged, except at
-      order >= pageblock_order across an ISOLATE / non-ISOLATE pageblock
-      boundary (the kernel refuses that merge);
+      order >= pageblock_order when either pageblock is ISOLATE (the kernel
+      refuses the merge across the boundary; v6.10 splits an isolated block
+      at pageblock boundaries);
     * a block sits on the list of its head's pageblock migratetype, except
       (a) the pcp types (UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC) may
       mismatch each other: fallback stealing moves single blocks without
@@ -1818,7 +1826,10 @@ def check_free_area_invariants(k, strict_isolate=False):
                 if order >= pbo:
                     mt1 = pbflags[(pfn - base) >> pbo]
                     mt2 = pbflags[(bpfn - base) >> pbo]
-                    ok = mt1 != mt2 and MIGRATE_ISOLATE in (mt1, mt2)
+                    # v5.12 refuses the merge across an ISOLATE boundary;
+                    # v6.10 (hygiene) also leaves the split halves of a
+                    # block whose pageblocks are both isolated unmerged
+                    ok = MIGRATE_ISOLATE in (mt1, mt2)
                 if not ok:
                     raise KernelBug(f"unmerged free buddies: 0x{pfn:x} and 0x{bpfn:x}, "
                                     f"order {order}")

@@ -58,6 +58,12 @@ def set_migratetype_isolate(k, page, migratetype, isol_flags):
         yield from spin_unlock_irqrestore(zone.lock)
         return 0
     yield from spin_unlock_irqrestore(zone.lock)
+    return report_unmovable(k, unmovable, isol_flags)
+
+
+def report_unmovable(k, unmovable, isol_flags):
+    """The failure path of set_migratetype_isolate() after the unlock:
+    remember the unmovable page, dump it with REPORT_FAILURE; -EBUSY."""
     k.last_isolate_unmovable = unmovable.pfn
     page_fp_read(unmovable)
     if isol_flags & REPORT_FAILURE:

@@ -18,7 +18,10 @@ PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_sk
                  "drain_gen_barriers", "era_v6", "gup_clear_lru", "mglru_fix",
                  "gup_drain_if_mlocked", "hugh_gup_refcount", "hugh_gup_local_drain",
                  "hugh_revert_clear_lru", "hugh_revert_mglru_fix", "hugh_may_be_lru_cached",
-                 "hugh_drain_all_local_first", "gup_pin_refs", "gup_empty_list_success")
+                 "hugh_drain_all_local_first", "gup_pin_refs", "gup_empty_list_success",
+                 "merge_nonfallback", "isolation_hygiene", "page_reporting_v5_2019",
+                 "page_reporting_drain_all", "page_reporting_putback_5_7",
+                 "page_reporting_order")
 
 
 def all_patches():
