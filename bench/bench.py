@@ -17,7 +17,7 @@
    the lost update, the two-preemption "stages" bug and its fix, N locked
    increments for N = 2, 3, 4: runs, complete runs and seconds with and
    without partial-order reduction.
-4. The certificate of every safe lru_cache cell at its bound: schedules and
+4. The certificate of every safe cell (every family) at its bound: schedules and
    seconds with DPOR, and the plain search's schedules (cut at a cap).
 5. Measure mode: its step rate on the same scenario code as explore mode
    (the discrete-event clock against the random walk), and
@@ -39,7 +39,7 @@ from foliolab.engine.machine import Machine
 from foliolab.engine.sync import atomic_inc, atomic_t, spin_lock, spin_unlock, spinlock_t
 from foliolab.explore.explorer import explore
 from foliolab.explore.strategies import RandomWalk
-from foliolab.explore.registry import find_family, variant_patches
+from foliolab.explore.registry import families, find_family, variant_patches
 from foliolab.scenarios import BUG, HANG
 from foliolab.scenarios.base import make_run
 
@@ -238,12 +238,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=("engine", "first", "programs", "certificates", "measure"),
                     action="append", help="only these sections (repeatable)")
+    ap.add_argument("--family", action="append",
+                    help="sections 2 and 4 for these families only (default: every family)")
     args = ap.parse_args(argv)
+    fams = [find_family(n) for n in (args.family or list(families()))]
     if args.quick:
         args.seeds, args.budget, args.plain_cap = 3, 1000, 3000
     only = set(args.only or ("engine", "first", "programs", "certificates", "measure"))
     out = sys.stdout.write
-    fam = find_family("lru_cache")
     out("foliolab benchmark (baselines: the figures before the search work of issue 5)\n")
 
     if "engine" in only:
@@ -268,7 +270,8 @@ def main(argv=None):
         out(f"   {'scenario':20} {'variant':20} " + " ".join(f"{n:>10}" for n in names)
             + f" {'portf/best':>10}\n")
         worst = 0.0
-        for slug, v, meds in first_failure_rows(fam, args.seeds, args.budget):
+        rows = [row for f in fams for row in first_failure_rows(f, args.seeds, args.budget)]
+        for slug, v, meds in rows:
             cells = " ".join(f"{'none' if m is None else f'{m:.0f}':>10}" for m in meds)
             singles = [m for m in meds[1:] if m is not None]
             if meds[0] is not None and singles:
@@ -293,10 +296,11 @@ def main(argv=None):
             f"{BASELINE['stages_fixed']}\n")
 
     if "certificates" in only:
-        out(f"\n4. certificates of the safe lru_cache cells (DPOR; the plain search is cut at "
+        out(f"\n4. certificates of the safe cells (DPOR; the plain search is cut at "
             f"{args.plain_cap:,})\n")
         total = 0.0
-        for slug, v, k, red, plain in certificate_rows(fam, args.dfs_budget, args.plain_cap):
+        rows = [row for f in fams for row in certificate_rows(f, args.dfs_budget, args.plain_cap)]
+        for slug, v, k, red, plain in rows:
             total += red.seconds
             what = "certified" if red.outcome == "certified" else red.outcome
             p = (f"{plain.schedules:>8,}" + ("" if plain.complete else "+"))
