@@ -467,7 +467,7 @@ def test_a_trace_with_impossible_settings_is_malformed_not_nondeterminism(tmp_pa
 
 
 def test_a_trace_with_impossible_mm_settings_is_malformed(tmp_path):
-    path, tr = _trace_of(tmp_path, "readd-after-drain", "-n", "40", "--no-shrink")
+    path, tr = _trace_of(tmp_path, "readd-after-drain", "-n", "200", "--no-shrink")
     for key, value in (("pageblock_order", 0), ("zone_pages", 1000), ("zone_pages", 2**40)):
         t = json.loads(json.dumps(tr))
         t["settings"][key] = value
