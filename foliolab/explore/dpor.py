@@ -840,93 +840,116 @@ class RaceTracker:
             del self.tid[-1]
             del self.node[-1]
 
-    def _set(self, log, box, key, value):
-        log.append((box, key, box.get(key, _MISSING) if isinstance(box, dict) else box[key]))
-        box[key] = value
-
     # ------------------------------------------------------------- steps
     def push(self, ev, invisible, node):
         """Add step ``ev`` (of run step ``node``); returns (j, p, vc) for each
         direct race of it with an earlier step j (p = its task, vc = its
         vector clock)."""
+        # Hot: one call per step of every run.  The undo log is written
+        # inline (box, key, old value); a join is skipped when the step is
+        # already known to happen before (vc[q] >= seq[j]: an epoch test).
         i = self.n
         p = ev.tid
         log = []
+        add = log.append
         self.undo.append(log)
         self.n += 1
         vcs = self.vc
-        seq_p = self.counts[p] + 1
-        self._set(log, self.counts, p, seq_p)
-        prev_i = self.last[p]
+        seq = self.seq
+        tids = self.tid
+        counts = self.counts
+        seq_p = counts[p] + 1
+        add((counts, p, counts[p]))
+        counts[p] = seq_p
+        last = self.last
+        prev_i = last[p]
         prev = vcs[prev_i] if prev_i >= 0 else None
         vc = list(prev) if prev is not None else [0] * self.ntask
         vc[p] = seq_p
-        self.vc.append(vc)
-        self.seq.append(seq_p)
-        self.tid.append(p)
+        vcs.append(vc)
+        seq.append(seq_p)
+        tids.append(p)
         self.node.append(node)
-        self._set(log, self.last, p, i)
+        add((last, p, prev_i))
+        last[p] = i
         if invisible:
             return ()
         w = self.woken_by.get(p)
         if w is not None:
-            log.append((self.woken_by, p, w))
+            add((self.woken_by, p, w))
             del self.woken_by[p]
-            _join(vc, vcs[w])
+            if vc[tids[w]] < seq[w]:
+                _join(vc, vcs[w])
         lastw = self.lastw
         lastr = self.lastr
         if ev.opaque:
             for q in range(self.ntask):
-                j = self.last[q]
-                if q != p and j >= 0:
+                j = last[q]
+                if q != p and j >= 0 and vc[q] < seq[j]:
                     _join(vc, vcs[j])
         else:
-            if self.opaque_at >= 0:
-                _join(vc, vcs[self.opaque_at])
+            oa = self.opaque_at
+            if oa >= 0 and vc[tids[oa]] < seq[oa]:
+                _join(vc, vcs[oa])
             for key in ev.writes:
                 d = lastw.get(key)
                 if d:
-                    for j in d.values():
-                        _join(vc, vcs[j])
+                    for q, j in d.items():
+                        if vc[q] < seq[j]:
+                            _join(vc, vcs[j])
                 d = lastr.get(key)
                 if d:
-                    for j in d.values():
-                        _join(vc, vcs[j])
+                    for q, j in d.items():
+                        if vc[q] < seq[j]:
+                            _join(vc, vcs[j])
             for key in ev.reads:
                 d = lastw.get(key)
                 if d:
-                    for j in d.values():
-                        _join(vc, vcs[j])
+                    for q, j in d.items():
+                        if vc[q] < seq[j]:
+                            _join(vc, vcs[j])
         races = self._races(i, ev, p, prev, w)
         # record the accesses
         if ev.opaque:
-            self._set(log, self.last_opaque, p, i)
+            lo = self.last_opaque
+            add((lo, p, lo[p]))
+            lo[p] = i
             self._set_attr(log, "opaque_at", i)
         else:
             for key in ev.writes:
                 d = lastw.get(key)
                 if d is None:
-                    self._set(log, lastw, key, {p: i})
+                    add((lastw, key, _MISSING))
+                    lastw[key] = {p: i}
                 else:
-                    self._set(log, d, p, i)
-                if lastr.get(key):
-                    self._set(log, lastr, key, {})
+                    add((d, p, d.get(p, _MISSING)))
+                    d[p] = i
+                r = lastr.get(key)
+                if r:
+                    add((lastr, key, r))
+                    lastr[key] = {}
             for key in ev.reads:
                 d = lastr.get(key)
                 if d is None:
-                    self._set(log, lastr, key, {p: i})
+                    add((lastr, key, _MISSING))
+                    lastr[key] = {p: i}
                 else:
-                    self._set(log, d, p, i)
+                    add((d, p, d.get(p, _MISSING)))
+                    d[p] = i
         cs = self.cs
         if ev.acquires is not None:
-            self._set(log, cs, ev.acquires, (p, i, i))
+            add((cs, ev.acquires, cs.get(ev.acquires, _MISSING)))
+            cs[ev.acquires] = (p, i, i)
         if cs:
             for key in ev.writes:
                 c = cs.get(key)
                 if c is not None and c[0] == p:
-                    self._set(log, cs, key, (p, c[1], i))   # the release (so far)
+                    add((cs, key, c))
+                    cs[key] = (p, c[1], i)   # the release (so far)
+        wb = self.woken_by
         for q in ev.woke:
-            self._set(log, self.woken_by, q, i)
+            add((wb, q, wb.get(q, _MISSING)))
+            wb[q] = i
         return races
 
     def _set_attr(self, log, name, value):

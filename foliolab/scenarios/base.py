@@ -218,17 +218,24 @@ def validate_settings(s, scenario=None):
                                     f"{least}{valid}")
 
 
-def make_machine(settings):
-    """The machine a scenario's settings describe (validated)."""
+def make_machine(settings, footprints=False):
+    """The machine a scenario's settings describe (validated).
+    ``footprints``: the scenario declares them (retry collapse needs them)."""
     validate_settings(settings)
     try:
-        return Machine(settings["ncpus"], preempt=settings["preempt"],
-                       memory_model=settings["memory_model"],
-                       fair_bound=settings["fair_bound"],
-                       max_steps=settings["max_steps"],
-                       hung_task_steps=settings["hung_task_steps"])
+        m = Machine(settings["ncpus"], preempt=settings["preempt"],
+                    memory_model=settings["memory_model"],
+                    fair_bound=settings["fair_bound"],
+                    max_steps=settings["max_steps"],
+                    hung_task_steps=settings["hung_task_steps"])
     except ValueError as e:
         raise SettingsError(str(e)) from None
+    if settings.get("retry_collapse") and footprints:
+        # the watches need every step's footprint
+        m.retry_collapse = True
+        if m.on_event is None:
+            m.on_event = _no_event
+    return m
 
 
 def start_scenario(scenario, k):
@@ -268,12 +275,7 @@ def make_run(scenario, patches, settings):
     Returns the kernel ``k``; ``k.m`` is the machine.
     """
     from ..mm.kernel import build_kernel
-    m = make_machine(settings)
-    if settings.get("retry_collapse") and scenario.footprints:
-        # the watches need every step's footprint
-        m.retry_collapse = True
-        if m.on_event is None:
-            m.on_event = _no_event
+    m = make_machine(settings, scenario.footprints)
     era = None
     if scenario.era is not None:
         from ..patches.eras import get_era

@@ -87,7 +87,7 @@ class Program(Scenario):
         self.actors = ", ".join(f"{n} on cpu{i}" for i, (n, _) in enumerate(self.threads))
 
     def make_run(self, patches, settings):
-        k = ProgramKernel(make_machine(settings), settings)
+        k = ProgramKernel(make_machine(settings, self.footprints), settings)
         return start_scenario(self, k)
 
     cpus = None                  # the CPU of each thread (default: thread i on CPU i)
