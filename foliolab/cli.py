@@ -407,6 +407,47 @@ def _cell(i):
     return i, verdict(s, vname, patches, e, judge=judged, **kw)
 
 
+def _cell_group(idx):
+    """Cells predicted to share their exploration, in one process and in
+    table order, so that the later ones reuse the first's when the cache
+    proves them equal (explore/cellcache.py)."""
+    out = []
+    for i in idx:
+        out.append(_cell(i))
+        if out[-1][1].interrupted:
+            break
+    return out
+
+
+def _cell_groups():
+    """The cells as groups for the worker processes: cells of one scenario
+    whose first schedule looks up the same functions (the same code under
+    the same names, the same init hooks) go together; every other cell
+    alone, so that a finished cell is shown as soon as it is done.  Only a
+    prediction: the cache itself decides on the whole exploration's
+    lookups."""
+    from .engine.kernel import record_lookups, table_provenance
+    from .explore import explore
+    from .scenarios.base import NA
+    groups = {}
+    for i, (s, _col, vname, patches, e, _judged, kw) in enumerate(_CELLS):
+        key = ("cell", i)
+        if e.outcome != NA:
+            try:
+                with record_lookups() as names:
+                    explore(s, vname, patches, "random", 1, 0, settings=kw["settings"],
+                            trace_dir=None, progress=False, family=kw["family"],
+                            shrink=False, record=False)
+                prov = table_provenance(patches)
+                key = (s.slug, e.outcome, e.preemptions, tuple(e.witness),
+                       tuple(h for p in patches for h in p.init_hooks),
+                       frozenset((n, prov.get(n)) for n in names))
+            except Exception:                     # the cell itself will say what is wrong
+                pass
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
 def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
                progress, settings_by_scenario=None, jobs=1):
     """columns: [(column name, variant name, patches, judged)] -> rows.
@@ -439,11 +480,12 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
             import multiprocessing
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(jobs) as pool:
-                for i, v in pool.imap_unordered(_cell, range(len(_CELLS))):
-                    results[i] = v
-                    bar.update(1)
-                    if v.interrupted:
-                        interrupted = True
+                for done in pool.imap_unordered(_cell_group, _cell_groups()):
+                    for i, v in done:
+                        results[i] = v
+                        bar.update(1)
+                        if v.interrupted:
+                            interrupted = True
         else:
             for i in range(len(_CELLS)):
                 bar.set_description(f"{_CELLS[i][0].slug} / {_CELLS[i][1]}")

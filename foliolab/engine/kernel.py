@@ -108,6 +108,22 @@ def build_table(patches):
     return table
 
 
+def table_provenance(patches):
+    """Baseline plus patches, as :func:`build_table` composes them, but each
+    name mapped to the functions its entry is made of ((f,) for a plain
+    function, (wrapper, *what it wraps) for a wrapped one): two tables whose
+    provenances agree on a name call the same code under it."""
+    prov = {key: (f,) for key, f in BASELINE.items()}
+    for p in patches:
+        for key, f in p.added.items():
+            prov[key] = (f,)
+        for key, f in p.replaced.items():
+            prov[key] = (f,)
+        for key, f in p.wrapped.items():
+            prov[key] = (f,) + prov.get(key, ())
+    return prov
+
+
 def _wrap(f, old):
     if inspect.isgeneratorfunction(old):
         def wrapper(k, *args, **kw):
@@ -120,15 +136,43 @@ def _wrap(f, old):
     return wrapper
 
 
+# Sets collecting the names of the functions runs look up, innermost last
+# (record_lookups): a run's behaviour depends on its table only through them.
+_recorders = []
+
+
+class record_lookups:
+    """``with record_lookups() as names:`` every function table built inside
+    adds to ``names`` each function name its run looks up (called, probed,
+    or tested with ``in``).  Runs that look up the same names and find the
+    same functions behave the same (explore/cellcache.py)."""
+
+    def __enter__(self):
+        self.names = set()
+        _recorders.append(self.names)
+        return self.names
+
+    def __exit__(self, *exc):
+        _recorders.remove(self.names)
+        if _recorders:
+            _recorders[-1].update(self.names)      # an enclosing recorder sees them too
+        return False
+
+
 class FunctionTable:
     """``k.fn.<kernel function>``: the run's functions, bound to the kernel."""
 
     def __init__(self, k, table):
         self._k = k
         self._table = table
+        self._used = _recorders[-1] if _recorders else None
 
     def __getattr__(self, key):
         # Bound on first use and cached: a run binds only what it calls.
+        if key in ("_k", "_table", "_used"):
+            raise AttributeError(key)        # not yet set (a copy being made)
+        if self._used is not None:
+            self._used.add(key)
         try:
             f = self._table[key]
         except KeyError:
@@ -162,7 +206,11 @@ class FunctionTable:
         setattr(self, key, probed)
 
     def __contains__(self, key):
+        if self._used is not None:
+            self._used.add(key)
         return key in self._table
 
     def source(self, key):
+        if self._used is not None:
+            self._used.add(key)
         return self._table[key]

@@ -32,6 +32,8 @@ from __future__ import annotations
 import time
 
 from ..scenarios.base import BUG, HANG, NA, SAFE, Expect
+from ..engine.kernel import record_lookups
+from .cellcache import CACHE, reuse
 from .explorer import explore
 from .registry import variant_label
 from .strategies import Portfolio
@@ -66,6 +68,7 @@ class Verdict:
         self.nondeterminism = None
         self.interrupted = False       # Ctrl-C: the cell is incomplete
         self.settings = None           # the machine settings the cell ran with
+        self.same_as = None            # the variant whose exploration this cell shares (cellcache)
 
     def __getstate__(self):
         # Sent back from worker processes: the scenario object may come from
@@ -115,6 +118,7 @@ class Verdict:
             "partial_certificate": self.partial_certificate,
             "interrupted": self.interrupted, "witnesses": dict(self.witnesses),
             "settings": self.settings,
+            "same_as": self.same_as,
         }
 
 
@@ -140,20 +144,48 @@ def _matches(expect, kind):
 def verdict(scenario, variant, patches, expect=None, *, settings=None,
             family=None, budget=225, dfs_budget=100_000, seed=0,
             trace_dir=None, build=None, progress=False, judge=True,
-            shrink=True, watchdog=None):
+            shrink=True, watchdog=None, cache=CACHE):
     """Compute one cell.  ``variant``: the variant's name; ``patches``: its
     Patch objects, possibly followed by user patch files (the column is
     then "V+file");
     ``expect``: an :class:`~foliolab.scenarios.base.Expect` (default: the
     scenario's for ``variant``); ``judge=False`` computes the cell without
     comparing it with an expectation (the NA rule and the DFS bound still
-    come from ``expect``)."""
+    come from ``expect``).  ``cache``: a :class:`~.cellcache.CellCache`
+    (None: compute every cell afresh); a cell whose variant the scenario
+    cannot tell from one computed before reuses its verdict (cellcache.py)."""
     if expect is None:
         expect = scenario.expect(variant)
     v = Verdict(scenario, variant_label(variant, patches), expect, judge)
     v.settings = scenario.settings(settings)
     if expect.outcome == NA:
         return v
+    if cache is not None and build is None:
+        params = dict(budget=budget, dfs_budget=dfs_budget, seed=seed, shrink=shrink)
+        hit = cache.lookup(scenario, v.settings, expect, params, patches)
+        if hit is not None:
+            out = reuse(hit, v.column, judge)
+            out.expect = expect
+            if judge:
+                _judge(out)
+            else:
+                _judge_broken(out)
+            return out
+        with record_lookups() as names:
+            v = _verdict(v, scenario, variant, patches, expect, settings=settings,
+                         family=family, budget=budget, dfs_budget=dfs_budget, seed=seed,
+                         trace_dir=trace_dir, build=build, progress=progress, judge=judge,
+                         shrink=shrink, watchdog=watchdog)
+        cache.store(scenario, v.settings, expect, params, patches, names, v)
+        return v
+    return _verdict(v, scenario, variant, patches, expect, settings=settings,
+                    family=family, budget=budget, dfs_budget=dfs_budget, seed=seed,
+                    trace_dir=trace_dir, build=build, progress=progress, judge=judge,
+                    shrink=shrink, watchdog=watchdog)
+
+
+def _verdict(v, scenario, variant, patches, expect, *, settings, family, budget,
+             dfs_budget, seed, trace_dir, build, progress, judge, shrink, watchdog):
     budget = max(budget, getattr(expect, "budget", 0) or 0)
     t0 = time.perf_counter()
     common = dict(settings=settings, trace_dir=trace_dir, progress=progress,

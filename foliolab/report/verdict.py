@@ -45,6 +45,7 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
             for p in v.problems:
                 problems.append(f"UNEXPECTED: {slug} / {col}: {p}")
     out.extend(_scope_lines(rows, columns))
+    out.extend(_shared_lines(rows, columns))
     out.extend(problems)
     tail = "" if not (traces and trace_dir) else f"; traces in {trace_dir.rstrip('/')}/"
     if interrupted:
@@ -60,6 +61,17 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
 def _cell(v):
     weak = " (weak)" if v.outcome == "safe" and v.expect.preemptions == 0 else ""
     return v.cell + weak + ("!" if v.problems else "")
+
+
+def _shared_lines(rows, columns):
+    """Cells that reused another variant's exploration: every function the
+    scenario's runs called is the same code in both (explore/cellcache.py)."""
+    shared = [f"{slug}/{col}={v.same_as}" for slug, cells in rows for col in columns
+              if (v := cells.get(col)) is not None and getattr(v, "same_as", None)]
+    if not shared:
+        return []
+    shown = ", ".join(shared[:4]) + (f" (+{len(shared) - 4})" if len(shared) > 4 else "")
+    return [f"same exploration (the variants run the same code there): {shown}"]
 
 
 def _scope_lines(rows, columns):
