@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..engine.kernel import Patch
 from ..mm.page import folio_test_clear_lru
 from .era_v5_11 import TestClearPageMlocked
-from .memcg_v11 import pagevec_lru_move_fn_checked
+from .memcg_v11 import pagevec_lru_move_fn_body
 
 PATCH = Patch(
     "memcg-lock-first",
@@ -32,7 +32,7 @@ PATCH = Patch(
 
 @PATCH.replaces()
 def folio_batch_move_lru(k, fbatch, move_fn):
-    return (yield from pagevec_lru_move_fn_checked(k, fbatch, move_fn, memcg_lock=True))
+    return (yield from pagevec_lru_move_fn_body(k, fbatch, move_fn, memcg_lock=True))
 
 
 @PATCH.replaces()

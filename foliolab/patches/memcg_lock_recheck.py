@@ -1,14 +1,19 @@
 """Variant d: lock, recheck the memcg, retry (Hugh Dickins' own approach,
-11 Jun 2020; Muchun Song's 2021-22 proposal, a partial revert of
-fc574c23558c).
+11 Jun 2020; Muchun Song, "[RFC PATCH v4 12/12] mm: lru: use lruvec lock to
+serialize memcg changes", 27 May 2021, "a partial revert of the commit
+fc574c23558c").
 
 ``lock_page_lruvec*()`` look the lruvec up, take its lock and, if the page's
 memcg is no longer the lruvec's, drop it and try again.  Together with the
 writer storing the new memcg under the old lruvec's lock
 (writer-lruvec-lock), the memcg a lock holder sees cannot change under it,
 so pagevec_lru_move_fn() can go back to checking PageLRU under the lock
-without TestClearPageLRU (one atomic less per page).  Whether it was merged
-after v6.6 is not recorded here [unverified].
+without TestClearPageLRU (one atomic less per page).  Muchun's diff (read in
+the list archive) is what the model does: lock_page_lruvec*() retry while
+lruvec_memcg() != page_memcg(), mem_cgroup_move_account() stores
+page->memcg_data under from_vec->lru_lock, pagevec_lru_move_fn() drops its
+TestClearPageLRU()/SetPageLRU() and each move function tests PageLRU.
+Whether it was merged after v6.6 is not recorded here [unverified].
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from ..engine.kernel import Patch
 from ..engine.sync import (
     spin_lock_irq, spin_lock_irqsave, spin_unlock_irq, spin_unlock_irqrestore,
 )
-from .memcg_v11 import pagevec_lru_move_fn_checked
+from .memcg_v11 import pagevec_lru_move_fn_body
 
 PATCH = Patch(
     "lock-recheck",
     title="mm: memcontrol: lock the lruvec, recheck the memcg, retry",
-    date="2021-2022", version="proposal (Muchun Song; Hugh Dickins' idea of June 2020)",
-    link="https://lore.kernel.org/linux-mm/20220216115132.52602-1-songmuchun@bytedance.com/",
+    date="2021-05-27", version="RFC (Muchun Song; Hugh Dickins' idea of June 2020)",
+    link="https://lore.kernel.org/linux-mm/20210527093336.14895-13-songmuchun@bytedance.com/",
     summary="lock_page_lruvec* retry until the locked lruvec is the page's memcg's; "
             "pagevec_lru_move_fn checks PageLRU under the lock",
 )
@@ -68,4 +73,4 @@ def folio_lruvec_relock_irq(k, folio, locked):
 def folio_batch_move_lru(k, fbatch, move_fn):
     """pagevec_lru_move_fn() without TestClearPageLRU: PageLRU under the
     (rechecked) lock."""
-    return (yield from pagevec_lru_move_fn_checked(k, fbatch, move_fn))
+    return (yield from pagevec_lru_move_fn_body(k, fbatch, move_fn))

@@ -21,7 +21,7 @@ from __future__ import annotations
 from ..engine.kernel import Patch
 from ..engine.sync import spin_lock_irq, spin_lock_irqsave, spinlock_t
 from ..mm.page import folio_clear_lru, folio_get, folio_test_lru, page_fp_read
-from .memcg_v11 import pagevec_lru_move_fn_checked
+from .memcg_v11 import pagevec_lru_move_fn_body
 
 PATCH = Patch(
     "pgdat-lru-lock",
@@ -67,7 +67,7 @@ def folio_lruvec_relock_irq(k, folio, locked):
 @PATCH.replaces()
 def folio_batch_move_lru(k, fbatch, move_fn):
     """pagevec_lru_move_fn() / __pagevec_lru_add() (v5.10)."""
-    return (yield from pagevec_lru_move_fn_checked(k, fbatch, move_fn))
+    return (yield from pagevec_lru_move_fn_body(k, fbatch, move_fn))
 
 
 @PATCH.replaces()

@@ -74,7 +74,7 @@ PATCHES = (V11_RELOCK, V11_COMPACTION, V11_PUTBACK)
 
 
 # ------------------------------------------------------------- swap.c
-def pagevec_lru_move_fn_checked(k, fbatch, move_fn, memcg_lock=False):
+def pagevec_lru_move_fn_body(k, fbatch, move_fn, memcg_lock=False):
     """pagevec_lru_move_fn() as before fc574c23558c (v5.10 with the node
     lock, v11 with lruvec locks): for each page, relock by its memcg, then
     the move function, which does nothing to a page without PageLRU (it was
@@ -110,7 +110,7 @@ def pagevec_lru_move_fn_checked(k, fbatch, move_fn, memcg_lock=False):
 def folio_batch_move_lru(k, fbatch, move_fn):
     """pagevec_lru_move_fn() (v11): relock by memcg, PageLRU checked under
     the lock, no ownership of PG_lru."""
-    return (yield from pagevec_lru_move_fn_checked(k, fbatch, move_fn))
+    return (yield from pagevec_lru_move_fn_body(k, fbatch, move_fn))
 
 
 # ---------------------------------------------------------- compaction.c

@@ -238,6 +238,7 @@ class MoveChargeVsRotateNoDebug(MoveChargeVsRotate):
 
     slug = "move-charge-vs-rotate-nodebug"
     title = "memcg charge move vs LRU rotation, harmful order (no DEBUG_VM)"
+    prop = "no list corruption or lru_size underflow; lruvecs consistent"
     defaults = {"ncpus": 2, "debug_vm": False}
     # The safe cells are certified at k<=1: a run without DEBUG_VM is the
     # run with it unless lruvec_memcg_debug() fires, so the k<=2
