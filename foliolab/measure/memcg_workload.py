@@ -60,9 +60,22 @@ def setup_memcg_workload(w):
         commit_charge(k, page, w.memcgs[0])
         setup_lru_folio(k, page)
         w.pages.append(page)
+    probe_vm_bug_on(w)
     m = k.m
     m.spawn("wb-end", 0, writeback_completions(w), daemon=True)
     m.spawn("cg-m", 1, cg_m(w))
+
+
+def probe_vm_bug_on(w):
+    """Count the VM_BUG_ON that is about to end the run (the row
+    ``vm_bug_on``): a probe on lruvec_memcg_debug() sees its condition."""
+    k = w.k
+
+    def pre(lv, folio):
+        if k.settings.get("debug_vm") and lv.memcg is not (folio.memcg_data or k.root_mem_cgroup):
+            w.count("vm_bug_on")
+
+    k.fn.probe("lruvec_memcg_debug", pre=pre)
 
 
 def writeback_completions(w):
