@@ -54,6 +54,41 @@ def TestClearPageMlocked(folio):
     return _test_and_clear(folio, PG_mlocked)
 
 
+# ------------------------------------------------------- memcontrol.c
+@PATCH.replaces()
+def folio_lruvec_relock_irqsave(k, folio, locked):
+    """relock_page_lruvec_irqsave() (v5.11; the same code in v11 14/16):
+    keep ``locked`` if it is the page's lruvec (lruvec_holds_page_lru_lock:
+    a lookup), otherwise unlock it and lock_page_lruvec_irqsave(), which
+    looks the lruvec up *again* and locks it.  Only the caller's ownership
+    of the page's memcg makes either lookup meaningful."""
+    if locked is not None:
+        if k.fn.folio_lruvec(folio) is locked:
+            return locked
+        yield from k.fn.unlock_page_lruvec_irqrestore(locked)
+    return (yield from k.fn.folio_lruvec_lock_irqsave(folio))
+
+
+@PATCH.replaces()
+def folio_lruvec_relock_irq(k, folio, locked):
+    """relock_page_lruvec_irq() (v5.11): as above, irqs simply disabled."""
+    if locked is not None:
+        if k.fn.folio_lruvec(folio) is locked:
+            return locked
+        yield from k.fn.unlock_page_lruvec_irq(locked)
+    return (yield from k.fn.folio_lruvec_lock_irq(folio))
+
+
+@PATCH.adds()
+def folio_lruvec_lock_irq(k, folio):
+    """lock_page_lruvec_irq() (v5.11): look up, lock, debug check."""
+    from ..engine.sync import spin_lock_irq
+    lv = k.fn.folio_lruvec(folio)
+    yield from spin_lock_irq(lv.lru_lock)
+    k.fn.lruvec_memcg_debug(lv, folio)
+    return lv
+
+
 # ------------------------------------------------------------- swap.c
 @PATCH.replaces()
 def folios_put(k, folios):

@@ -174,6 +174,7 @@ V5_11_NAMES = dict(V5_12_NAMES, **{
     "__munlock_phase2": "__munlock_pagevec",
     "lruvec_holds_page_lru_lock_check": "lruvec_holds_page_lru_lock",
     "folio_lruvec_relock_irq": "relock_page_lruvec_irq",
+    "folio_lruvec_lock_irq": "lock_page_lruvec_irq",
     "mem_cgroup_move_account_store": "mem_cgroup_move_account",
     "mc_handle_present_pte": "mc_handle_present_pte",
 })
