@@ -341,13 +341,24 @@ class FinalPutUnderLruvecLock(MemcgScenario):
 
 # ------------------------------------------------------------- putback
 def reclaim_putback(k, folio):
-    """CPU0: shrink_inactive_list()'s putback of P, which it isolated
-    earlier: move_pages_to_lru() under A's lruvec lock, then the pages whose
-    last reference it dropped are freed."""
-    lruvec = k.memcg_a.nodeinfo[0]
+    """CPU0: shrink_inactive_list() on A's inactive anon list:
+    isolate_lru_pages() under A's lock (get_page_unless_zero,
+    TestClearPageLRU, delete), shrink_page_list() keeps the page (it is
+    still referenced), then the putback: move_pages_to_lru() under A's
+    lock; the pages whose last reference it dropped are freed after the
+    unlock."""
     from ..engine.sync import spin_lock_irq, spin_unlock_irq
+    from ..mm.mmzone import LRU_INACTIVE_ANON
+    lruvec = k.memcg_a.nodeinfo[0]
+    folio_list = []
     yield from spin_lock_irq(lruvec.lru_lock)
-    folio_list = [folio]
+    nr_taken, _ = k.fn.isolate_lru_folios(32, lruvec, folio_list, LRU_INACTIVE_ANON)
+    yield f"isolate_lru_pages: {nr_taken} taken from {lruvec.name}"
+    yield from spin_unlock_irq(lruvec.lru_lock)
+    if not folio_list:
+        return
+    yield "shrink_page_list: still referenced, keep"
+    yield from spin_lock_irq(lruvec.lru_lock)
     yield from k.fn.move_pages_to_lru(lruvec, folio_list)
     yield from spin_unlock_irq(lruvec.lru_lock)
     for f in folio_list:
@@ -356,22 +367,23 @@ def reclaim_putback(k, folio):
 
 
 class PutbackVsRelease(MemcgScenario):
-    """Race M4.  P was isolated by reclaim (#0, holding the isolation
-    reference; its mapping is gone) and a release_pages() (#1) drops the
-    other reference.
+    """Race M4.  P, unmapped, is on A's inactive list with one reference,
+    held by #1 (a pagevec); reclaim (#0) isolates it (taking the isolation
+    reference), keeps it and puts it back while #1's release_pages() drops
+    the other reference.
 
     Found by the model: with the reference dropped before SetPageLRU (the
     order the v5.11 comment warns against) #1's put is the last, it sees
     !PageLRU, skips the lruvec lock and frees P while #0 adds it to A's
-    list: the free finds P on a list or with PG_lru (list corruption / bad
-    page), or P ends freed on A's list (use-after-free), zero or one
-    preemption deep.  SetPageLRU first (v5.11, and <= v5.10 under the node
-    lock): #1 sees PageLRU and waits for the lock, or #0 drops the last
-    reference itself."""
+    list: the free finds P still on A's list (list corruption), or P ends
+    freed on A's list (use-after-free), or with PG_lru (bad page); the
+    portfolio's schedule 42.  SetPageLRU first (v5.11, and <= v5.10 under
+    the node lock): #1 sees PageLRU and waits for the lock, or #0 drops
+    the last reference itself."""
 
     slug = "putback-vs-release"
     title = "reclaim putback vs release_pages"
-    actors = "CPU0 move_pages_to_lru of isolated P; CPU1 release_pages drops P's last other reference"
+    actors = "CPU0 reclaim isolates P and puts it back (move_pages_to_lru); CPU1 release_pages drops P's other reference"
     prop = "no page freed while on an LRU list; lruvecs consistent"
     expected = {
         "a-pgdat-lock": Expect(SAFE, preemptions=2),
@@ -383,13 +395,12 @@ class PutbackVsRelease(MemcgScenario):
 
     def setup(self, k):
         boot_memcgs(k)
-        P = charged_anon_page(k, "P", P_PFN, k.memcg_a, lru=False)
-        # unmapped meanwhile: no PTE, but a second reference (a pagevec's)
+        P = charged_anon_page(k, "P", P_PFN, k.memcg_a)
+        # unmapped meanwhile: no PTE; its one reference is now #1's
         P._mapcount = -1
         P.mapping = None
         P.pvmw = []
         k.cgm_mm.ptes.pop(CGM, None)
-        P._refcount = 2
         k.P = P
         k.watched = (P,)
         k.m.spawn("reclaim", 0, reclaim_putback(k, P))
