@@ -69,8 +69,8 @@ def window(slug, n, seed=0):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds-1s", type=int, default=40)
-    ap.add_argument("--seeds-60s", type=int, default=16)
+    ap.add_argument("--seeds-1s", type=int, default=48)
+    ap.add_argument("--seeds-60s", type=int, default=48)
     ap.add_argument("--limit-1s-ms", type=float, default=20)
     ap.add_argument("--limit-60s-ms", type=float, default=100)
     ap.add_argument("--window-schedules", type=int, default=2000)
