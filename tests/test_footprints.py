@@ -1,4 +1,5 @@
-"""The footprints the model declares are complete (lru_cache, gup_longterm).
+"""The footprints the model declares are complete (lru_cache, gup_longterm,
+memcg_lru_lock).
 
 The partial-order reduction of the systematic search trusts them: a step
 that touches a model object without declaring it would let the search skip
@@ -21,7 +22,7 @@ from foliolab.explore.fpcheck import FootprintChecker
 from foliolab.explore.registry import find_family, variant_patches
 from foliolab.scenarios import NA
 
-FAMILIES = ("lru_cache", "gup_longterm")
+FAMILIES = ("lru_cache", "gup_longterm", "memcg_lru_lock")
 CELLS = [(name, s.slug, v) for name in FAMILIES
          for s in find_family(name).scenarios for v in find_family(name).variants
          if s.expect(v).outcome != NA]

@@ -65,14 +65,44 @@ def _lockdep_check(m, t, lock):
             continue
         out = deps.setdefault(a, {})
         if b not in out:
-            out[b] = t.name
+            out[b] = f"{t.name} ({_chain_text(m, t)})"
             path = _lockdep_path(deps, b, a)
             if path is not None:
                 chain = " -> ".join(path + [b])
+                # both chains: each edge of the existing one with the task
+                # (and the functions) that established it, then the new one
+                existing = "; ".join(f"{x} -> {y} by {deps[x][y]}"
+                                     for x, y in zip(path, path[1:]))
                 raise LockdepSplat(
                     "WARNING: possible circular locking dependency detected: "
                     f"{t.name}/{t.pid} acquires {b} while holding {a}; "
-                    f"existing dependency chain: {chain}")
+                    f"existing dependency chain: {chain}; "
+                    f"the existing chain: {existing}; "
+                    f"the new dependency: {a} -> {b} by {out[b]}; "
+                    f"possible unsafe locking scenario: CPU0 lock({a}), CPU1 lock({b}), "
+                    f"CPU1 lock({a}), CPU0 lock({b}); *** DEADLOCK ***")
+
+
+def _chain_text(m, t):
+    """lockdep's stack trace of an acquisition: the model functions on the
+    Python stack, innermost first (engine frames skipped, the explorer's
+    frames end it), as "f < caller < its caller"."""
+    import sys
+    names = []
+    f = sys._getframe(2)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if _EXPLORE_DIR in fn or _MEASURE_DIR in fn:
+            break
+        if _ENGINE_DIR not in fn and not f.f_code.co_name.startswith("<"):
+            names.append(f.f_code.co_name)
+        f = f.f_back
+    return " < ".join(names[:8]) or "no stack"
+
+
+_ENGINE_DIR = __file__.rsplit("/", 1)[0] + "/"
+_EXPLORE_DIR = __file__.rsplit("/", 2)[0] + "/explore/"
+_MEASURE_DIR = __file__.rsplit("/", 2)[0] + "/measure/"
 
 
 def _lockdep_path(deps, src, dst):

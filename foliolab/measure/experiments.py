@@ -237,6 +237,48 @@ _add(Experiment(
 ))
 
 
+# The memcg_lru_lock workload (measure/memcg_workload.py): Hugh Dickins'
+# "cg m" against writeback rotations.  One simulated "second" is
+# second_ns = 100 us: a charge-move pass over the task's 32 pages takes
+# about 4 us, i.e. a pass takes ~4% of the shortest period (a task of some
+# 100 MB moved in ~40 ms of a real second).
+MEMCG_SECOND_NS = 100 * US
+MEMCG_DEFAULTS = {
+    "ncpus": 2,
+    "task_pages": 32,
+    "second_ns": MEMCG_SECOND_NS,
+    "move_period_ns": 60 * MEMCG_SECOND_NS,    # Hugh's seconds=60
+    "wb_think_ns": 1 * US,
+    "sim_limit_ns": 200 * MS,
+    "debug_vm": True,
+}
+
+
+def _setup_memcg(w):
+    from .memcg_workload import setup_memcg_workload
+    setup_memcg_workload(w)
+
+
+_add(Experiment(
+    name="cg-m",
+    title="Hugh's cg m: charge moves every 60 s (and 1 s) against writeback rotations",
+    anchor="seed 004 (Hugh Dickins, 10-11 Jun 2020): the v11 VM_BUG_ON after 6 h and 8 h "
+           "with cg m seconds=60; two machines crashed in 1.5 h with seconds=1",
+    family="memcg_lru_lock",
+    defaults=MEMCG_DEFAULTS,
+    variants=("b-v11", "c-test-clear-lru"),
+    rows=(Row("vm_bug_on", "runs ending in the VM_BUG_ON"),
+          Row("moves", "charge-move passes"),
+          Row("pages_moved", "pages moved"),
+          Row("rotations", "writeback rotations")),
+    setup_fn=_setup_memcg,
+    sweep=("move_period_ns", (1 * MEMCG_SECOND_NS, 60 * MEMCG_SECOND_NS)),
+    plot_row="vm_bug_on",
+    seeds=10,
+    expect="b-v11 hits the VM_BUG_ON, more often with the 1 s period; c-test-clear-lru never",
+))
+
+
 def find_experiment(name):
     from ..explore.registry import LookupFailure
     if name in EXPERIMENTS:

@@ -61,6 +61,10 @@ def run_one(experiment, variant_name, seed, params, costs=None, trace=False):
     fam = find_family(experiment.family)
     variant = find_variant(fam, variant_name)
     patches = variant_patches(variant)
+    if fam.era is not None:
+        # the family's kernel era first, as make_run() does for explore
+        from ..patches.eras import get_era
+        patches = get_era(fam.era).patch_objects() + list(patches)
     settings = dict(MEASURE_MACHINE)
     for key in list(MEASURE_MACHINE) + list(MM_SETTINGS):
         if key in params:

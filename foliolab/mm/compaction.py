@@ -30,7 +30,7 @@ from .page import (
     folio_test_unevictable, folio_try_get, page_folio, page_fp_read,
     page_fp_write, pfn_fp_read, pfns_fp_read, pfns_fp_write,
 )
-from ..engine.footprint import touch_write
+from ..engine.footprint import touch_read, touch_write
 from .page_alloc import (
     SWAP_CLUSTER_MAX, __GFP_FS, __GFP_MOVABLE, pageblock_end_pfn,
     pageblock_start_pfn, post_alloc_hook,
@@ -280,6 +280,51 @@ def page_mapping(folio):
     return folio.mapping
 
 
+def test_and_set_skip(k, cc, pfn):
+    """test_and_set_skip() (v5.11): at a pageblock-aligned pfn, report the
+    pageblock's skip hint (PB_migrate_skip) and set it if it was clear.
+    The hints are zone->lock-free pageblock bits: the zone's key."""
+    if cc.ignore_skip_hint or pfn & (k.zone.pageblock_nr_pages - 1):
+        return False
+    touch_read(k.m, k.zone.fpk)
+    block = pfn >> k.zone.pageblock_order
+    skip = block in k.zone.pageblock_skip
+    if not skip and not cc.no_set_skip_hint:
+        touch_write(k.m, k.zone.fpk)
+        k.zone.pageblock_skip.add(block)
+    return skip
+
+
+@kfunc
+def __isolate_lru_page_prepare(k, folio, isolate_mode):
+    """__isolate_lru_page_prepare() (v5.11): may the scanner take this page?
+    PG_lru set, not unevictable unless ISOLATE_UNEVICTABLE, and for an async
+    migration not under writeback and, if dirty, migratable without
+    blocking: trylock_page() stabilises the mapping against truncation.
+    The v5.11 caller holds a reference here, so the trylock cannot land on
+    a page that is being freed or reallocated (Hugh Dickins' fix 2 to v11)."""
+    from .filemap import folio_trylock
+    from .page import folio_test_dirty, folio_test_writeback
+    if not folio_test_lru(folio):
+        return False
+    if folio_test_unevictable(folio) and not isolate_mode & ISOLATE_UNEVICTABLE:
+        return False
+    if isolate_mode & ISOLATE_ASYNC_MIGRATE:
+        if folio_test_writeback(folio):
+            return False
+        if folio_test_dirty(folio):
+            if not folio_trylock(folio):
+                yield f"__isolate_lru_page_prepare: trylock_page({folio.label}) failed"
+                return False
+            yield f"__isolate_lru_page_prepare: trylock_page({folio.label})"
+            mapping = page_mapping(folio)
+            migrate_dirty = mapping is None or getattr(mapping, "migratepage", True)
+            yield from k.fn.folio_unlock(folio)
+            if not migrate_dirty:
+                return False
+    return True
+
+
 @kfunc
 def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
     """isolate_migratepages_block() (v5.11 - v5.12, PG_lru as the ownership
@@ -303,6 +348,7 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
     nr_isolated = 0
     nr_scanned = 0
     start_pfn = low_pfn
+    skip_updated = False
     yield from cond_resched(k.m)
     while low_pfn < end_pfn:
         if not low_pfn % SWAP_CLUSTER_MAX and locked is not None:
@@ -353,8 +399,7 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             continue
         yield f"isolate_migratepages_block: get_page_unless_zero({folio.label}) -> {folio._refcount}"
         # __isolate_lru_page_prepare(): re-check now that we hold a reference
-        ok = folio_test_lru(folio) and (isolate_mode & ISOLATE_UNEVICTABLE
-                                        or not folio_test_unevictable(folio))
+        ok = yield from fn.__isolate_lru_page_prepare(folio, isolate_mode)
         if ok:
             ok = folio_test_clear_lru(folio)
             yield (f"isolate_migratepages_block: TestClearPageLRU({folio.label}) "
@@ -366,6 +411,19 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
                     yield from spin_unlock_irqrestore(locked.lru_lock)
                 yield from spin_lock_irqsave(lruvec.lru_lock)
                 locked = lruvec
+                fn.lruvec_memcg_debug(lruvec, folio)
+                if not skip_updated and not cc.ignore_skip_hint:
+                    # try to get exclusive access to the pageblock: a scan
+                    # marked for skip meanwhile is aborted (v5.11
+                    # test_and_set_skip; alloc_contig ignores the hints)
+                    skip_updated = True
+                    if test_and_set_skip(k, cc, low_pfn):
+                        yield from spin_unlock_irqrestore(locked.lru_lock)
+                        locked = None
+                        folio_set_lru(folio)
+                        yield f"isolate_migratepages_block: pageblock skip set, abort, {folio.label} PG_lru restored"
+                        yield from fn.folio_put(folio)
+                        break
                 if folio.order and not cc.alloc_contig:
                     low_pfn += folio_nr_pages(folio) - 1
                     folio_set_lru(folio)

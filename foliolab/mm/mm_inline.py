@@ -63,7 +63,11 @@ def lruvec_del_folio(k, lruvec, folio):
     list_del(lruvec.lists[lru], folio)
     lruvec.nr_pages[lru] -= folio_nr_pages(folio)
     if lruvec.nr_pages[lru] < 0:
-        raise ListCorruption(f"lru_size underflow: {lruvec.lists[lru].name} = {lruvec.nr_pages[lru]}")
+        # mem_cgroup_update_lru_size()'s WARN_ONCE (v5.11 wording), then VM_BUG_ON
+        raise ListCorruption(
+            f"WARNING: mem_cgroup_update_lru_size({lruvec.name}, {lru}, "
+            f"-{folio_nr_pages(folio)}): lru_size {lruvec.nr_pages[lru]} "
+            f"(lru_size underflow on {lruvec.lists[lru].name})")
 
 
 def __folio_clear_lru_flags(folio):

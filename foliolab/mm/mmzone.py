@@ -134,6 +134,7 @@ class zone:
         self.lock = spinlock_t(k.m, f"zone({name})->lock", "&zone->lock")
         nblocks = (spanned_pages + self.pageblock_nr_pages - 1) >> pageblock_order
         self.pageblock_flags = [MIGRATE_MOVABLE] * nblocks
+        self.pageblock_skip = set()      # pageblocks with PB_migrate_skip set
         self.vm_stat = {"NR_FREE_PAGES": 0, "NR_FREE_CMA_PAGES": 0}
         self.nr_isolate_pageblock = 0
         self.cma_pages = 0

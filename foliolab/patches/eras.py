@@ -167,6 +167,18 @@ V6_10_NAMES = {
     "_mlock_add": "",                        # open-coded in each mlock adder
 }
 
+# Model name -> v5.11 name: the v5.12 table (v5.11 shares these paths)
+# plus the functions only the memcg_lru_lock family runs (patches/era_v5_11.py).
+V5_11_NAMES = dict(V5_12_NAMES, **{
+    "page_remove_rmap_mlocked": "page_remove_rmap",
+    "__munlock_phase2": "__munlock_pagevec",
+    "lruvec_holds_page_lru_lock_check": "lruvec_holds_page_lru_lock",
+    "folio_lruvec_relock_irq": "relock_page_lruvec_irq",
+    "folio_lruvec_lock_irq": "lock_page_lruvec_irq",
+    "mem_cgroup_move_account_store": "mem_cgroup_move_account",
+    "mc_handle_present_pte": "mc_handle_present_pte",
+})
+
 ERAS = {
     "v5.12": Era(
         "v5.12", kernel="v5.12",
@@ -174,6 +186,14 @@ ERAS = {
                 "token (v5.11), migrate_prep() = lru_add_drain_all(), the pre-6.3 "
                 "migrate_pages() loop of 10 passes, zone_pcp_disable() in offline_pages()",
         names=V5_12_NAMES),
+    "v5.11": Era(
+        "v5.11", kernel="v5.11",
+        summary="the per-memcg lru_lock as merged (lruvec->lru_lock, TestClearPageLRU as the "
+                "ownership token, relock_page_lruvec), release_pages relocking every "
+                "SWAP_CLUSTER_MAX, move_pages_to_lru with SetPageLRU first, __munlock_pagevec, "
+                "page_remove_rmap's clear_page_mlock under lock_page_memcg",
+        patches=("era-v5.11",),
+        names=V5_11_NAMES),
     "v6.10": Era(
         "v6.10", kernel="v6.10",
         summary="folio batches (cpu_fbatches, PAGEVEC_SIZE 31), the mlock batch, "

@@ -37,6 +37,7 @@ SETTING_TYPES = {
     "ncpus": int, "preempt": str, "memory_model": str, "fair_bound": int,
     "max_steps": int, "hung_task_steps": int, "pagevec_size": int,
     "pageblock_order": int, "zone_pages": int, "retry_collapse": bool,
+    "debug_vm": bool,       # CONFIG_DEBUG_VM's lruvec_memcg_debug checks (memcg_lru_lock)
 }
 
 # The valid range of every integer setting, inclusive.  A value outside is
