@@ -21,7 +21,7 @@ from __future__ import annotations
 from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.retry import retry_begin, retry_end, retry_unchanged
-from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
+from ..engine.sync import cond_resched, spin_lock, spin_lock_irq, spin_unlock, spin_unlock_irq
 from .errno import EAGAIN, ENOMEM
 from .page import (
     PG_active, PG_mappedtodisk, PG_mlocked, PG_referenced, PG_unevictable, PG_uptodate,
@@ -328,3 +328,45 @@ def alloc_migration_target(k, folio, mtc):
     if page is not None:
         page.name = f"{folio.label}'"
     return page
+
+
+# --------------------------------------------- waiting on a migration entry
+@kfunc
+def __migration_entry_wait(k, mm, address):
+    """__migration_entry_wait() (v5.12, before ffc90cbb2970): under the PTE
+    lock recheck the PTE; if it is still a migration entry, take a reference
+    on *the entry's page* with get_page_unless_zero() and sleep on its lock
+    (put_and_wait_on_page_locked() drops the reference first).  If the
+    reference cannot be had -- always, for a tail page of a THP being split:
+    its _refcount is 0 -- return at once, and the fault is retried.
+
+    Returns True when the task waited (slept or found the page unlocked)."""
+    from .huge_memory import compound_head, get_page_unless_zero
+    from .page import folio_test_locked
+    ptl = mm.page_table_lock
+    yield from spin_lock(ptl)
+    touch_read(k.m, mm.fpk)
+    pte = mm.ptes.get(address)
+    if pte is None or pte[0] != "migration":
+        yield from spin_unlock(ptl)
+        return False
+    page = pte[1]
+    if not folio_test_locked(compound_head(page)):
+        from ..engine.oracles import KernelBug
+        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
+                        f"BUG_ON(!PageLocked(compound_head({page.label})))")
+    if not get_page_unless_zero(page):
+        yield f"__migration_entry_wait: get_page_unless_zero({page.label}) fails (refcount 0)"
+        yield from spin_unlock(ptl)
+        return False
+    yield f"__migration_entry_wait: get_page_unless_zero({page.label}) (ref {page._refcount})"
+    yield from spin_unlock(ptl)
+    yield from k.fn.put_and_wait_on_page_locked(page)
+    return True
+
+
+@kfunc
+def migration_entry_wait(k, mm, address):
+    """migration_entry_wait() (v5.12): the PTE's lock, then
+    __migration_entry_wait()."""
+    return (yield from k.fn.__migration_entry_wait(mm, address))

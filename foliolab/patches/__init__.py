@@ -21,7 +21,8 @@ PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_sk
                  "hugh_drain_all_local_first", "gup_pin_refs", "gup_empty_list_success",
                  "merge_nonfallback", "isolation_hygiene", "page_reporting_v5_2019",
                  "page_reporting_drain_all", "page_reporting_putback_5_7",
-                 "page_reporting_order")
+                 "page_reporting_order", "thp_cond_resched", "thp_compound_head",
+                 "thp_wait_on_locked")
 
 
 def all_patches():

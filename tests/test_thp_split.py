@@ -1,0 +1,49 @@
+"""Family thp_split (seed 003): the fidelity table and what the livelock
+report says.
+
+Every (scenario, variant) cell is a test, checked by the explorer against
+the scenario's Expect (b0 must be caught livelocking, every fixed variant
+and every control certified); no outcome is asserted by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from foliolab.explore import explore
+from foliolab.explore.registry import find_family, variant_patches
+from foliolab.explore.verdict import verdict
+from foliolab.scenarios import NA
+
+FAMILY = find_family("thp_split")
+CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
+         if s.expect(v).outcome != NA]
+
+
+@pytest.mark.parametrize("slug,variant", [pytest.param(s, v, id=f"{s}-{v}") for s, v in CELLS])
+def test_fidelity(slug, variant):
+    sc = FAMILY.scenario(slug)
+    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]),
+                family=FAMILY.name, trace_dir=None, shrink=False)
+    assert v.as_expected, f"{slug} under {variant}: {'; '.join(v.problems)}"
+
+
+def test_the_catalogue_is_present():
+    slugs = {s.slug for s in FAMILY.scenarios}
+    assert {"tail-wait-livelock", "tail-wait-k-lt-n", "tail-wait-preempt-full"} <= slugs
+    assert list(FAMILY.variants) == ["b0", "b1-cond-resched", "b3-compound-head",
+                                     "b4-wait-on-locked"]
+    assert FAMILY.era == "v5.12"
+
+
+def test_the_livelock_report_names_the_starving_and_the_spinning_tasks():
+    sc = FAMILY.scenario("tail-wait-livelock")
+    ex = explore(sc, "b0", variant_patches(FAMILY.variants["b0"]), "portfolio", 2000, 0,
+                 trace_dir=None, progress=False, shrink=False, family=FAMILY.name)
+    assert ex.failure is not None and ex.failure.kind == "livelock"
+    msg = ex.failure.message
+    # a repeating state, not a step budget
+    assert "is the state after step" in msg and "did not finish within" not in msg
+    assert "starving: P0 (runnable: cpu0 held by T2" in msg
+    assert "T1 on cpu1" in msg and "T2 on cpu0" in msg
+    assert "asleep: P1" in msg
