@@ -47,3 +47,36 @@ def test_the_livelock_report_names_the_starving_and_the_spinning_tasks():
     assert "starving: P0 (runnable: cpu0 held by T2" in msg
     assert "T1 on cpu1" in msg and "T2 on cpu0" in msg
     assert "asleep: P1" in msg
+
+
+# ------------------------------------------------------------- measure mode
+def _totals(e, variants, seeds, params, costs=None):
+    from foliolab.measure.costs import CostModel
+    from foliolab.measure.run import run_one
+    out = {}
+    for v in variants:
+        tot = {}
+        for seed in range(seeds):
+            r = run_one(e, v, seed, e.params(params), CostModel(costs or {}))
+            for key, n in r["counters"].items():
+                tot[key] = tot.get(key, 0) + n
+        out[v] = tot
+    return out
+
+
+def test_split_success_rate_shape_b3_lowest_b4_highest():
+    from foliolab.measure.experiments import find_experiment
+    e = find_experiment("split-success-rate")
+    tot = _totals(e, e.variants, 3, {"split_attempts": 40})
+    rate = {v: t.get("thp_split_page", 0) / t["split_attempts"] for v, t in tot.items()}
+    assert rate["b3-compound-head"] < rate["b0"] <= rate["b4-wait-on-locked"] == 1.0, rate
+    assert all(not t.get("migration_entry_left") for t in tot.values())
+
+
+def test_b0_hangs_when_need_resched_meets_the_remap_and_b3_does_not():
+    from foliolab.measure.experiments import find_experiment
+    e = find_experiment("thp-hang")
+    tot = _totals(e, ("b0", "b3-compound-head"), 3, {"split_attempts": 300},
+                  {"slice": 20_000})
+    assert tot["b0"].get("livelock", 0) >= 1, tot["b0"]
+    assert not tot["b3-compound-head"].get("livelock"), tot["b3-compound-head"]

@@ -39,8 +39,9 @@ tasks and their CPUs, the tasks asleep, and the steps of the cycle.
 A matching window in which some enabled task did not run is an *unfair*
 cycle: the scheduler could have run that task and chose not to.  It is
 not reported.  A systematic search (``fair_bound`` 0, which takes the
-preemption bound instead of fairness) would otherwise follow such a cycle
-to ``max_steps``; there the detector abandons the run
+preemption bound instead of fairness, and ``on_event`` set) would
+otherwise follow such a cycle to ``max_steps``; there the detector
+abandons the run
 (``ScheduleAborted``): every continuation from ``s2`` starts from the
 state of ``s1``, with the same task last, which the search reaches with
 no more preemptions than at ``s2``.
@@ -166,7 +167,7 @@ class SpinCycleDetector:
         for x in self.en_log[s1 - 1 if s1 else 0:step - 1]:
             enabled |= x
         if enabled & ~ran:
-            if m.fair_bound == 0:
+            if m.fair_bound == 0 and m.on_event is not None:
                 self.cycles_cut += 1
                 raise ScheduleAborted(
                     f"unfair cycle: the state at step {step} is the state at step {s1}")

@@ -111,6 +111,24 @@ def faulter(k, addr, n, mode):
         yield from exit_to_user_mode(k, "system call returns")
 
 
+def probe_tail_waits(k):
+    """Record a tail faulter (T*) that waits on the head (k.tail_waited_on_head)."""
+    k.tail_waited_on_head = []
+    head = k.thp.head
+
+    def pre(mm, page, *a):
+        t = k.m.current
+        if t.name.startswith("T") and (page.compound_head or page) is head:
+            k.tail_waited_on_head.append(t.name)
+
+    def pre_put(page, *a):
+        pre(None, page)
+
+    if "migration_entry_wait_on_locked" in k.fn:
+        k.fn.probe("migration_entry_wait_on_locked", pre=pre)
+    k.fn.probe("put_and_wait_on_page_locked", pre=pre_put)
+
+
 def thp_state(k):
     """The fingerprint of every piece of shared state the tasks of this
     family read or write (SpinCycleDetector): the subpages' struct pages,
@@ -162,13 +180,13 @@ def check_end_state(k):
 
 class ThpScenario(Scenario):
     family = "thp_split"
-    footprints = False
+    footprints = True
     sc_reason = ("the race is one of scheduling (who holds a CPU), not of memory ordering: "
                  "every shared word here is written under the PTE lock, the wait-queue lock "
                  "or with a locked instruction (refcounts, page flags)")
     defaults = {"ncpus": 2, "preempt": "none", "memory_model": "sc", "max_steps": 20_000,
                 "hung_task_steps": 3_000, "thp_order": 2, "tail_faulters": 2,
-                "accesses": 2, "fault_mode": "kernel", "head_hold": 0,
+                "accesses": 3, "fault_mode": "kernel", "head_hold": 0,
                 "soft_lockup_steps": 2_000}
 
     def arm_oracles(self, k):
@@ -221,13 +239,23 @@ class TailWaitLivelock(ThpScenario):
     actors = "P0 split_huge_page on cpu0; P1 head faulter on cpu1; T1 on cpu1, T2 on cpu0 (copy_to_user)"
     prop = "the split and every fault complete"
     expected = {"b0": Expect(HANG, LIVELOCK),
-                "b1-cond-resched": Expect(SAFE, preemptions=1),
-                "b3-compound-head": Expect(SAFE, preemptions=1),
-                "b4-wait-on-locked": Expect(SAFE, preemptions=1)}
+                "b1-cond-resched": Expect(SAFE, preemptions=1, witness=("split-fails",)),
+                "b3-compound-head": Expect(SAFE, preemptions=1,
+                                           witness=("split-fails", "tail-waits-on-head")),
+                "b4-wait-on-locked": Expect(SAFE, preemptions=1,
+                                            witness=("tail-waits-on-head",))}
+
+    witnesses = {
+        # the race's window was open: P1's head reference defeated the freeze
+        "split-fails": lambda k: any(r < 0 for r in k.split_ret),
+        # a tail faulter slept on the head's lock (b3, b4)
+        "tail-waits-on-head": lambda k: bool(k.tail_waited_on_head),
+    }
 
     def setup(self, k):
         boot_thp(k)
         self.arm_oracles(k)
+        probe_tail_waits(k)
         k.m.spawn("P0", 0, splitter(k, k.settings["head_hold"]))
         self.spawn_faulters(k)
 
@@ -243,7 +271,7 @@ class TailWaitFewer(TailWaitLivelock):
     title = "split vs one kernel-mode tail faulter on 2 CPUs (K < N)"
     actors = "P0 split_huge_page on cpu0; P1 head faulter and T1 tail faulter on cpu1"
     defaults = dict(ThpScenario.defaults, tail_faulters=1)
-    expected = {"b0": Expect(SAFE, preemptions=1)}
+    expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
 
 
 class TailWaitPreemptFull(TailWaitLivelock):
@@ -252,7 +280,7 @@ class TailWaitPreemptFull(TailWaitLivelock):
     slug = "tail-wait-preempt-full"
     title = "split vs kernel-mode tail faulters, K >= N (PREEMPT_FULL)"
     defaults = dict(ThpScenario.defaults, preempt="full")
-    expected = {"b0": Expect(SAFE, preemptions=1)}
+    expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
 
 
 class TailWaitVoluntary(TailWaitLivelock):
@@ -262,7 +290,7 @@ class TailWaitVoluntary(TailWaitLivelock):
     slug = "tail-wait-voluntary"
     title = "split vs kernel-mode tail faulters, K >= N (PREEMPT_VOLUNTARY)"
     defaults = dict(ThpScenario.defaults, preempt="voluntary")
-    expected = {"b0": Expect(SAFE, preemptions=1)}
+    expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
 
 
 class TailWaitUserMode(TailWaitLivelock):
@@ -272,7 +300,7 @@ class TailWaitUserMode(TailWaitLivelock):
     slug = "tail-wait-user-mode"
     title = "split vs user-mode tail faulters, K >= N (PREEMPT_NONE)"
     defaults = dict(ThpScenario.defaults, fault_mode="user")
-    expected = {"b0": Expect(SAFE, preemptions=1)}
+    expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
 
 
 FAMILY = Family(
