@@ -80,3 +80,20 @@ def test_b0_hangs_when_need_resched_meets_the_remap_and_b3_does_not():
                   {"slice": 20_000})
     assert tot["b0"].get("livelock", 0) >= 1, tot["b0"]
     assert not tot["b3-compound-head"].get("livelock"), tot["b3-compound-head"]
+
+
+@pytest.mark.parametrize("slug,variant", [pytest.param(s, v, id=f"fp-{s}-{v}") for s, v in CELLS])
+def test_every_step_declares_what_it_touches(slug, variant):
+    """The family is searched with the reduction (footprints = True): the
+    footprint checker watches the random walk, the sticky walk and the first
+    DFS schedules of every cell."""
+    from foliolab.explore.fpcheck import FootprintChecker
+    sc = FAMILY.scenario(slug)
+    assert sc.footprints
+    patches = variant_patches(FAMILY.variants[variant])
+    with FootprintChecker() as chk:
+        for strategy, budget in (("random", 10), ("sticky", 10), ("dfs", 40)):
+            explore(sc, variant, patches, strategy, budget, 1, trace_dir=None,
+                    progress=False, shrink=False, record=False, setup=chk.prepare,
+                    family=FAMILY.name, preemptions=1)
+    assert not chk.violations, chk.report()

@@ -331,6 +331,44 @@ def alloc_migration_target(k, folio, mtc):
 
 
 # --------------------------------------------- waiting on a migration entry
+def migration_pte_lock(k, mm, address):
+    """The start of __migration_entry_wait() in every version (v5.12 -
+    v5.17): take the PTE lock and look at the PTE again.  Returns the
+    entry's page with the lock held, or None (lock released) when the PTE
+    is no longer a migration entry.  migration_entry_to_page() checks
+    BUG_ON(!PageLocked(compound_head(page)))."""
+    from ..engine.oracles import KernelBug
+    from .huge_memory import compound_head
+    from .page import folio_test_locked
+    ptl = mm.page_table_lock
+    yield from spin_lock(ptl)
+    touch_read(k.m, mm.fpk)
+    pte = mm.ptes.get(address)
+    if pte is None or pte[0] != "migration":
+        yield from spin_unlock(ptl)
+        return None
+    page = pte[1]
+    if not folio_test_locked(compound_head(page)):
+        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
+                        f"BUG_ON(!PageLocked(compound_head({page.label})))")
+    return page
+
+
+def migration_wait_get(k, mm, page, shown=None):
+    """get_page_unless_zero(page) under the PTE lock, then unlock: True
+    with the reference taken, False without (one step each way, then the
+    unlock).  ``shown``: the entry's page, when ``page`` is its head."""
+    from .huge_memory import get_page_unless_zero
+    via = f"{shown.label} -> compound_head " if shown is not None else ""
+    if not get_page_unless_zero(page):
+        yield f"__migration_entry_wait: {via}get_page_unless_zero({page.label}) fails (refcount 0)"
+        yield from spin_unlock(mm.page_table_lock)
+        return False
+    yield f"__migration_entry_wait: {via}get_page_unless_zero({page.label}) (ref {page._refcount})"
+    yield from spin_unlock(mm.page_table_lock)
+    return True
+
+
 @kfunc
 def __migration_entry_wait(k, mm, address):
     """__migration_entry_wait() (v5.12, before ffc90cbb2970): under the PTE
@@ -341,26 +379,9 @@ def __migration_entry_wait(k, mm, address):
     its _refcount is 0 -- return at once, and the fault is retried.
 
     Returns True when the task waited (slept or found the page unlocked)."""
-    from .huge_memory import compound_head, get_page_unless_zero
-    from .page import folio_test_locked
-    ptl = mm.page_table_lock
-    yield from spin_lock(ptl)
-    touch_read(k.m, mm.fpk)
-    pte = mm.ptes.get(address)
-    if pte is None or pte[0] != "migration":
-        yield from spin_unlock(ptl)
+    page = yield from migration_pte_lock(k, mm, address)
+    if page is None or not (yield from migration_wait_get(k, mm, page)):
         return False
-    page = pte[1]
-    if not folio_test_locked(compound_head(page)):
-        from ..engine.oracles import KernelBug
-        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
-                        f"BUG_ON(!PageLocked(compound_head({page.label})))")
-    if not get_page_unless_zero(page):
-        yield f"__migration_entry_wait: get_page_unless_zero({page.label}) fails (refcount 0)"
-        yield from spin_unlock(ptl)
-        return False
-    yield f"__migration_entry_wait: get_page_unless_zero({page.label}) (ref {page._refcount})"
-    yield from spin_unlock(ptl)
     yield from k.fn.put_and_wait_on_page_locked(page)
     return True
 

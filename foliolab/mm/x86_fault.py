@@ -80,39 +80,40 @@ def do_user_addr_fault(k, mm, address, user_mode):
     return (yield from k.fn.handle_mm_fault(mm, address))
 
 
+def _store_loop(k, mm, address, user_mode):
+    """The store and its refaults: the access reads the translation; a
+    fault goes to do_user_addr_fault() and the store runs again -- after a
+    return to user mode (a scheduling point) if it came from user mode."""
+    m = k.m
+    token = spin_loop_enter(m)
+    where = "user store" if user_mode else "copy_to_user: store"
+    site = "user-mode refault loop" if user_mode else "copy_to_user refault loop"
+    while True:
+        pte = translate(k, mm, address)
+        spin_loop_head(m, site, (token, address, _key(pte)))
+        if pte is not None and pte[0] in ("pmd", "present"):
+            yield f"{where} to 0x{address:x} ({_describe(pte)})"
+            return 0
+        yield f"{where} to 0x{address:x}: #PF ({_describe(pte)})"
+        yield from k.fn.do_user_addr_fault(mm, address, user_mode)
+        if user_mode:
+            yield from exit_to_user_mode(k, "return from the page fault")
+
+
 @kfunc
 def copy_to_user(k, mm, address):
     """copy_to_user() of a user address from kernel mode: the store, and on
     a fault the exception returns into the kernel and retries the store --
     no scheduling point on that loop but do_user_addr_fault()'s
     might_sleep()."""
-    m = k.m
-    token = spin_loop_enter(m)
-    while True:
-        pte = translate(k, mm, address)
-        spin_loop_head(m, "copy_to_user refault loop", (token, address, _key(pte)))
-        if pte is not None and pte[0] in ("pmd", "present"):
-            yield f"copy_to_user: store to 0x{address:x} ({_describe(pte)})"
-            return 0
-        yield f"copy_to_user: store to 0x{address:x}: #PF ({_describe(pte)})"
-        yield from k.fn.do_user_addr_fault(mm, address, False)
+    return (yield from _store_loop(k, mm, address, False))
 
 
 @kfunc
 def user_store(k, mm, address):
     """A store from user mode: on a fault, the exception returns to user
     mode (exit_to_user_mode: a scheduling point) and the store runs again."""
-    m = k.m
-    token = spin_loop_enter(m)
-    while True:
-        pte = translate(k, mm, address)
-        spin_loop_head(m, "user-mode refault loop", (token, address, _key(pte)))
-        if pte is not None and pte[0] in ("pmd", "present"):
-            yield f"user store to 0x{address:x} ({_describe(pte)})"
-            return 0
-        yield f"user store to 0x{address:x}: #PF ({_describe(pte)})"
-        yield from k.fn.do_user_addr_fault(mm, address, True)
-        yield from exit_to_user_mode(k, "return from the page fault")
+    return (yield from _store_loop(k, mm, address, True))
 
 
 def _key(pte):

@@ -15,12 +15,9 @@ sleeps on the head until the caller unlocks it.
 
 from __future__ import annotations
 
-from ..engine.footprint import touch_read
 from ..engine.kernel import Patch
-from ..engine.oracles import KernelBug
-from ..engine.sync import spin_lock, spin_unlock
-from ..mm.huge_memory import compound_head, get_page_unless_zero
-from ..mm.page import folio_test_locked
+from ..mm.huge_memory import compound_head
+from ..mm.migrate import migration_pte_lock, migration_wait_get
 
 PATCH = Patch(
     "b3-compound-head",
@@ -33,23 +30,11 @@ PATCH = Patch(
 @PATCH.replaces()
 def __migration_entry_wait(k, mm, address):
     """__migration_entry_wait() with ffc90cbb2970 (v5.13-rc7 .. v5.16)."""
-    ptl = mm.page_table_lock
-    yield from spin_lock(ptl)
-    touch_read(k.m, mm.fpk)
-    pte = mm.ptes.get(address)
-    if pte is None or pte[0] != "migration":
-        yield from spin_unlock(ptl)
+    page = yield from migration_pte_lock(k, mm, address)
+    if page is None:
         return False
-    page = compound_head(pte[1])
-    if not folio_test_locked(page):
-        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
-                        f"BUG_ON(!PageLocked(compound_head({pte[1].label})))")
-    if not get_page_unless_zero(page):
-        yield f"__migration_entry_wait: get_page_unless_zero({page.label}) fails (frozen)"
-        yield from spin_unlock(ptl)
+    head = compound_head(page)
+    if not (yield from migration_wait_get(k, mm, head, page if head is not page else None)):
         return False
-    yield (f"__migration_entry_wait: {pte[1].label} -> compound_head {page.label}: "
-           f"get_page_unless_zero (ref {page._refcount})")
-    yield from spin_unlock(ptl)
-    yield from k.fn.put_and_wait_on_page_locked(page)
+    yield from k.fn.put_and_wait_on_page_locked(head)
     return True

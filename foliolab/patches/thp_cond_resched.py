@@ -12,12 +12,9 @@ compound_head() fix (ffc90cbb2970).
 
 from __future__ import annotations
 
-from ..engine.footprint import touch_read
 from ..engine.kernel import Patch
-from ..engine.oracles import KernelBug
-from ..engine.sync import cond_resched, spin_lock, spin_unlock
-from ..mm.huge_memory import compound_head, get_page_unless_zero
-from ..mm.page import folio_test_locked
+from ..engine.sync import cond_resched
+from ..mm.migrate import migration_pte_lock, migration_wait_get
 
 PATCH = Patch(
     "b1-cond-resched",
@@ -33,23 +30,11 @@ PATCH = Patch(
 def __migration_entry_wait(k, mm, address):
     """__migration_entry_wait() with Xu Yu's v1: cond_resched() after a
     failed get_page_unless_zero()."""
-    ptl = mm.page_table_lock
-    yield from spin_lock(ptl)
-    touch_read(k.m, mm.fpk)
-    pte = mm.ptes.get(address)
-    if pte is None or pte[0] != "migration":
-        yield from spin_unlock(ptl)
+    page = yield from migration_pte_lock(k, mm, address)
+    if page is None:
         return False
-    page = pte[1]
-    if not folio_test_locked(compound_head(page)):
-        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
-                        f"BUG_ON(!PageLocked(compound_head({page.label})))")
-    if not get_page_unless_zero(page):
-        yield f"__migration_entry_wait: get_page_unless_zero({page.label}) fails (refcount 0)"
-        yield from spin_unlock(ptl)
+    if not (yield from migration_wait_get(k, mm, page)):
         yield from cond_resched(k.m)
         return False
-    yield f"__migration_entry_wait: get_page_unless_zero({page.label}) (ref {page._refcount})"
-    yield from spin_unlock(ptl)
     yield from k.fn.put_and_wait_on_page_locked(page)
     return True

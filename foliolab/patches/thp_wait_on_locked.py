@@ -12,13 +12,13 @@ page_ref_freeze(), and head and tail waits are the same by construction.
 
 from __future__ import annotations
 
-from ..engine.footprint import touch_read, touch_write
+from ..engine.footprint import touch_write
 from ..engine.kernel import Patch
-from ..engine.oracles import KernelBug
-from ..engine.sync import spin_lock, spin_unlock
+from ..engine.sync import spin_unlock
 from ..mm.filemap import folio_waitqueue
 from ..mm.huge_memory import compound_head
-from ..mm.page import PG_waiters, _set, folio_test_locked
+from ..mm.migrate import migration_pte_lock
+from ..mm.page import PG_waiters, _set
 
 PATCH = Patch(
     "b4-wait-on-locked",
@@ -33,14 +33,10 @@ PATCH = Patch(
 def __migration_entry_wait(k, mm, address):
     """__migration_entry_wait() of v5.17: recheck under the PTE lock, then
     migration_entry_wait_on_locked(), which drops the lock."""
-    ptl = mm.page_table_lock
-    yield from spin_lock(ptl)
-    touch_read(k.m, mm.fpk)
-    pte = mm.ptes.get(address)
-    if pte is None or pte[0] != "migration":
-        yield from spin_unlock(ptl)
+    page = yield from migration_pte_lock(k, mm, address)
+    if page is None:
         return False
-    yield from k.fn.migration_entry_wait_on_locked(mm, pte[1])
+    yield from k.fn.migration_entry_wait_on_locked(mm, page)
     return True
 
 
@@ -52,9 +48,6 @@ def migration_entry_wait_on_locked(k, mm, page):
     m = k.m
     t = m.current
     folio = compound_head(page)
-    if not folio_test_locked(folio):
-        raise KernelBug(f"kernel BUG: migration entry for {page.label} but "
-                        f"{folio.label} is not locked")
     q = folio_waitqueue(folio)
     _set(folio, PG_waiters)
     q.waiters.append(t)
