@@ -47,7 +47,7 @@ from ..engine.sync import (
 from .errno import EBUSY
 from .page import (
     PG_active, PG_dirty, PG_head, PG_locked, PG_referenced, PG_swapbacked, PG_uptodate,
-    _nonatomic_clear, _rmw, folio_test_locked, page_fp_read, page_fp_write,
+    _nonatomic_clear, _nonatomic_set, _rmw, folio_test_locked, page_fp_read, page_fp_write,
 )
 from .rmap import PAGE_SHIFT
 
@@ -85,7 +85,6 @@ def setup_thp_pmd_mapped(k, pfn, order, vmas, *, name="H"):
     mapping, compound mapcount 1 per mapping, tails at refcount 0."""
     from .page_alloc import GFP_TRANSHUGE, setup_alloc_page_at
     head = setup_alloc_page_at(k, pfn, order, GFP_TRANSHUGE, name=name)
-    from .page import _nonatomic_set
     _nonatomic_set(head, PG_swapbacked)
     _nonatomic_set(head, PG_uptodate)
     nr = 1 << order
@@ -162,10 +161,6 @@ def total_mapcount(k, thp):
         page_fp_read(p)
         n += p._mapcount + 1
     return n
-
-
-def thp_of(k, page):
-    return k.thp
 
 
 # --------------------------------------------------------------- PMD split

@@ -43,13 +43,13 @@ left locked, the refcounts of a split or unsplit THP).
 from __future__ import annotations
 
 from ..engine.livelock import SoftLockupWatch, SpinCycleDetector
-from ..engine.oracles import InvariantViolation, PropertyViolation
+from ..engine.oracles import InvariantViolation
 from ..mm.errno import errname
 from ..mm.huge_memory import PAGE_SIZE, setup_thp_pmd_mapped
 from ..mm.page import PG_locked, _nonatomic_set
 from ..mm.rmap import mm_struct
 from ..mm.x86_fault import exit_to_user_mode
-from .base import HANG, NA, SAFE, Expect, Family, Scenario, Variant
+from .base import HANG, SAFE, Expect, Family, Scenario, Variant
 
 THP_PFN = 0x200
 HADDR = 0x7F00_0000_0000
