@@ -48,6 +48,13 @@ def setup_thp_workload(w):
     for key in ("split_attempts", "faulters"):
         if p[key] < 1:
             raise SettingsError(f"--set {key}={p[key]}: must be at least 1")
+    for key in ("split_period_ns", "think_ns"):
+        if not isinstance(p[key], (int, float)) or p[key] <= 0:
+            raise SettingsError(f"--set {key}={p[key]}: must be positive")
+    if not isinstance(p["head_hold_ns"], (int, float)) or p["head_hold_ns"] < 0:
+        raise SettingsError(f"--set head_hold_ns={p['head_hold_ns']}: must be 0 or more")
+    if p["fault_mode"] not in ("kernel", "user"):
+        raise SettingsError(f"--set fault_mode={p['fault_mode']}: expected kernel or user")
     if not 1 <= p["thp_order"] <= 6:
         raise SettingsError(f"--set thp_order={p['thp_order']}: must be 1..6")
     k.app_mm = mm_struct(k, "app")
