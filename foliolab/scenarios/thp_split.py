@@ -99,15 +99,33 @@ def splitter(k, hold):
     yield from k.fn.folio_put(head)
 
 
+def touch(k, mm, addr, mode):
+    """One access to ``addr``: a kernel-mode store (copy_to_user, "kernel"),
+    a user-mode store ("user"), get_user_pages() of it ("gup": a
+    process_vm_readv()-like caller) or KSM's follow_page(FOLL_MIGRATION)
+    ("foll_migration": break_ksm()); the last two drop their reference."""
+    from ..mm.gup import FOLL_GET, FOLL_MIGRATION
+    from ..mm.huge_memory import put_page_ref
+    if mode == "kernel":
+        yield from k.fn.copy_to_user(mm, addr)
+    elif mode == "user":
+        yield from k.fn.user_store(mm, addr)
+    else:
+        if mode == "gup":
+            page = yield from k.fn.__get_user_pages(mm, addr, FOLL_GET)
+        else:
+            page = yield from k.fn.follow_page_mask(mm, addr, FOLL_GET | FOLL_MIGRATION)
+        if page is not None:
+            put_page_ref(page)
+            yield f"put_page({page.label})"
+
+
 def faulter(k, addr, n, mode):
-    """A thread making ``n`` system calls that store to ``addr``: from
-    kernel mode (copy_to_user, ``mode`` "kernel") or user mode."""
+    """A thread making ``n`` system calls that touch ``addr`` (``touch``),
+    each followed by the return to user mode."""
     mm = k.app_mm
     for _ in range(n):
-        if mode == "kernel":
-            yield from k.fn.copy_to_user(mm, addr)
-        else:
-            yield from k.fn.user_store(mm, addr)
+        yield from touch(k, mm, addr, mode)
         yield from exit_to_user_mode(k, "system call returns")
 
 
@@ -303,6 +321,39 @@ class TailWaitUserMode(TailWaitLivelock):
     expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
 
 
+class TailWaitGup(TailWaitLivelock):
+    """GUP callers (process_vm_readv()-like: get_user_pages() of their
+    subpage) instead of copy_to_user(): __get_user_pages()' retry has a
+    cond_resched(), so under b0 the spinners yield (Hugh's "there is
+    already a cond_resched() there")."""
+
+    slug = "tail-wait-gup"
+    title = "split vs get_user_pages() tail callers, K >= N (PREEMPT_NONE)"
+    actors = "P0 split_huge_page on cpu0; P1 on cpu1; T1 on cpu1, T2 on cpu0 (get_user_pages)"
+    defaults = dict(ThpScenario.defaults, fault_mode="gup")
+    expected = {"b0": Expect(SAFE, preemptions=1, witness=("split-fails",))}
+
+
+class TailWaitFollMigration(TailWaitLivelock):
+    """KSM's break_ksm(): follow_page(FOLL_MIGRATION) waits on a migration
+    entry and retries inside follow_page_pte() -- break_ksm()'s own
+    cond_resched() is outside that loop.  The reference's inference (RT
+    2.1: "INF that it is also exposed"), put to the explorer: under b0 the
+    tail callers spin there as copy_to_user() does."""
+
+    slug = "tail-wait-foll-migration"
+    title = "split vs follow_page(FOLL_MIGRATION) tail callers, K >= N (PREEMPT_NONE)"
+    actors = ("P0 split_huge_page on cpu0; P1 on cpu1; T1 on cpu1, T2 on cpu0 "
+              "(follow_page(FOLL_MIGRATION), as break_ksm)")
+    defaults = dict(ThpScenario.defaults, fault_mode="foll_migration")
+    expected = {"b0": Expect(HANG, LIVELOCK),
+                "b1-cond-resched": Expect(SAFE, preemptions=1),
+                "b3-compound-head": Expect(SAFE, preemptions=1,
+                                           witness=("tail-waits-on-head",)),
+                "b4-wait-on-locked": Expect(SAFE, preemptions=1,
+                                            witness=("tail-waits-on-head",))}
+
+
 FAMILY = Family(
     name="thp_split",
     title="THP split vs migration-entry wait",
@@ -310,5 +361,5 @@ FAMILY = Family(
     variants=VARIANTS,
     era="v5.12",
     scenarios=[TailWaitLivelock(), TailWaitFewer(), TailWaitPreemptFull(), TailWaitVoluntary(),
-               TailWaitUserMode()],
+               TailWaitUserMode(), TailWaitGup(), TailWaitFollMigration()],
 )
