@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from foliolab.engine.livelock import SoftLockup, SoftLockupWatch, SpinCycleDetector, \
+from foliolab.engine.livelock import KernelSoftLockup, SoftLockupWatch, SpinCycleDetector, \
     spin_loop_enter, spin_loop_head
 from foliolab.engine.machine import PREEMPT_FULL, PREEMPT_NONE, Machine
 from foliolab.engine.oracles import Livelock
@@ -76,7 +76,7 @@ def test_soft_lockup_fires_on_a_cpu_that_never_schedules():
 
     m.spawn("L", 0, loop())
     r = m.run(lambda m, en: en[0])
-    assert isinstance(r.failure, SoftLockup)
+    assert isinstance(r.failure, KernelSoftLockup)
     assert "soft lockup - CPU#0 stuck" in r.failure.message
 
 

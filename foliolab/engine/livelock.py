@@ -62,7 +62,7 @@ from .machine import BLOCKED, DONE, RUNNABLE, SPINNING, ScheduleAborted
 from .oracles import KernelFailure, Livelock
 
 
-class SoftLockup(KernelFailure):
+class KernelSoftLockup(KernelFailure):
     """The soft-lockup watchdog: a CPU stuck in kernel code with no
     scheduling point past the bound."""
 
@@ -264,15 +264,16 @@ class SoftLockupWatch:
             return
         c = t.cpu
         cpu = m.cpus[c]
+        preemptible = m.preempt_full and not (t.preempt_count or t.irqs_off)
         if (t.sched_point or t.user or t.state != RUNNABLE or self.who[c] is not t
-                or cpu.nr_switches != self.switches[c]):
+                or cpu.nr_switches != self.switches[c] or preemptible):
             self.since[c] = 0
             self.who[c] = t
             self.switches[c] = cpu.nr_switches
             return
         self.since[c] += 1
         if self.since[c] > self.bound:
-            raise SoftLockup(
+            raise KernelSoftLockup(
                 f"watchdog: BUG: soft lockup - CPU#{c} stuck for {self.since[c]} steps! "
                 f"[{t.name}:{t.pid}] (no scheduling point in kernel mode; "
                 f"{_others_waiting(m, c, t)})")
