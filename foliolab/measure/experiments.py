@@ -279,6 +279,88 @@ _add(Experiment(
 ))
 
 
+# The thp_split workload (measure/thp_workload.py).
+THP_DEFAULTS = {
+    "ncpus": 4,                   # the splitter alone on CPU 0: no CPU can be starved
+    "preempt": "none",
+    "thp_order": 2,               # 4 subpages (see mm/huge_memory.py)
+    "faulters": 3,                # faulter 0 touches the head, the others tails
+    "faulter_cpu0": False,
+    "fault_mode": "kernel",
+    "split_attempts": 50,
+    "split_period_ns": 20 * US,
+    "think_ns": 500,              # between fstat() calls
+    "head_hold_ns": 0,
+    "max_steps": 5_000_000,
+}
+
+
+def _setup_thp(w):
+    from .thp_workload import setup_thp_workload
+    setup_thp_workload(w)
+
+
+THP_VARIANTS = ("b0", "b1-cond-resched", "b3-compound-head", "b4-wait-on-locked")
+
+_add(Experiment(
+    name="split-success-rate",
+    title="P(split_huge_page succeeds) under concurrent kernel-mode faulters",
+    anchor="seed 003, Hugh Dickins on ffc90cbb2970: the faulters' head references 'can "
+           "reduce the chance of splitting considerably'; ffa65753c431 (5.17) takes none",
+    family="thp_split",
+    defaults=THP_DEFAULTS,
+    variants=THP_VARIANTS,
+    rows=(Row("thp_split_page", "thp_split_page"),
+          Row("thp_split_page_failed", "thp_split_page_failed"),
+          Row("migration_entry_left", "migration entry left after a split"),
+          Row("tail_wait", "tail fault wait", "latency")),
+    setup_fn=_setup_thp,
+    sweep=("faulters", (1, 3, 6)),
+    plot_row="thp_split_page",
+    seeds=6,
+    expect="b3-compound-head splits least often, b4-wait-on-locked most; no migration "
+           "entry is ever left after a successful split",
+))
+
+_add(Experiment(
+    name="head-wait-latency",
+    title="a tail faulter's wait against the time the caller keeps the head locked",
+    anchor="seed 003, Kirill A. Shutemov on ffc90cbb2970: after a successful split a tail "
+           "waiter sleeps on the head until the caller unlocks it ('wait on wrong page')",
+    family="thp_split",
+    defaults=dict(THP_DEFAULTS, head_hold_ns=20 * US),
+    variants=("b0", "b3-compound-head", "b4-wait-on-locked"),
+    rows=(Row("tail_wait", "tail fault wait", "latency"),
+          Row("thp_split_page", "thp_split_page")),
+    setup_fn=_setup_thp,
+    seeds=4,
+    expect="b3/b4 tail waits grow with head_hold_ns; b0's do not (it waits on the tail)",
+))
+
+_add(Experiment(
+    name="thp-hang",
+    title="time to the tail-wait livelock: 2 CPUs, PREEMPT_NONE, kernel-mode faulters",
+    anchor="seed 003, Xu Yu: 'usually makes the vanilla kernel hung after tens of minutes "
+           "at most'; patched kernels 'alive for hours'",
+    family="thp_split",
+    defaults=dict(THP_DEFAULTS, ncpus=2, faulter_cpu0=True, split_attempts=400),
+    variants=("b0", "b3-compound-head"),
+    rows=(Row("livelock", "livelocked runs"),
+          Row("split_attempts", "split attempts"),
+          Row("thp_split_page_failed", "thp_split_page_failed"),
+          Row("time_to_hang", "time to hang", "latency")),
+    setup_fn=_setup_thp,
+    seeds=8,
+    # Model finding (8 seeds x 400 attempts): with the default 3 ms slice no
+    # run hangs (the splitter keeps its CPU at remap_page()'s cond_resched()
+    # unless need_resched is set); with --cost slice=20000 (CPUs crowded
+    # with fstat threads) 6 of 8 b0 runs hang, after a median 5 ms of
+    # simulated time (~200 split attempts); b3-compound-head never.
+    expect="b0 livelocks once need_resched meets remap_page()'s cond_resched() "
+           "(--cost slice=20000: most runs); b3-compound-head never",
+))
+
+
 def find_experiment(name):
     from ..explore.registry import LookupFailure
     if name in EXPERIMENTS:

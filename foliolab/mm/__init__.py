@@ -7,8 +7,8 @@ k.pgdat and k.zone, which the others use).
 """
 
 from . import (  # noqa: F401  (modules that only register kfuncs)
-    compaction, filemap, gup, madvise, memory, memory_hotplug, mlock, mm_inline,
-    page_isolation, rmap, virtio_balloon,
+    compaction, filemap, gup, huge_memory, madvise, memory, memory_hotplug, mlock, mm_inline,
+    page_isolation, rmap, virtio_balloon, x86_fault,
 )
 from .cma import cma_init
 from .memcontrol import mem_cgroup_init

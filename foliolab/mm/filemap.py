@@ -303,3 +303,33 @@ def setup_page_cache_folio(k, mapping, folio, index):
     mapping.i_pages[index] = folio
     mapping.nrpages += folio_nr_pages(folio)
     folio_mark_uptodate(folio)
+
+
+@kfunc
+def put_and_wait_on_page_locked(k, page):
+    """put_and_wait_on_page_locked(page, TASK_UNINTERRUPTIBLE) (v5.12):
+    wait_on_page_bit_common(..., DROP) on the compound head.  Under the wait
+    queue's lock set PG_waiters and queue the task (unless PG_locked is
+    already clear); then drop the caller's reference *before* sleeping, so
+    the waiter holds no reference while it sleeps.  Returns when woken by
+    the unlock (it does not take the lock)."""
+    from .page import PG_waiters
+    m = k.m
+    t = m.current
+    head = page.compound_head or page
+    page_fp_read(page)
+    q = folio_waitqueue(head)
+    _set(head, PG_waiters)
+    queued = folio_test_locked(head)
+    if queued:
+        q.waiters.append(t)
+    yield (f"put_and_wait_on_page_locked: PG_waiters on {head.label}, "
+           f"{'queued' if queued else 'already unlocked'}")
+    from .huge_memory import put_page_ref
+    put_page_ref(page)
+    touch_write(m, q.fpk)
+    if t in q.waiters:
+        m.block(t, q)
+        yield f"put_and_wait_on_page_locked: put_page (ref {head._refcount}), sleeps on {head.label}"
+    else:
+        yield f"put_and_wait_on_page_locked: put_page (ref {head._refcount}), woken already"

@@ -358,3 +358,63 @@ def folio_pinned_in_cma(k, folio):
 __all__ = ["FOLL_WRITE", "FOLL_TOUCH", "FOLL_GET", "FOLL_PIN", "FOLL_LONGTERM",
            "memalloc_pin_save", "memalloc_pin_restore", "current_memalloc_pin",
            "folio_maybe_dma_pinned"]
+
+
+# ------------------------------------- the v5.12 walk of a THP's range
+# (the thp_split family, v5.12 era: get_user_pages() and follow_page() of
+# an address of a PMD-mapped or splitting THP)
+FOLL_MIGRATION = 0x400    # wait for the page that replaces a migration entry
+
+
+@kfunc
+def follow_page_mask(k, mm, address, flags):
+    """follow_page_mask() -> follow_pmd_mask() -> follow_trans_huge_pmd() /
+    follow_page_pte() (v5.12) of an address in a THP's range, FOLL_GET,
+    under the PMD/PTE lock: a PMD mapping or a present PTE gives the page
+    with a reference (get_page: on the head while compound); a migration
+    entry gives nothing -- unless FOLL_MIGRATION (KSM's break_ksm()), which
+    unlocks, migration_entry_wait()s and retries *inside*
+    follow_page_pte(): no scheduling point on that loop."""
+    from ..engine.livelock import spin_loop_enter, spin_loop_head
+    from ..engine.sync import spin_lock, spin_unlock
+    from .huge_memory import PAGE_SIZE, get_page
+    from .x86_fault import translate
+    m = k.m
+    token = spin_loop_enter(m)
+    ptl = mm.page_table_lock
+    while True:
+        spin_loop_head(m, "follow_page_pte(FOLL_MIGRATION) retry", (token, address))
+        yield from spin_lock(ptl)
+        pte = translate(k, mm, address)
+        if pte is not None and pte[0] in ("pmd", "present"):
+            page = pte[1]
+            if pte[0] == "pmd":
+                page = k.pfn_to_page(page.pfn + (address & ((1 << 21) - 1)) // PAGE_SIZE)
+            get_page(page)
+            yield f"follow_page_pte: 0x{address:x} -> {page.label}, get_page"
+            yield from spin_unlock(ptl)
+            return page
+        yield from spin_unlock(ptl)
+        if pte is None or pte[0] != "migration" or not flags & FOLL_MIGRATION:
+            return None
+        yield from k.fn.migration_entry_wait(mm, address)
+
+
+@kfunc
+def __get_user_pages(k, mm, address, flags):
+    """__get_user_pages() (v5.12) of one page: retry: cond_resched(),
+    follow_page_mask(); no page: faultin_page() -> handle_mm_fault(); it
+    returned 0: retry.  GUP's retry has its scheduling point (Hugh: "I see
+    there is already a cond_resched() there")."""
+    from ..engine.livelock import spin_loop_enter, spin_loop_head
+    from ..engine.sync import cond_resched
+    m = k.m
+    token = spin_loop_enter(m)
+    while True:
+        spin_loop_head(m, "__get_user_pages retry", (token, address))
+        yield from cond_resched(m)
+        page = yield from k.fn.follow_page_mask(mm, address, flags)
+        if page is not None:
+            return page
+        yield f"__get_user_pages: faultin_page(0x{address:x})"
+        yield from k.fn.handle_mm_fault(mm, address)

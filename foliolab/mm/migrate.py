@@ -21,7 +21,7 @@ from __future__ import annotations
 from ..engine.footprint import touch_read, touch_write
 from ..engine.kernel import kfunc
 from ..engine.retry import retry_begin, retry_end, retry_unchanged
-from ..engine.sync import cond_resched, spin_lock_irq, spin_unlock_irq
+from ..engine.sync import cond_resched, spin_lock, spin_lock_irq, spin_unlock, spin_unlock_irq
 from .errno import EAGAIN, ENOMEM
 from .page import (
     PG_active, PG_mappedtodisk, PG_mlocked, PG_referenced, PG_unevictable, PG_uptodate,
@@ -328,3 +328,66 @@ def alloc_migration_target(k, folio, mtc):
     if page is not None:
         page.name = f"{folio.label}'"
     return page
+
+
+# --------------------------------------------- waiting on a migration entry
+def migration_pte_lock(k, mm, address):
+    """The start of __migration_entry_wait() in every version (v5.12 -
+    v5.17): take the PTE lock and look at the PTE again.  Returns the
+    entry's page with the lock held, or None (lock released) when the PTE
+    is no longer a migration entry.  migration_entry_to_page() checks
+    BUG_ON(!PageLocked(compound_head(page)))."""
+    from ..engine.oracles import KernelBug
+    from .huge_memory import compound_head
+    from .page import folio_test_locked
+    ptl = mm.page_table_lock
+    yield from spin_lock(ptl)
+    touch_read(k.m, mm.fpk)
+    pte = mm.ptes.get(address)
+    if pte is None or pte[0] != "migration":
+        yield from spin_unlock(ptl)
+        return None
+    page = pte[1]
+    if not folio_test_locked(compound_head(page)):
+        raise KernelBug(f"kernel BUG at include/linux/swapops.h: "
+                        f"BUG_ON(!PageLocked(compound_head({page.label})))")
+    return page
+
+
+def migration_wait_get(k, mm, page, shown=None):
+    """get_page_unless_zero(page) under the PTE lock, then unlock: True
+    with the reference taken, False without (one step each way, then the
+    unlock).  ``shown``: the entry's page, when ``page`` is its head."""
+    from .huge_memory import get_page_unless_zero
+    via = f"{shown.label} -> compound_head " if shown is not None else ""
+    if not get_page_unless_zero(page):
+        yield f"__migration_entry_wait: {via}get_page_unless_zero({page.label}) fails (refcount 0)"
+        yield from spin_unlock(mm.page_table_lock)
+        return False
+    yield f"__migration_entry_wait: {via}get_page_unless_zero({page.label}) (ref {page._refcount})"
+    yield from spin_unlock(mm.page_table_lock)
+    return True
+
+
+@kfunc
+def __migration_entry_wait(k, mm, address):
+    """__migration_entry_wait() (v5.12, before ffc90cbb2970): under the PTE
+    lock recheck the PTE; if it is still a migration entry, take a reference
+    on *the entry's page* with get_page_unless_zero() and sleep on its lock
+    (put_and_wait_on_page_locked() drops the reference first).  If the
+    reference cannot be had -- always, for a tail page of a THP being split:
+    its _refcount is 0 -- return at once, and the fault is retried.
+
+    Returns True when the task waited (slept or found the page unlocked)."""
+    page = yield from migration_pte_lock(k, mm, address)
+    if page is None or not (yield from migration_wait_get(k, mm, page)):
+        return False
+    yield from k.fn.put_and_wait_on_page_locked(page)
+    return True
+
+
+@kfunc
+def migration_entry_wait(k, mm, address):
+    """migration_entry_wait() (v5.12): the PTE's lock, then
+    __migration_entry_wait()."""
+    return (yield from k.fn.__migration_entry_wait(mm, address))

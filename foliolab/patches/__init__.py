@@ -22,7 +22,8 @@ PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_sk
                  "merge_nonfallback", "isolation_hygiene", "page_reporting_v5_2019",
                  "page_reporting_drain_all", "page_reporting_putback_5_7",
                  "page_reporting_order", "era_v5_11", "memcg_v11", "memcg_pgdat_lock",
-                 "memcg_writer_lock", "memcg_lock_recheck", "memcg_lock_first", "memcg_folio")
+                 "memcg_writer_lock", "memcg_lock_recheck", "memcg_lock_first", "memcg_folio",
+                 "thp_cond_resched", "thp_compound_head", "thp_wait_on_locked")
 
 
 def all_patches():

@@ -137,6 +137,11 @@ V5_12_NAMES = {
     "folio_alloc": "alloc_pages",
     "try_to_migrate": "try_to_unmap",
     "_drain_local_pages_wq": "drain_local_pages_wq",
+    # the thp_split family (mm/huge_memory.c, mm/migrate.c, x86 fault path)
+    "remove_migration_ptes_locked": "remove_migration_ptes",
+    "migration_pte_lock": "",                # __migration_entry_wait()'s start
+    "migration_wait_get": "",                # ... and its get_page_unless_zero()
+    "_store_loop": "",                       # copy_to_user() / a user store
 }
 
 # Model name -> v6.10 name (checked against v6.10-era sources: the

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .base import BUG, HANG, NA, SAFE, Expect, Family, Scenario, Variant  # noqa: F401
 
-FAMILY_MODULES = ("lru_cache", "gup_longterm", "page_reporting", "memcg_lru_lock")
+FAMILY_MODULES = ("lru_cache", "gup_longterm", "page_reporting", "thp_split",
+                  "memcg_lru_lock")
 
 
 class LookupFailure(LookupError):

@@ -38,6 +38,9 @@ SETTING_TYPES = {
     "max_steps": int, "hung_task_steps": int, "pagevec_size": int,
     "pageblock_order": int, "zone_pages": int, "retry_collapse": bool,
     "debug_vm": bool,       # CONFIG_DEBUG_VM's lruvec_memcg_debug checks (memcg_lru_lock)
+    # thp_split (scenarios/thp_split.py)
+    "thp_order": int, "tail_faulters": int, "accesses": int, "head_hold": int,
+    "soft_lockup_steps": int, "fault_mode": str,
 }
 
 # The valid range of every integer setting, inclusive.  A value outside is
@@ -53,11 +56,17 @@ SETTING_RANGES = {
     "pagevec_size": (1, 255),
     "pageblock_order": (1, 10),            # MAX_ORDER - 1
     "zone_pages": (1024, 1 << 20),         # a multiple of MAX_ORDER_NR_PAGES
+    "thp_order": (1, 9),                   # a head and at least one tail .. HPAGE_PMD_ORDER
+    "tail_faulters": (0, 62),
+    "accesses": (1, 1000),
+    "head_hold": (0, 1_000_000),
+    "soft_lockup_steps": (1, 1_000_000_000),
 }
 SETTING_MULTIPLE = {"zone_pages": 1024}    # MAX_ORDER_NR_PAGES
 SETTING_CHOICES = {
     "preempt": ("none", "voluntary", "full"),
     "memory_model": ("sc", "tso"),
+    "fault_mode": ("kernel", "user", "gup", "foll_migration"),
 }
 
 BUG, SAFE, HANG, NA = "bug", "safe", "hang", "n/a"
