@@ -225,15 +225,19 @@ def _expect_text(e):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
+@click.option("--mail", is_flag=True,
+              help="The failure as a commit message draws it: one column per CPU, "
+                   "72 columns, only the steps that matter.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--watchdog", type=click.FloatRange(min=0, max=86400), default=WATCHDOG_SECONDS,
               show_default=True, metavar="SECONDS",
               help="Stop a step that runs this long without yielding (soft lockup); 0: off.")
-@click.option("--proc", "procs", multiple=True, type=click.Choice(["buddyinfo", "pagetypeinfo"]),
+@click.option("--proc", "procs", multiple=True,
+              type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the failing step.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
-            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
-            watchdog, procs):
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, mail,
+            no_progress, watchdog, procs):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -257,14 +261,18 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
                      mode="count" if count else "first", shrink=not no_shrink,
-                     record=not as_json or events, events=events, watchdog=watchdog)
+                     record=True, events=events, watchdog=watchdog)
     if as_json:
+        from .provenance import provenance
         d = ex.to_json()
+        d["provenance"] = provenance(ex.settings, sc.era)
+        if ex.recording is not None:
+            d["vmstat_delta"] = ex.recording.vmstat_delta()
         if events and ex.recording is not None and ex.recording.events is not None:
             d["events"] = ex.recording.to_json()["events"]
         click.echo(json.dumps(d, indent=1))
     else:
-        _print_exploration(ex, full, events)
+        _print_exploration(ex, full, events, mail)
         if procs and ex.outcome == "failure":
             _print_proc_at_failure(ex, sc, patches, procs)
     if ex.interrupted:
@@ -290,13 +298,18 @@ def _print_proc_at_failure(ex, sc, patches, procs):
     from .report.proc import PROC_FILES
     schedule = ex.shrunk.schedule if ex.shown == "shrunk" and ex.shrunk else ex.schedule
     k, res = replay_schedule(sc, patches, ex.settings, schedule)
+    _print_procs(k, res, procs)
+
+
+def _print_procs(k, res, procs):
+    from .report.proc import PROC_FILES
     for name in procs:
         click.echo(f"/proc/{name} at step {res.steps}:")
         click.echo(PROC_FILES[name](k), nl=False)
         click.echo("")
 
 
-def _print_exploration(ex, full, events):
+def _print_exploration(ex, full, events, mail=False):
     from .report import ftrace_text, header_line, interleaving_table
     if ex.outcome == "failure" and ex.recording is not None:
         idx = ex.schedule_index
@@ -305,11 +318,23 @@ def _print_exploration(ex, full, events):
             extra.append(ex.shrunk.line())
         if ex.trace_path:
             extra.append(f"replay: foliolab replay {ex.trace_path}")
-        head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
-                           ex.settings, ex.shown)
         failure = ex.recording.failure or ex.failure
-        click.echo(interleaving_table(ex.recording, header=head, failure=failure,
-                                      extra_lines=extra, full=full), nl=False)
+        from .report.vmstat import delta_line
+        extra.insert(0, delta_line(ex.recording.vmstat_delta(), ex.scenario.era))
+        if mail:
+            from .report.mail import mail_head, mail_text
+            head = mail_head(ex.scenario.slug, ex.label, era=ex.scenario.era,
+                             settings=ex.settings, strategy=ex.strategy, seed=ex.seed,
+                             schedule_index=idx, shown=ex.shown, actors=ex.scenario.actors)
+            click.echo(mail_text(ex.recording, head=head, failure=failure, tail=extra),
+                       nl=False)
+        else:
+            from .provenance import tool_text
+            head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
+                               ex.settings, ex.shown, era=ex.scenario.era)
+            extra.append(tool_text())
+            click.echo(interleaving_table(ex.recording, header=head, failure=failure,
+                                          extra_lines=extra, full=full), nl=False)
         if events:
             click.echo("")
             click.echo(ftrace_text(ex.recording.events, ex.recording.tasks), nl=False)
@@ -325,7 +350,8 @@ def _print_exploration(ex, full, events):
             click.echo(f"shrunk: {' '.join(map(str, ex.shrunk.schedule))}")
     if ex.outcome == "nondeterminism" and ex.trace_path:
         click.echo(f"trace of the failure that did not replay: {ex.trace_path}")
-    click.echo(ex.summary())
+    # with --mail stdout is the mail alone; the search's figures go to stderr
+    click.echo(ex.summary(), err=mail)
     if ex.interrupted:
         click.echo("interrupted: the results above cover the schedules explored so far")
 
@@ -338,19 +364,29 @@ def _print_exploration(ex, full, events):
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--original", is_flag=True,
               help="Show the schedule as found, not the shrunk one.")
-def replay(trace, as_json, events, full, original):
+@click.option("--mail", is_flag=True,
+              help="The run as a commit message draws it: one column per CPU, "
+                   "72 columns, only the steps that matter.")
+@click.option("--proc", "procs", multiple=True,
+              type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
+              help="Print /proc/FILE as it reads at the end of the replayed run.")
+def replay(trace, as_json, events, full, original, mail, procs):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
     from .explore.watchdog import watchdog
     t0 = time.perf_counter()
     with watchdog(WATCHDOG_SECONDS):
-        r = run_replay(trace, record=not as_json or events, events=events, original=original)
+        r = run_replay(trace, record=True, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
     if as_json:
+        from .provenance import provenance
         d = r.to_json()
         d["seconds"] = round(secs, 6)
+        d["provenance"] = provenance(r.settings, r.scenario.era if r.scenario else None)
+        if r.recording is not None:
+            d["vmstat_delta"] = r.recording.vmstat_delta()
         if events and r.recording is not None:
             d["events"] = r.recording.to_json()["events"]
         click.echo(json.dumps(d, indent=1))
@@ -368,7 +404,8 @@ def replay(trace, as_json, events, full, original):
             elif "preemptions" in strat:
                 sdesc += f"(k={strat['preemptions']})"
             head = header_line(r.scenario.slug, r.trace.get("label") or r.variant, sdesc, tr.get("seed"),
-                               tr.get("schedule_index"), r.settings, r.shown)
+                               tr.get("schedule_index"), r.settings, r.shown,
+                               era=r.scenario.era)
             extra = []
             sh = tr.get("shrunk")
             if sh and r.shown == "shrunk":
@@ -382,11 +419,31 @@ def replay(trace, as_json, events, full, original):
                              f"{tr.get('schedule_index')}, {found}{len(tr['schedule'])} steps)")
             if r.outcome == "failure":
                 extra.append(f"reproduced: same failure at step {r.failure.step}")
-            click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
-                                          extra_lines=extra, full=full), nl=False)
+            if r.recording is not None:
+                from .report.vmstat import delta_line
+                extra.append(delta_line(r.recording.vmstat_delta(), r.scenario.era))
+            if mail:
+                from .report.mail import mail_head, mail_text
+                mhead = mail_head(r.scenario.slug, r.trace.get("label") or r.variant,
+                                  era=r.scenario.era, settings=r.settings, strategy=sdesc,
+                                  seed=tr.get("seed"), schedule_index=tr.get("schedule_index"),
+                                  shown=r.shown, actors=r.scenario.actors)
+                extra.append(f"replay: foliolab replay {trace}")
+                click.echo(mail_text(r.recording, head=mhead, failure=r.failure,
+                                     tail=extra), nl=False)
+            else:
+                from .provenance import tool_text
+                extra.append(tool_text())
+                click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
+                                              extra_lines=extra, full=full), nl=False)
             if events:
                 click.echo("")
                 click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
+            if procs:
+                from .explore.run import replay_schedule
+                click.echo("")
+                k, res = replay_schedule(r.scenario, r.patches, r.settings, r.schedule)
+                _print_procs(k, res, procs)
     if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
@@ -512,7 +569,9 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
 
 
 def _table_json(fam, columns, rows):
-    return {"family": fam.name, "columns": [c[0] for c in columns],
+    from .provenance import provenance
+    return {"family": fam.name, "provenance": provenance(None, getattr(fam, "era", None)),
+            "columns": [c[0] for c in columns],
             "cells": [v.to_json() for _, row in rows for v in row.values()]}
 
 
@@ -600,7 +659,8 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         click.echo(json.dumps(d, indent=1))
     else:
         click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                 trace_dir=trace_dir, interrupted=interrupted), nl=False)
+                                 trace_dir=trace_dir, interrupted=interrupted,
+                                 era=getattr(fam, "era", None)), nl=False)
     if interrupted:
         return EXIT_INTERRUPTED
     return _table_status(ok, [v for _, row in rows for v in row.values()])
@@ -642,7 +702,8 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         tables.append((fam, columns, rows))
         if not as_json:
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                     trace_dir=trace_dir, interrupted=interrupted))
+                                     trace_dir=trace_dir, interrupted=interrupted,
+                                     era=getattr(fam, "era", None)))
         if interrupted:
             break
     secs = time.perf_counter() - t0

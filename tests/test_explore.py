@@ -577,7 +577,7 @@ def test_interleaving_table_shows_functions_state_and_the_failure():
                               extra_lines=[r.shrunk.line(), "replay: foliolab replay x.json"])
     lines = text.splitlines()
     assert lines[0].startswith("lost-update  variant racy  strategy random seed 4  schedule ")
-    assert "2 CPUs PREEMPT_FULL  sc" in lines[0]
+    assert "2 CPUs CONFIG_PREEMPT  SC" in lines[0]
     assert lines[1].split() == ["step", "CPU0", "A", "CPU1", "B", "counter"]
     assert "counter_inc: load counter = 0" in text
     assert "counter_inc: store counter = 1" in text
@@ -612,7 +612,7 @@ def test_store_buffer_pseudo_tasks_get_a_column_only_when_they_step():
     stepped = {r.recording.tasks[s.tid].name for s in r.recording.steps}
     for name in ("sb/0", "sb/1"):
         assert (name in text.splitlines()[1]) == (name in stepped)
-    assert "tso" in text.splitlines()[0]
+    assert "x86-TSO" in text.splitlines()[0]
 
 
 def test_events_render_ftrace_style():

@@ -177,7 +177,8 @@ class Recording:
     (:class:`TaskInfo` by task id), ``events`` (the model's tracepoints, when
     asked for) and ``settings``."""
 
-    __slots__ = ("steps", "watch0", "tasks", "events", "settings", "failure")
+    __slots__ = ("steps", "watch0", "tasks", "events", "settings", "failure",
+                 "vmstat0", "vmstat")
 
     def __init__(self, settings):
         self.steps = []
@@ -186,11 +187,19 @@ class Recording:
         self.events = None
         self.settings = settings
         self.failure = None
+        self.vmstat0 = {}           # the model's vmstat counters before the first step
+        self.vmstat = {}            # ... and at the end of the run
+
+    def vmstat_delta(self):
+        """{counter: change over the run} for the counters that moved."""
+        return {n: v - self.vmstat0.get(n, 0) for n, v in self.vmstat.items()
+                if v != self.vmstat0.get(n, 0)}
 
     def to_json(self):
         return {
             "tasks": [t.to_json() for t in self.tasks],
             "watch0": self.watch0,
+            "vmstat_delta": self.vmstat_delta(),
             "steps": [{"step": r.step, "task": r.tid, "label": r.label,
                        "chain": r.chain, "watch": r.watch} for r in self.steps],
             "events": None if self.events is None else [
@@ -339,6 +348,7 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
 
         m.on_step = on_step
         rec.watch0 = watch(k)
+        rec.vmstat0 = dict(getattr(k, "vmstat", None) or {})
         k.recording = rec
     try:
         with watching(m):
@@ -353,6 +363,7 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         rec.tasks = [TaskInfo(t) for t in m.tasks]
         rec.events = k.trace_events if events else None
         rec.failure = failure_info(k, res)
+        rec.vmstat = dict(getattr(k, "vmstat", None) or {})
     return k, res
 
 

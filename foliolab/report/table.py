@@ -5,7 +5,7 @@ paste into a mail.
 
 ::
 
-    lost-update  variant racy  strategy pct(d=2) seed 1  schedule 4  2 CPUs PREEMPT_FULL  sc
+    lost-update  variant racy  strategy pct(d=2) seed 1  schedule 4  2 CPUs CONFIG_PREEMPT  SC
     step  CPU0 A                       CPU1 B                       counter
        1  counter_inc: load counter = 0                                   0
        2                               counter_inc: load counter = 0      0
@@ -62,16 +62,44 @@ def _wrap(text, width):
     return out
 
 
-def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None):
+def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None,
+                era=None):
+    """The table's first line: what ran, how it was found, and what it
+    models (the kernel era when the scenario has one, the preemption model
+    by its Kconfig name, the memory model)."""
+    from ..provenance import MEMORY_MODEL_NAMES, kconfig_preempt
     sched = ""
     if schedule_index is not None:
         sched = f"  schedule {schedule_index}"
         if shown == "shrunk":
             sched += " (shrunk)"
+    kernel = ""
+    if era:
+        from ..patches.eras import get_era
+        kernel = f"  Linux {get_era(era).kernel}"
+    mm = settings.get("memory_model", "sc")
     return (f"{scenario}  variant {variant or 'custom'}  strategy {strategy} seed {seed}"
-            f"{sched}  {settings.get('ncpus', '?')} CPUs "
-            f"PREEMPT_{str(settings.get('preempt', '?')).upper()}  "
-            f"{settings.get('memory_model', 'sc')}")
+            f"{sched}{kernel}  {settings.get('ncpus', '?')} CPUs "
+            f"{kconfig_preempt(settings.get('preempt', '?'))}  "
+            f"{MEMORY_MODEL_NAMES.get(mm, mm)}")
+
+
+def next_occurrence(ids, lo, hi):
+    """{j: the next index after j in lo..hi-1 with the same id, or None}."""
+    nxt = {}
+    pos_of = {}
+    for j in range(hi - 1, lo - 1, -1):
+        nxt[j] = pos_of.get(ids[j])
+        pos_of[ids[j]] = j
+    return nxt
+
+
+def repeats(ids, i, p, hi):
+    """How many times the block ids[i:i+p] repeats in a row from i."""
+    j = i + p
+    while j < hi and ids[j] == ids[j - p]:
+        j += 1
+    return (j - i) // p
 
 
 def _elide(ids, lo, hi, out):
@@ -79,21 +107,14 @@ def _elide(ids, lo, hi, out):
     runs to hide (``("skip", hidden, repetitions, period)``): a block of
     ``p`` rows repeated ``r >= 3`` times shows its first and last copies
     (themselves elided the same way) and hides the ``r - 2`` in between."""
-    nxt = {}
-    pos_of = {}
-    for j in range(hi - 1, lo - 1, -1):      # next occurrence of each row's signature
-        nxt[j] = pos_of.get(ids[j])
-        pos_of[ids[j]] = j
+    nxt = next_occurrence(ids, lo, hi)
     i = lo
     while i < hi:
         best_p, best_region = 0, 0
         q = nxt[i]
         while q is not None and q - i <= MAX_PERIOD and 3 * (q - i) <= hi - i:
             p = q - i
-            j = q
-            while j < hi and ids[j] == ids[j - p]:
-                j += 1
-            region = (j - i) // p * p
+            region = repeats(ids, i, p, hi) * p
             if region >= 3 * p and region - 2 * p >= MIN_ELIDED and region > best_region:
                 best_p, best_region = p, region
                 if i + region + p > hi:
