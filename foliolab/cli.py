@@ -301,6 +301,15 @@ def _print_proc_at_failure(ex, sc, patches, procs):
     _print_procs(k, res, procs)
 
 
+def _kernel(scenario):
+    """The kernel version a scenario's era models ("v5.12"), or None."""
+    era = getattr(scenario, "era", None)
+    if not era:
+        return None
+    from .patches.eras import get_era
+    return get_era(era).kernel
+
+
 def _print_procs(k, res, procs):
     from .report.proc import PROC_FILES
     for name in procs:
@@ -337,7 +346,9 @@ def _print_exploration(ex, full, events, mail=False):
                                           extra_lines=extra, full=full), nl=False)
         if events:
             click.echo("")
-            click.echo(ftrace_text(ex.recording.events, ex.recording.tasks), nl=False)
+            click.echo(ftrace_text(ex.recording.events, ex.recording.tasks,
+                                   kernel=_kernel(ex.scenario),
+                                   ncpus=ex.settings.get("ncpus")), nl=False)
         click.echo("")
     elif ex.outcome == "failure" and ex.trace_path:
         click.echo(f"trace: {ex.trace_path}")
@@ -438,7 +449,9 @@ def replay(trace, as_json, events, full, original, mail, procs):
                                               extra_lines=extra, full=full), nl=False)
             if events:
                 click.echo("")
-                click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
+                click.echo(ftrace_text(r.recording.events, r.recording.tasks,
+                                       kernel=_kernel(r.scenario),
+                                       ncpus=r.settings.get("ncpus")), nl=False)
             if procs:
                 from .explore.run import replay_schedule
                 click.echo("")

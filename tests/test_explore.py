@@ -621,7 +621,7 @@ def test_events_render_ftrace_style():
     assert ev and ev[0][3] == "toy:counter_store"
     text = ftrace_text(ev, r.recording.tasks)
     line = [ln for ln in text.splitlines() if not ln.startswith("#")][0]
-    assert "toy:counter_store: value=1" in line
+    assert ": counter_store: value=1" in line and "toy:" not in line
     assert line.split()[0] in ("A-100", "B-101")
     assert "[000]" in line or "[001]" in line
 
