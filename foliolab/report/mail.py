@@ -20,7 +20,9 @@ watched state, nothing is written per scenario):
 * a step whose label names a watched object (``F``, ``F'``) or a shared word
   a store buffer held, or another CPU's per-CPU data (``cpu1 ...`` on
   CPU0): that is how CPUs talk to each other;
-* the store-buffer steps (a store becoming visible, under TSO);
+* the store-buffer steps (a store becoming visible, under TSO), and the
+  steps that buffered a store or loaded a stale value (shown under the
+  step with ``>``: the value read and what the buffer held);
 * a step of a function whose own shown steps are nested in it (the
   ``migrate_pages: 0 migrated`` closing a pass), so that loops keep their
   shape;
@@ -111,7 +113,7 @@ def select_steps(recording, failure=None):
         text = _strip_fn(r.label, r.function)
         changed = r.watch != prev
         prev = r.watch
-        if changed:
+        if changed or getattr(r, "notes", ()):
             keep.append(i)
             continue
         if t is not None and t.is_sb:
@@ -147,22 +149,34 @@ def select_steps(recording, failure=None):
 
 def _fold(ids, lo, hi):
     """Nodes for ids[lo:hi]: an index, or ``("rep", count, nodes)`` for a
-    block repeated ``count >= 2`` times in a row (the largest run first)."""
+    block repeated ``count >= 2`` times in a row.  At each row the run that
+    covers the most rows is taken, unless one starting a little later (within
+    its period) covers more: the loop is then cut at its own boundaries."""
     nxt = next_occurrence(ids, lo, hi)
+    memo = {}
+
+    def best(i):
+        if i not in memo:
+            best_p, best_n = 0, 0
+            q = nxt.get(i)
+            while q is not None and q - i <= MAX_PERIOD and 2 * (q - i) <= hi - i:
+                p = q - i
+                n = repeats(ids, i, p, hi)
+                if n >= 2 and n * p > best_n * best_p:
+                    best_p, best_n = p, n
+                q = nxt[q]
+            memo[i] = (best_p, best_n)
+        return memo[i]
+
     out = []
     i = lo
     while i < hi:
-        best_p, best_n = 0, 0
-        q = nxt[i]
-        while q is not None and q - i <= MAX_PERIOD and 2 * (q - i) <= hi - i:
-            p = q - i
-            n = repeats(ids, i, p, hi)
-            if n >= 2 and n * p > best_n * best_p:
-                best_p, best_n = p, n
-            q = nxt[q]
-        if best_p:
-            out.append(("rep", best_n, _fold(ids, i, i + best_p)))
-            i += best_p * best_n
+        p, n = best(i)
+        if p and any(best(j)[0] * best(j)[1] > p * n for j in range(i + 1, min(i + p, hi))):
+            p = 0                       # a better-aligned run starts soon
+        if p:
+            out.append(("rep", n, _fold(ids, i, i + p)))
+            i += p * n
         else:
             out.append(i)
             i += 1
@@ -200,7 +214,8 @@ def mail_body(recording, failure=None, width=WIDTH):
     texts = {i: _strip_fn(steps[i].label, steps[i].function) for i in idx}
     shown_chain = _shown_chains(steps, idx)
     sig = {}
-    ids = [sig.setdefault((steps[i].tid, tuple(shown_chain[i]), texts[i]), len(sig))
+    ids = [sig.setdefault((steps[i].tid, tuple(shown_chain[i]), texts[i],
+                           getattr(steps[i], "notes", ())), len(sig))
            for i in idx]
     tree = _fold(ids, 0, len(idx))
     lines = []
@@ -247,6 +262,8 @@ def mail_body(recording, failure=None, width=WIDTH):
             frames = chain[:-1]         # the label names its function itself
         enter(col, r.tid, frames)
         put(col, len(frames), texts[i])
+        for note in getattr(r, "notes", ()):
+            put(col, len(frames) + 1, f"> {note}")   # buffered store, stale load
 
     def enter(col, tid, frames):
         """Show the frames entered since the column last showed ``tid``."""

@@ -229,6 +229,9 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         if isinstance(it, int):
             r = steps[it]
             out.append(line(r.step, colpos[r.tid], cells[it], r.watch))
+            for note in getattr(r, "notes", ()):
+                # a buffered store or a stale load inside the step (TSO)
+                out.append(line("", colpos[r.tid], f"  > {note}", None))
         else:
             _, hidden, reps, p = it
             more = f" ({reps} x {p})" if p > 1 else ""
