@@ -118,6 +118,21 @@ def load_user_patches(paths):
     return [load_patch_file(p) for p in paths]
 
 
+def warn_stacking(label, patches):
+    """One line on stderr for every function a user's patch replaces that
+    an earlier patch of the same column already replaced: the column runs
+    the user's version only, which may not be what was meant."""
+    from .engine.kernel import stacked_replacements
+    for key, earlier, later in stacked_replacements(patches):
+        if not getattr(later, "source", None):
+            continue                    # the catalogue's own series stack on purpose
+        where = (f"{earlier.source}" if getattr(earlier, "source", None)
+                 else f"the variant's patch")
+        click.echo(f"foliolab: warning: {label}: patch {later.name} ({later.source}) replaces "
+                   f"{key}, which {where} {earlier.name} already replaced; only "
+                   f"{later.name}'s {key} runs", err=True)
+
+
 # ------------------------------------------------------------------ the group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="foliolab", prog_name="foliolab")
@@ -139,9 +154,11 @@ def list_cmd(as_json):
         for fam in fams.values():
             out.append({
                 "family": fam.name, "title": fam.title, "seed": fam.seed,
+                "thread": getattr(fam, "thread", None),
                 "era": _era_text(fam),
                 "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
-                              "summary": v.summary, "mutant": v.mutant}
+                              "summary": v.summary, "mutant": v.mutant,
+                              "sources": [_patch_source(p) for p in v.patches]}
                              for v in fam.variants.values()],
                 "scenarios": [{"slug": s.slug, "title": s.title, "actors": s.actors,
                                "property": s.prop,
@@ -154,7 +171,9 @@ def list_cmd(as_json):
     if not fams:
         click.echo("no scenario families")
     for fam in fams.values():
-        click.echo(f"family {fam.name}  (seed {fam.seed}): {fam.title}")
+        click.echo(f"family {fam.name}: {fam.title}")
+        thread = getattr(fam, "thread", None)
+        click.echo(f"  seed thread: {thread or 'not recorded'} [{fam.seed}]")
         click.echo(f"  era: {_era_text(fam) or 'none (the plain model, model names)'}")
         click.echo("  variants:")
         w = max((len(v) for v in fam.variants), default=0)
@@ -162,6 +181,14 @@ def list_cmd(as_json):
             pl = ", ".join(patch_name(p) for p in v.patches) or "baseline, no patches"
             summ = f"  -- {v.summary}" if v.summary else ""
             click.echo(f"    {v.name.ljust(w)}  [{pl}]{summ}")
+            for p in v.patches:
+                src = _patch_source(p)
+                if src is None:
+                    continue
+                click.echo(f"    {''.ljust(w)}    {src['name']}: \"{src['title']}\""
+                           + (f" ({src['commit']})" if src["commit"] else ""))
+                click.echo(f"    {''.ljust(w)}      author: {src['author'] or 'not recorded'}; "
+                           f"link: {src['link'] or 'not recorded'}")
         click.echo("  scenarios:")
         for s in fam.scenarios:
             click.echo(f"    {s.slug}: {s.title}")
@@ -173,6 +200,18 @@ def list_cmd(as_json):
             click.echo(f"        expected: {exp}")
         click.echo("")
     return EXIT_OK
+
+
+def _patch_source(name):
+    """Title, commit, author and lore link of a catalogue patch (what the
+    Patch object carries; None for names that are not patches)."""
+    from .patches import get_patch
+    try:
+        p = get_patch(name) if isinstance(name, str) else name
+    except Exception:
+        return None
+    return {"name": p.name, "title": p.title, "commit": p.commit,
+            "author": getattr(p, "author", None), "link": p.link}
 
 
 def _era_text(fam):
@@ -248,6 +287,8 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     v = find_variant(fam, variant_name) if variant_name is not None else default_variant(fam)
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
+    from .explore.registry import variant_label
+    warn_stacking(variant_label(v.name, patches), patches)
     overrides = parse_settings(sc, sets)
     max_steps = sc.settings(overrides)["max_steps"]
     if depth > max_steps:
@@ -341,7 +382,8 @@ def _print_exploration(ex, full, events, mail=False):
             from .provenance import tool_text
             head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
                                ex.settings, ex.shown, era=ex.scenario.era)
-            extra.append(tool_text())
+            from .report.table import legend_lines
+            extra += [tool_text()] + legend_lines(getattr(ex.scenario, "legend", None))
             click.echo(interleaving_table(ex.recording, header=head, failure=failure,
                                           extra_lines=extra, full=full), nl=False)
         if events:
@@ -444,7 +486,8 @@ def replay(trace, as_json, events, full, original, mail, procs):
                                      tail=extra), nl=False)
             else:
                 from .provenance import tool_text
-                extra.append(tool_text())
+                from .report.table import legend_lines
+                extra += [tool_text()] + legend_lines(getattr(r.scenario, "legend", None))
                 click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
                                               extra_lines=extra, full=full), nl=False)
             if events:
@@ -655,6 +698,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         bases = chosen if variants else [default_variant(fam)]
         for v in bases:
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
+            warn_stacking(columns[-1][0], columns[-1][2])
     _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,

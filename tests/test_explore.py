@@ -326,10 +326,10 @@ def test_user_patch_file_digest_is_checked(tmp_path):
     r = explore(sc("lost-update"), "racy", RACY + [user], "pct", 50, 0,
                 trace_dir=str(tmp_path), progress=False)
     assert r.outcome == "failure"
-    assert r.label == "racy+my_fix"
-    assert r.trace_path.endswith("lost-update.racy+my_fix.pct.0.json")
+    assert r.label == "racy+my-fix"
+    assert r.trace_path.endswith("lost-update.racy+my-fix.pct.0.json")
     tr = load_trace(r.trace_path)
-    assert tr["variant"] == "racy" and tr["label"] == "racy+my_fix"
+    assert tr["variant"] == "racy" and tr["label"] == "racy+my-fix"
     assert tr["patches"] == [{"name": "my-fix", "file": str(pf), "sha256": user.digest}]
     assert replay(r.trace_path).outcome == "failure"
     pf.write_text(pf.read_text() + "# changed\n")

@@ -46,6 +46,11 @@ def test_table_trace_and_json_state_what_was_modelled(tmp_path, monkeypatch):
     delta = next(ln for ln in lines if ln.strip().startswith("vmstat delta:"))
     # v5.12 has no cma_alloc_fail line in /proc/vmstat (v5.13): named, not shown
     assert "pgmigrate_fail +" in delta and "(not in v5.12: cma_alloc_fail)" in delta
+    # the legend explains the elision marks and every state column shown
+    legend = next(ln for ln in lines if ln.strip().startswith("state: "))
+    for key in ("F: ref", "lru", "where", "activate@1", "add@0,activate@1", "F'"):
+        assert key in legend
+    assert any(ln.strip().startswith("legend: ") for ln in lines)
     trace = next(tmp_path.glob("traces/*.json"))
     tr = json.loads(trace.read_text())
     _prov_ok(tr["provenance"])
@@ -116,3 +121,23 @@ def test_failure_messages_quote_the_figures_the_table_shows():
             hits = sum(1 for r in ex.recording.steps if _REFCOUNT.search(r.label)
                        and "F refcount" in r.label)
             assert int(n.group(1)) <= hits
+
+
+def test_list_names_threads_authors_and_links():
+    rc, out, err = _cli("list")
+    assert rc == 0, err
+    fam = out.split("family lru_cache:")[1].split("\nfamily ")[0]
+    assert ('seed thread: Minchan Kim, "[RFC 1/2] mm: disable LRU pagevec during the '
+            'migration temporarily"') in fam
+    assert "lore.kernel.org/linux-mm/20210310161429.399432-2-minchan@kernel.org" in fam
+    # every patch of every variant says who wrote it and where, or that it is not recorded
+    for ln in fam.splitlines():
+        if "author:" in ln:
+            assert "; link: " in ln
+    rc, out, err = _cli("list", "--json")
+    d = {f["family"]: f for f in json.loads(out)["families"]}["lru_cache"]
+    assert d["thread"].startswith("Minchan Kim")
+    v = {x["name"]: x for x in d["variants"]}
+    src = {s["name"]: s for s in v["nested-skip-v2"]["sources"]}
+    assert src["nested-skip-v2"]["author"] == "Minchan Kim"
+    assert src["lru-cache-disable"]["link"].startswith("https://lore.kernel.org/")

@@ -8,7 +8,7 @@ Schema ``foliolab-trace/1``::
       "foliolab": "0.1.0",                      # foliolab.__version__
       "scenario": "readd-after-drain", "family": "lru_cache",
       "variant": "v0",                          # null: patches given by hand
-      "label": "v0+my_fix",                     # variant + user patch files
+      "label": "v0+my-fix",                     # variant + user patches (by name)
       "patches": [{"name": "lru-cache-disable"},
                   {"name": "my-fix", "file": "my_fix.py", "sha256": "1f0c..."}],
       "settings": {"ncpus": 2, "preempt": "full", ...},   # complete

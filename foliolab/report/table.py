@@ -249,3 +249,14 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         if extra:
             out.append(pad + extra)
     return "\n".join(out) + "\n"
+
+
+def legend_lines(scenario_legend=None):
+    """What the table's marks mean; ``scenario_legend``: its state columns."""
+    out = ["legend: '... N similar steps (R x P) ...' = R repetitions of a block of P "
+           "rows left out between its first and last copies; '> ' rows = what a step "
+           "did in memory under TSO (a buffered store, a stale load); sb/N = CPU N's "
+           "store buffer making its oldest store visible"]
+    if scenario_legend:
+        out.append("state: " + scenario_legend)
+    return out

@@ -611,6 +611,7 @@ FAMILY = Family(
     name="gup_longterm",
     title="long-term GUP pins vs per-CPU batches and CMA",
     seed="002_2800e9cf7535cce6.txt",
+    thread='yangge, "[PATCH V4] mm/gup: Clear the LRU flag of a page before adding to LRU batch" (linux-mm, Jul 2024), review by Hugh Dickins',
     variants=VARIANTS,
     era="v6.10",
     scenarios=[VmStartActivate(), VmStartActivate2(), VmStartRequeue(), MlockBatchPin(),

@@ -200,6 +200,11 @@ def check_no_stranded_failure(k, key="cma"):
 class LruCacheScenario(Scenario):
     family = "lru_cache"
     footprints = True       # checked step by step in tests/test_footprints.py
+    legend = ("F: ref = F's reference count; lru = PG_lru set (y) or clear (n); "
+              "where = the LRU list F is on (inactive_file, active_file), or the "
+              "per-CPU batches holding it: activate@1 = cpu1's activate batch, "
+              "add@0,activate@1 = cpu0's add batch and cpu1's activate batch; "
+              "- = isolated (on no list); F' = the page F is migrated to")
     defaults = {"ncpus": 2}
     # tasks on cpu0 and cpu1; the CMA area [0x400, 0x800)
     needs = {"ncpus": 2, "zone_pages": 2048}
@@ -563,6 +568,7 @@ FAMILY = Family(
     name="lru_cache",
     title="per-CPU LRU batches vs page migration (lru_cache_disable)",
     seed="000_b4021be49601adab.txt",
+    thread='Minchan Kim, "[RFC 1/2] mm: disable LRU pagevec during the migration temporarily" (linux-mm, Feb 2021), review by Michal Hocko',
     variants=VARIANTS,
     era="v5.12",
     scenarios=[ReaddAfterDrain(), AddAfterDrain(), NestedDisablers(), BusyCpu(),
