@@ -23,6 +23,7 @@ import pytest
 from foliolab.explore import explore
 from foliolab.explore.registry import find_family, variant_patches
 from foliolab.report.mail import WIDTH, _strip_fn, columns_of, mail_head, mail_text
+from foliolab.report.table import shown_notes
 from foliolab.scenarios.base import BUG, HANG
 
 FAMILY = find_family("lru_cache")
@@ -68,7 +69,7 @@ def _decisive(rec):
         if (r.watch != prev or t.is_sb
                 or any(int(c) != t.cpu for c in _OTHER_CPU.findall(text))):
             out.append((t.cpu, text))
-        out += [(t.cpu, f"> {n}") for n in r.notes]   # buffered stores, stale loads
+        out += [(t.cpu, f"> {n}") for n in shown_notes(rec).get(r.step, ())]
         prev = r.watch
     return out
 

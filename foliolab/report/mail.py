@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from .table import _wrap, next_occurrence, repeats
+from .table import _wrap, next_occurrence, repeats, shown_notes
 
 WIDTH = 72
 GAP = 2
@@ -107,13 +107,14 @@ def select_steps(recording, failure=None):
     mention = (re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")(?![\w(])")
                if names else None)
     keep = []
+    notes = shown_notes(recording)
     prev = recording.watch0 or {}
     for i, r in enumerate(steps):
         t = tasks.get(r.tid)
         text = _strip_fn(r.label, r.function)
         changed = r.watch != prev
         prev = r.watch
-        if changed or getattr(r, "notes", ()):
+        if changed or r.step in notes:
             keep.append(i)
             continue
         if t is not None and t.is_sb:
@@ -212,10 +213,11 @@ def mail_body(recording, failure=None, width=WIDTH):
         return ["(no steps)"]
     idx = select_steps(recording, failure)
     texts = {i: _strip_fn(steps[i].label, steps[i].function) for i in idx}
+    notes = shown_notes(recording)
     shown_chain = _shown_chains(steps, idx)
     sig = {}
     ids = [sig.setdefault((steps[i].tid, tuple(shown_chain[i]), texts[i],
-                           getattr(steps[i], "notes", ())), len(sig))
+                           tuple(notes.get(steps[i].step, ()))), len(sig))
            for i in idx]
     tree = _fold(ids, 0, len(idx))
     lines = []
@@ -262,7 +264,7 @@ def mail_body(recording, failure=None, width=WIDTH):
             frames = chain[:-1]         # the label names its function itself
         enter(col, r.tid, frames)
         put(col, len(frames), texts[i])
-        for note in getattr(r, "notes", ()):
+        for note in notes.get(r.step, ()):
             put(col, len(frames) + 1, f"> {note}")   # buffered store, stale load
 
     def enter(col, tid, frames):
@@ -374,9 +376,12 @@ def mail_text(recording, *, head, failure=None, tail=(), width=WIDTH):
         out.append(f"no failure ({len(recording.steps)} steps)")
     for line in tail:
         if line:
-            # a path is never cut: the replay command must paste whole
-            out += textwrap.wrap(line, width=width, subsequent_indent="  ",
-                                 break_long_words=False, break_on_hyphens=False)
+            # a path is never cut: the replay command must paste whole; a
+            # counter keeps its figure on its line
+            line = line.replace(" +", "\xa0+").replace(" -", "\xa0-")
+            out += [x.replace("\xa0", " ") for x in textwrap.wrap(
+                line, width=width, subsequent_indent="  ", break_long_words=False,
+                break_on_hyphens=False)]
     return "\n".join(out) + "\n"
 
 

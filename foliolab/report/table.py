@@ -62,6 +62,24 @@ def _wrap(text, width):
     return out
 
 
+def shown_notes(recording):
+    """{step number: the memory notes worth a row}: every stale load, and a
+    buffered store only of a word some load read stale (the store the other
+    CPU missed); other buffered stores change nothing another CPU saw."""
+    stale = set()
+    for r in recording.steps:
+        for n in getattr(r, "notes", ()):
+            if n.startswith("load ") and "stale" in n:
+                stale.add(n.split()[1])
+    out = {}
+    for r in recording.steps:
+        keep = [n for n in getattr(r, "notes", ())
+                if n.startswith("load ") or (n.startswith("store ") and n.split()[1] in stale)]
+        if keep:
+            out[r.step] = keep
+    return out
+
+
 def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None,
                 era=None):
     """The table's first line: what ran, how it was found, and what it
@@ -212,6 +230,7 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
             rows.append("  ".join(parts).rstrip())
         return "\n".join(rows)
 
+    notes = shown_notes(recording)
     out = [header]
     hparts = ["step".rjust(nw)] + [h.ljust(w) for h, w in zip(heads, widths)]
     hparts += [k.rjust(w) for k, w in zip(wkeys, wwidths)]
@@ -229,7 +248,7 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         if isinstance(it, int):
             r = steps[it]
             out.append(line(r.step, colpos[r.tid], cells[it], r.watch))
-            for note in getattr(r, "notes", ()):
+            for note in notes.get(r.step, ()):
                 # a buffered store or a stale load inside the step (TSO)
                 out.append(line("", colpos[r.tid], f"  > {note}", None))
         else:
