@@ -118,6 +118,21 @@ def load_user_patches(paths):
     return [load_patch_file(p) for p in paths]
 
 
+def warn_stacking(label, patches):
+    """One line on stderr for every function a user's patch replaces that
+    an earlier patch of the same column already replaced: the column runs
+    the user's version only, which may not be what was meant."""
+    from .engine.kernel import stacked_replacements
+    for key, earlier, later in stacked_replacements(patches):
+        if not getattr(later, "source", None):
+            continue                    # the catalogue's own series stack on purpose
+        where = (f"{earlier.source}" if getattr(earlier, "source", None)
+                 else f"the variant's patch")
+        click.echo(f"foliolab: warning: {label}: patch {later.name} ({later.source}) replaces "
+                   f"{key}, which {where} {earlier.name} already replaced; only "
+                   f"{later.name}'s {key} runs", err=True)
+
+
 # ------------------------------------------------------------------ the group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="foliolab", prog_name="foliolab")
@@ -139,9 +154,11 @@ def list_cmd(as_json):
         for fam in fams.values():
             out.append({
                 "family": fam.name, "title": fam.title, "seed": fam.seed,
+                "thread": getattr(fam, "thread", None),
                 "era": _era_text(fam),
                 "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
-                              "summary": v.summary, "mutant": v.mutant}
+                              "summary": v.summary, "mutant": v.mutant,
+                              "sources": [_patch_source(p) for p in v.patches]}
                              for v in fam.variants.values()],
                 "scenarios": [{"slug": s.slug, "title": s.title, "actors": s.actors,
                                "property": s.prop,
@@ -154,7 +171,9 @@ def list_cmd(as_json):
     if not fams:
         click.echo("no scenario families")
     for fam in fams.values():
-        click.echo(f"family {fam.name}  (seed {fam.seed}): {fam.title}")
+        click.echo(f"family {fam.name}: {fam.title}")
+        thread = getattr(fam, "thread", None)
+        click.echo(f"  seed thread: {thread or 'not recorded'} [{fam.seed}]")
         click.echo(f"  era: {_era_text(fam) or 'none (the plain model, model names)'}")
         click.echo("  variants:")
         w = max((len(v) for v in fam.variants), default=0)
@@ -162,6 +181,14 @@ def list_cmd(as_json):
             pl = ", ".join(patch_name(p) for p in v.patches) or "baseline, no patches"
             summ = f"  -- {v.summary}" if v.summary else ""
             click.echo(f"    {v.name.ljust(w)}  [{pl}]{summ}")
+            for p in v.patches:
+                src = _patch_source(p)
+                if src is None:
+                    continue
+                click.echo(f"    {''.ljust(w)}    {src['name']}: \"{src['title']}\""
+                           + (f" ({src['commit']})" if src["commit"] else ""))
+                click.echo(f"    {''.ljust(w)}      author: {src['author'] or 'not recorded'}; "
+                           f"link: {src['link'] or 'not recorded'}")
         click.echo("  scenarios:")
         for s in fam.scenarios:
             click.echo(f"    {s.slug}: {s.title}")
@@ -173,6 +200,18 @@ def list_cmd(as_json):
             click.echo(f"        expected: {exp}")
         click.echo("")
     return EXIT_OK
+
+
+def _patch_source(name):
+    """Title, commit, author and lore link of a catalogue patch (what the
+    Patch object carries; None for names that are not patches)."""
+    from .patches import get_patch
+    try:
+        p = get_patch(name) if isinstance(name, str) else name
+    except Exception:
+        return None
+    return {"name": p.name, "title": p.title, "commit": p.commit,
+            "author": getattr(p, "author", None), "link": p.link}
 
 
 def _era_text(fam):
@@ -225,15 +264,19 @@ def _expect_text(e):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--events", is_flag=True, help="Print the run's tracepoints, ftrace style.")
+@click.option("--mail", is_flag=True,
+              help="The failure as a commit message draws it: one column per CPU, "
+                   "72 columns, only the steps that matter.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--watchdog", type=click.FloatRange(min=0, max=86400), default=WATCHDOG_SECONDS,
               show_default=True, metavar="SECONDS",
               help="Stop a step that runs this long without yielding (soft lockup); 0: off.")
-@click.option("--proc", "procs", multiple=True, type=click.Choice(["buddyinfo", "pagetypeinfo"]),
+@click.option("--proc", "procs", multiple=True,
+              type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the failing step.")
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
-            patch_files, trace_dir, count, no_shrink, as_json, full, events, no_progress,
-            watchdog, procs):
+            patch_files, trace_dir, count, no_shrink, as_json, full, events, mail,
+            no_progress, watchdog, procs):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -244,6 +287,8 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     v = find_variant(fam, variant_name) if variant_name is not None else default_variant(fam)
     user = load_user_patches(patch_files)
     patches = variant_patches(v) + user
+    from .explore.registry import variant_label
+    warn_stacking(variant_label(v.name, patches), patches)
     overrides = parse_settings(sc, sets)
     max_steps = sc.settings(overrides)["max_steps"]
     if depth > max_steps:
@@ -257,14 +302,18 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
                      _progress_wanted(no_progress, as_json), family=fam.name,
                      depth=depth, preemptions=preemptions,
                      mode="count" if count else "first", shrink=not no_shrink,
-                     record=not as_json or events, events=events, watchdog=watchdog)
+                     record=True, events=events, watchdog=watchdog)
     if as_json:
+        from .provenance import provenance
         d = ex.to_json()
+        d["provenance"] = provenance(ex.settings, sc.era)
+        if ex.recording is not None:
+            d["vmstat_delta"] = ex.recording.vmstat_delta()
         if events and ex.recording is not None and ex.recording.events is not None:
             d["events"] = ex.recording.to_json()["events"]
         click.echo(json.dumps(d, indent=1))
     else:
-        _print_exploration(ex, full, events)
+        _print_exploration(ex, full, events, mail)
         if procs and ex.outcome == "failure":
             _print_proc_at_failure(ex, sc, patches, procs)
     if ex.interrupted:
@@ -290,13 +339,27 @@ def _print_proc_at_failure(ex, sc, patches, procs):
     from .report.proc import PROC_FILES
     schedule = ex.shrunk.schedule if ex.shown == "shrunk" and ex.shrunk else ex.schedule
     k, res = replay_schedule(sc, patches, ex.settings, schedule)
+    _print_procs(k, res, procs)
+
+
+def _kernel(scenario):
+    """The kernel version a scenario's era models ("v5.12"), or None."""
+    era = getattr(scenario, "era", None)
+    if not era:
+        return None
+    from .patches.eras import get_era
+    return get_era(era).kernel
+
+
+def _print_procs(k, res, procs):
+    from .report.proc import PROC_FILES
     for name in procs:
         click.echo(f"/proc/{name} at step {res.steps}:")
         click.echo(PROC_FILES[name](k), nl=False)
         click.echo("")
 
 
-def _print_exploration(ex, full, events):
+def _print_exploration(ex, full, events, mail=False):
     from .report import ftrace_text, header_line, interleaving_table
     if ex.outcome == "failure" and ex.recording is not None:
         idx = ex.schedule_index
@@ -305,14 +368,29 @@ def _print_exploration(ex, full, events):
             extra.append(ex.shrunk.line())
         if ex.trace_path:
             extra.append(f"replay: foliolab replay {ex.trace_path}")
-        head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
-                           ex.settings, ex.shown)
         failure = ex.recording.failure or ex.failure
-        click.echo(interleaving_table(ex.recording, header=head, failure=failure,
-                                      extra_lines=extra, full=full), nl=False)
+        from .report.vmstat import delta_line
+        extra.insert(0, delta_line(ex.recording.vmstat_delta(), ex.scenario.era))
+        if mail:
+            from .report.mail import mail_head, mail_text
+            head = mail_head(ex.scenario.slug, ex.label, era=ex.scenario.era,
+                             settings=ex.settings, strategy=ex.strategy, seed=ex.seed,
+                             schedule_index=idx, shown=ex.shown, actors=ex.scenario.actors)
+            click.echo(mail_text(ex.recording, head=head, failure=failure, tail=extra),
+                       nl=False)
+        else:
+            from .provenance import tool_text
+            head = header_line(ex.scenario.slug, ex.label, ex.strategy, ex.seed, idx,
+                               ex.settings, ex.shown, era=ex.scenario.era)
+            from .report.table import legend_lines
+            extra += [tool_text()] + legend_lines(getattr(ex.scenario, "legend", None))
+            click.echo(interleaving_table(ex.recording, header=head, failure=failure,
+                                          extra_lines=extra, full=full), nl=False)
         if events:
             click.echo("")
-            click.echo(ftrace_text(ex.recording.events, ex.recording.tasks), nl=False)
+            click.echo(ftrace_text(ex.recording.events, ex.recording.tasks,
+                                   kernel=_kernel(ex.scenario),
+                                   ncpus=ex.settings.get("ncpus")), nl=False)
         click.echo("")
     elif ex.outcome == "failure" and ex.trace_path:
         click.echo(f"trace: {ex.trace_path}")
@@ -325,7 +403,8 @@ def _print_exploration(ex, full, events):
             click.echo(f"shrunk: {' '.join(map(str, ex.shrunk.schedule))}")
     if ex.outcome == "nondeterminism" and ex.trace_path:
         click.echo(f"trace of the failure that did not replay: {ex.trace_path}")
-    click.echo(ex.summary())
+    # with --mail stdout is the mail alone; the search's figures go to stderr
+    click.echo(ex.summary(), err=mail)
     if ex.interrupted:
         click.echo("interrupted: the results above cover the schedules explored so far")
 
@@ -338,19 +417,29 @@ def _print_exploration(ex, full, events):
 @click.option("--full", is_flag=True, help="Do not elide repetitive rows of the table.")
 @click.option("--original", is_flag=True,
               help="Show the schedule as found, not the shrunk one.")
-def replay(trace, as_json, events, full, original):
+@click.option("--mail", is_flag=True,
+              help="The run as a commit message draws it: one column per CPU, "
+                   "72 columns, only the steps that matter.")
+@click.option("--proc", "procs", multiple=True,
+              type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
+              help="Print /proc/FILE as it reads at the end of the replayed run.")
+def replay(trace, as_json, events, full, original, mail, procs):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
     from .explore.watchdog import watchdog
     t0 = time.perf_counter()
     with watchdog(WATCHDOG_SECONDS):
-        r = run_replay(trace, record=not as_json or events, events=events, original=original)
+        r = run_replay(trace, record=True, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
     if as_json:
+        from .provenance import provenance
         d = r.to_json()
         d["seconds"] = round(secs, 6)
+        d["provenance"] = provenance(r.settings, r.scenario.era if r.scenario else None)
+        if r.recording is not None:
+            d["vmstat_delta"] = r.recording.vmstat_delta()
         if events and r.recording is not None:
             d["events"] = r.recording.to_json()["events"]
         click.echo(json.dumps(d, indent=1))
@@ -368,7 +457,8 @@ def replay(trace, as_json, events, full, original):
             elif "preemptions" in strat:
                 sdesc += f"(k={strat['preemptions']})"
             head = header_line(r.scenario.slug, r.trace.get("label") or r.variant, sdesc, tr.get("seed"),
-                               tr.get("schedule_index"), r.settings, r.shown)
+                               tr.get("schedule_index"), r.settings, r.shown,
+                               era=r.scenario.era)
             extra = []
             sh = tr.get("shrunk")
             if sh and r.shown == "shrunk":
@@ -382,11 +472,34 @@ def replay(trace, as_json, events, full, original):
                              f"{tr.get('schedule_index')}, {found}{len(tr['schedule'])} steps)")
             if r.outcome == "failure":
                 extra.append(f"reproduced: same failure at step {r.failure.step}")
-            click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
-                                          extra_lines=extra, full=full), nl=False)
+            if r.recording is not None:
+                from .report.vmstat import delta_line
+                extra.append(delta_line(r.recording.vmstat_delta(), r.scenario.era))
+            if mail:
+                from .report.mail import mail_head, mail_text
+                mhead = mail_head(r.scenario.slug, r.trace.get("label") or r.variant,
+                                  era=r.scenario.era, settings=r.settings, strategy=sdesc,
+                                  seed=tr.get("seed"), schedule_index=tr.get("schedule_index"),
+                                  shown=r.shown, actors=r.scenario.actors)
+                extra.append(f"replay: foliolab replay {trace}")
+                click.echo(mail_text(r.recording, head=mhead, failure=r.failure,
+                                     tail=extra), nl=False)
+            else:
+                from .provenance import tool_text
+                from .report.table import legend_lines
+                extra += [tool_text()] + legend_lines(getattr(r.scenario, "legend", None))
+                click.echo(interleaving_table(r.recording, header=head, failure=r.failure,
+                                              extra_lines=extra, full=full), nl=False)
             if events:
                 click.echo("")
-                click.echo(ftrace_text(r.recording.events, r.recording.tasks), nl=False)
+                click.echo(ftrace_text(r.recording.events, r.recording.tasks,
+                                       kernel=_kernel(r.scenario),
+                                       ncpus=r.settings.get("ncpus")), nl=False)
+            if procs:
+                from .explore.run import replay_schedule
+                click.echo("")
+                k, res = replay_schedule(r.scenario, r.patches, r.settings, r.schedule)
+                _print_procs(k, res, procs)
     if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
@@ -512,7 +625,9 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
 
 
 def _table_json(fam, columns, rows):
-    return {"family": fam.name, "columns": [c[0] for c in columns],
+    from .provenance import provenance
+    return {"family": fam.name, "provenance": provenance(None, getattr(fam, "era", None)),
+            "columns": [c[0] for c in columns],
             "cells": [v.to_json() for _, row in rows for v in row.values()]}
 
 
@@ -583,6 +698,7 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         bases = chosen if variants else [default_variant(fam)]
         for v in bases:
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
+            warn_stacking(columns[-1][0], columns[-1][2])
     _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
@@ -600,7 +716,8 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         click.echo(json.dumps(d, indent=1))
     else:
         click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                 trace_dir=trace_dir, interrupted=interrupted), nl=False)
+                                 trace_dir=trace_dir, interrupted=interrupted,
+                                 era=getattr(fam, "era", None)), nl=False)
     if interrupted:
         return EXIT_INTERRUPTED
     return _table_status(ok, [v for _, row in rows for v in row.values()])
@@ -642,7 +759,8 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         tables.append((fam, columns, rows))
         if not as_json:
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
-                                     trace_dir=trace_dir, interrupted=interrupted))
+                                     trace_dir=trace_dir, interrupted=interrupted,
+                                     era=getattr(fam, "era", None)))
         if interrupted:
             break
     secs = time.perf_counter() - t0

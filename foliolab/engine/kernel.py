@@ -41,8 +41,9 @@ class Patch:
     adds to the kernel (``init`` hooks)."""
 
     def __init__(self, name, *, title, summary, commit=None, date=None,
-                 version=None, link=None, requires=()):
+                 version=None, link=None, requires=(), author=None):
         self.name = name
+        self.author = author      # who posted it (None: not recorded)
         self.title = title
         self.summary = summary
         self.commit = commit
@@ -106,6 +107,20 @@ def build_table(patches):
                 raise PatchError(f"patch {p.name}: wraps {key}, which the kernel does not have")
             table[key] = _wrap(f, table[key])
     return table
+
+
+def stacked_replacements(patches):
+    """(function, earlier patch, later patch) for every function a patch
+    replaces after an earlier patch of the list replaced it: the later one
+    wins, and the earlier one's version of the function never runs."""
+    first = {}
+    out = []
+    for p in patches:
+        for key in p.replaced:
+            if key in first:
+                out.append((key, first[key], p))
+            first[key] = p
+    return out
 
 
 def table_provenance(patches):

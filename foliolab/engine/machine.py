@@ -210,6 +210,7 @@ class Machine:
         self.nr_live = 0               # non-daemon tasks not yet finished
         # observers (set by explore/ or report/): called after every step
         self.labels = None             # list of labels when recording
+        self.mem_notes = None          # when recording: what a step did in memory (TSO)
         self.on_step = None
         # systematic search: footprints of the current step, and the hook
         # that receives them: on_event(m, task, enabled, reads, writes, woke,

@@ -54,7 +54,22 @@ def READ_ONCE(var: Shared):
                         return sb[i][1]
     if r is not None:
         r.append(var.fpk)
+    if m.mem_notes is not None and m.tso:
+        _note_stale_load(m, var)
     return var.v
+
+
+def _note_stale_load(m, var):
+    """For the table: a load from memory while another CPU still buffers a
+    store to the same word -- the value read is stale."""
+    t = m.current
+    for c in m.cpus:
+        if t is not None and c.id == t.cpu:
+            continue
+        held = [v for x, v in c.sb if x is var]
+        if held:
+            m.mem_notes.append(f"load {var.name} = {var.v} from memory: stale, "
+                               f"cpu{c.id}'s store buffer holds {held[-1]}")
 
 
 def READ_REMOTE(var: Shared):
@@ -71,6 +86,9 @@ def WRITE_ONCE(var: Shared, value) -> None:
             w.append(c.sbkey)
             w.append(sb_entry_key(c.id, var.fpk))
         c.sb.append((var, value))
+        if m.mem_notes is not None:
+            m.mem_notes.append(f"store {var.name} = {value} buffered "
+                               f"(cpu{c.id}'s store buffer; memory holds {var.v})")
     else:
         if w is not None:
             w.append(var.fpk)

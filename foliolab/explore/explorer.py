@@ -440,7 +440,8 @@ def _report_failure(ex, first, scenario, patches, full, build, trace_dir,
         if ex.shown is None:
             ex.shown = "original"
     _write_trace(ex, first, scenario, full, trace_dir,
-                 ex.shrunk.to_json() if ex.shrunk else None)
+                 ex.shrunk.to_json() if ex.shrunk else None,
+                 ex.recording.vmstat_delta() if ex.recording is not None else None)
 
 
 def _replayed(first, scenario, patches, full, build, record=False, events=False):
@@ -468,13 +469,16 @@ def _confirm(ex, first, scenario, patches, full, build):
         ex.nondeterminism = str(e)
 
 
-def _write_trace(ex, first, scenario, full, trace_dir, shrunk):
+def _write_trace(ex, first, scenario, full, trace_dir, shrunk, vmstat_delta=None):
     idx, schedule, info, names = first
     ex.trace = make_trace(
         scenario=scenario, family=ex.family, variant=ex.variant, patches=ex.patches,
         settings=full, strategy=ex.strategy_params, seed=ex.seed,
         schedule_index=idx, failure=info, tasks=names, schedule=schedule,
         shrunk=shrunk, nondeterminism=ex.nondeterminism)
+    if vmstat_delta is not None:
+        # of the run the table shows (the shrunk one when there is one)
+        ex.trace["vmstat_delta"] = {"run": ex.shown, "delta": vmstat_delta}
     if trace_dir is not None:
         strat_name = ex.strategy_params.get("name", "x")
         path = os.path.join(trace_dir, trace_filename(

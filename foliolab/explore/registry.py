@@ -147,13 +147,12 @@ def patch_name(p):
 
 def variant_label(variant, patches=()):
     """How a run's kernel is named in reports: the variant's name, plus
-    ``+stem`` for every user patch file on top (``v0+my_fix``)."""
-    import pathlib
+    ``+name`` for every user patch on top, by the name its ``Patch`` gives
+    itself (``v0+my-fix``), not by its file's name."""
     label = variant or "custom"
     for p in patches:
-        src = getattr(p, "source", None)
-        if src:
-            label += "+" + pathlib.Path(src).stem
+        if getattr(p, "source", None):
+            label += "+" + p.name
     return label
 
 

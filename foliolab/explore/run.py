@@ -134,14 +134,16 @@ def _yield_site(t):
 class StepRecord:
     """What one step did, for the interleaving table."""
 
-    __slots__ = ("step", "tid", "label", "chain", "watch")
+    __slots__ = ("step", "tid", "label", "chain", "watch", "notes")
 
-    def __init__(self, step, tid, label, chain, watch):
+    def __init__(self, step, tid, label, chain, watch, notes=()):
         self.step = step
         self.tid = tid
         self.label = label
         self.chain = chain          # model function names, outermost first
         self.watch = watch          # {column: text}
+        self.notes = notes          # what the step did in memory (TSO): buffered
+                                    # stores, stale loads
 
     @property
     def function(self):
@@ -177,7 +179,8 @@ class Recording:
     (:class:`TaskInfo` by task id), ``events`` (the model's tracepoints, when
     asked for) and ``settings``."""
 
-    __slots__ = ("steps", "watch0", "tasks", "events", "settings", "failure")
+    __slots__ = ("steps", "watch0", "tasks", "events", "settings", "failure",
+                 "vmstat0", "vmstat")
 
     def __init__(self, settings):
         self.steps = []
@@ -186,13 +189,23 @@ class Recording:
         self.events = None
         self.settings = settings
         self.failure = None
+        self.vmstat0 = {}           # the model's vmstat counters before the first step
+        self.vmstat = {}            # ... and at the end of the run
+
+    def vmstat_delta(self):
+        """{counter: change over the run} for the counters that moved."""
+        return {n: v - self.vmstat0.get(n, 0) for n, v in self.vmstat.items()
+                if v != self.vmstat0.get(n, 0)}
 
     def to_json(self):
         return {
             "tasks": [t.to_json() for t in self.tasks],
             "watch0": self.watch0,
-            "steps": [{"step": r.step, "task": r.tid, "label": r.label,
-                       "chain": r.chain, "watch": r.watch} for r in self.steps],
+            "vmstat_delta": self.vmstat_delta(),
+            "steps": [dict({"step": r.step, "task": r.tid, "label": r.label,
+                            "chain": r.chain, "watch": r.watch},
+                           **({"memory": list(r.notes)} if r.notes else {}))
+                      for r in self.steps],
             "events": None if self.events is None else [
                 {"step": e[0], "cpu": e[1], "task": e[2], "event": e[3],
                  "fields": {kk: (vv if isinstance(vv, (int, float, str, bool)) or vv is None
@@ -335,10 +348,17 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
             if era is not None:         # the era's kernel names (patches/eras.py)
                 chain = era.chain(chain)
                 label = era.rename(label)
-            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k)))
+            notes = ()
+            if m.mem_notes:
+                notes = tuple(era.rename(n) for n in m.mem_notes) if era is not None \
+                    else tuple(m.mem_notes)
+                m.mem_notes.clear()
+            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k), notes))
 
         m.on_step = on_step
+        m.mem_notes = []
         rec.watch0 = watch(k)
+        rec.vmstat0 = dict(getattr(k, "vmstat", None) or {})
         k.recording = rec
     try:
         with watching(m):
@@ -353,6 +373,7 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
         rec.tasks = [TaskInfo(t) for t in m.tasks]
         rec.events = k.trace_events if events else None
         rec.failure = failure_info(k, res)
+        rec.vmstat = dict(getattr(k, "vmstat", None) or {})
     return k, res
 
 

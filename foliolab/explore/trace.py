@@ -8,7 +8,7 @@ Schema ``foliolab-trace/1``::
       "foliolab": "0.1.0",                      # foliolab.__version__
       "scenario": "readd-after-drain", "family": "lru_cache",
       "variant": "v0",                          # null: patches given by hand
-      "label": "v0+my_fix",                     # variant + user patch files
+      "label": "v0+my-fix",                     # variant + user patches (by name)
       "patches": [{"name": "lru-cache-disable"},
                   {"name": "my-fix", "file": "my_fix.py", "sha256": "1f0c..."}],
       "settings": {"ncpus": 2, "preempt": "full", ...},   # complete
@@ -22,7 +22,10 @@ Schema ``foliolab-trace/1``::
       "shrunk": null | {"schedule": [...], "steps": 24, "preemptions": 1,
                         "preemption_steps": [3], "failure": {...},
                         "tasks": [...]},
-      "nondeterminism": null | "what diverged"  # the failure did not replay
+      "nondeterminism": null | "what diverged", # the failure did not replay
+      "provenance": {"foliolab": "0.1.0", "model_hash": "0815e9f4de57",
+                     "era": "v5.12", "kernel": "v5.12", "ncpus": 2,
+                     "preempt_kconfig": "CONFIG_PREEMPT", "memory_model": "tso"}
     }
 
 ``sha256`` is the (16-hex-digit prefix of the) SHA-256 of the user's patch
@@ -39,6 +42,7 @@ import tempfile
 
 import foliolab
 
+from ..provenance import provenance
 from .run import InputError
 from .registry import (
     variant_label, LookupFailure, PatchError, find_scenario, find_variant, variant_patches,
@@ -93,6 +97,7 @@ def make_trace(*, scenario, family, variant, patches, settings, strategy,
         "schedule": list(schedule),
         "shrunk": shrunk,
         "nondeterminism": nondeterminism,
+        "provenance": provenance(settings, getattr(scenario, "era", None)),
     }
 
 
@@ -233,6 +238,10 @@ TRACE_SCHEMA = {
             },
         }]},
         "nondeterminism": {"type": ["string", "null"]},
+        # informative: the model hash, the kernel era, the machine in Kconfig terms
+        "provenance": {"type": "object"},
+        # the /proc/vmstat delta of the shown run (the shrunk one, if any)
+        "vmstat_delta": {"type": "object"},
     },
 }
 

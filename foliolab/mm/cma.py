@@ -196,7 +196,8 @@ def cma_alloc(k, c, count, align, no_warn=False):
             break
         k.trace("cma:cma_alloc_busy_retry", name=c.name, pfn=pfn, count=count, align=align)
         start = bitmap_no + mask + 1
-    k.trace("cma:cma_alloc_finish", name=c.name, pfn=pfn if page else -1, count=count,
+    # pfn: the last range tried (-1 when none was), as the kernel passes it
+    k.trace("cma:cma_alloc_finish", name=c.name, pfn=pfn, count=count,
             align=align, errorno=ret)
     if ret and not no_warn:
         k.printk.append(f"cma_alloc: {c.name}: alloc failed, req-size: {count} pages, "

@@ -713,9 +713,12 @@ def __rmqueue_fallback(k, zone, order, start_migratetype, alloc_flags):
     page = area.free_list[fallback_mt].first()
     k.fn.steal_suitable_fallback(zone, page, alloc_flags, start_migratetype, can_steal)
     if k.trace_events is not None:
+        # zone->lock is held: the block's type is stable (change_ownership)
         k.trace("kmem:mm_page_alloc_extfrag", pfn=page.pfn, alloc_order=order,
-                fallback_order=current_order, alloc_migratetype=start_migratetype,
-                fallback_migratetype=fallback_mt)
+                fallback_order=current_order, pageblock_order=zone.pageblock_order,
+                alloc_migratetype=start_migratetype, fallback_migratetype=fallback_mt,
+                fragmenting=int(current_order < zone.pageblock_order),
+                change_ownership=int(get_pageblock_migratetype(page) == start_migratetype))
     return True
 
 

@@ -41,8 +41,8 @@ from .page import (
     folio_clear_active, folio_clear_referenced, folio_get, folio_nr_pages,
     folio_put_testzero, folio_set_active, folio_set_lru,
     folio_set_referenced, folio_test_active, folio_test_clear_lru,
-    folio_test_large, folio_test_lru, folio_test_referenced,
-    folio_test_unevictable, PG_reclaim, _clear,
+    folio_mapped, folio_test_anon, folio_test_large, folio_test_lru, folio_test_referenced,
+    folio_test_swapbacked, folio_test_unevictable, PG_reclaim, _clear,
 )
 
 BATCHES = ("lru_add", "lru_deactivate_file", "lru_deactivate", "lru_lazyfree",
@@ -120,8 +120,10 @@ def lru_add(k, lruvec, folio):
     if folio_test_lru(folio):
         raise KernelBug(f"kernel BUG: VM_BUG_ON_FOLIO(folio_test_lru(folio)) in lru_add: {folio.label}")
     k.fn.lruvec_add_folio(lruvec, folio)
-    k.trace("pagemap:mm_lru_insertion", folio=folio.label, pfn=f"0x{folio.pfn:x}",
-            lru=k.fn.folio_lru_list(folio))
+    if k.trace_events is not None:
+        k.trace("pagemap:mm_lru_insertion", pfn=folio.pfn, lru=k.fn.folio_lru_list(folio),
+                mapped=folio_mapped(folio), anon=folio_test_anon(folio),
+                swapbacked=folio_test_swapbacked(folio))
 
 
 @kfunc
@@ -133,7 +135,7 @@ def lru_activate(k, lruvec, folio):
     folio_set_active(folio)
     k.fn.lruvec_add_folio(lruvec, folio)
     k.count_vm_event("pgactivate", folio_nr_pages(folio))
-    k.trace("pagemap:mm_lru_activate", folio=folio.label, pfn=f"0x{folio.pfn:x}")
+    k.trace("pagemap:mm_lru_activate", pfn=folio.pfn)
 
 
 @kfunc

@@ -33,7 +33,7 @@ from ..mm.page import folio_test_large
 from ..mm.swap import do_lru_add_drain_all, folio_batch_add
 
 PATCH = Patch(
-    "lru-cache-disable",
+    "lru-cache-disable", author='Minchan Kim',
     title="mm: disable LRU pagevec during the migration temporarily",
     commit="d479960e44f2", date="2021-05-05", version="v5.13",
     link="https://lore.kernel.org/linux-mm/20210310161429.399432-2-minchan@kernel.org/",

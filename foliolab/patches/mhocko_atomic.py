@@ -40,7 +40,7 @@ from .minchan_rfc import __alloc_contig_migrate_range as rfc_alloc_contig_migrat
 from .minchan_rfc import folio_batch_add_and_need_flush as rfc_folio_batch_add_and_need_flush
 
 PATCH = Patch(
-    "mhocko-atomic",
+    "mhocko-atomic", author='Michal Hocko',
     title="Re: [RFC 1/2] mm: disable LRU pagevec during the migration temporarily "
           "(review: a simple atomic counter)",
     date="2021-02-17",

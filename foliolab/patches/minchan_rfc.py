@@ -32,7 +32,7 @@ from ..mm.page import folio_test_large
 from ..mm.swap import folio_batch_add
 
 PATCH = Patch(
-    "minchan-rfc",
+    "minchan-rfc", author='Minchan Kim',
     title="[RFC 1/2] mm: disable LRU pagevec during the migration temporarily",
     date="2021-02-16",
     link="https://lore.kernel.org/linux-mm/20210216170348.1513483-1-minchan@kernel.org/",

@@ -23,13 +23,13 @@ from ..engine.sync import atomic_inc, atomic_inc_not_zero, atomic_inc_return
 V1 = Patch(
     "nested-skip-v1",
     title="mm: don't call lru draining in the nested lru_cache_disable (v1)",
-    date="2021-12-30", requires=("lru-cache-disable",),
+    date="2021-12-30", requires=("lru-cache-disable",), author="Minchan Kim",
     summary="atomic_inc_not_zero: a nested lru_cache_disable() skips the drain",
 )
 V2 = Patch(
     "nested-skip-v2",
     title="mm: don't call lru draining in the nested lru_cache_disable (v2)",
-    date="2022-01-21", requires=("lru-cache-disable",),
+    date="2022-01-21", requires=("lru-cache-disable",), author="Minchan Kim",
     summary="forced drain only when the count goes 0 -> 1",
 )
 PATCHES = (V1, V2)

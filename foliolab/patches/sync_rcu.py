@@ -23,7 +23,7 @@ from ..engine.sync import atomic_inc
 from ..mm.swap import do_lru_add_drain_all
 
 SYNC_RCU = Patch(
-    "sync-rcu",
+    "sync-rcu", author='Marcelo Tosatti',
     title="mm: lru_cache_disable: replace work queue synchronization with synchronize_rcu",
     commit="ff042f4a9b05", date="2022-03-22", version="v5.18", requires=("lru-cache-disable",),
     summary="atomic_inc + synchronize_rcu + drain only non-empty CPUs",

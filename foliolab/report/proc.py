@@ -139,4 +139,11 @@ def parse_pagetypeinfo(text):
     return res
 
 
-PROC_FILES = {"buddyinfo": buddyinfo, "pagetypeinfo": pagetypeinfo}
+def vmstat(k):
+    """/proc/vmstat: the event counters the model keeps (report/vmstat.py)."""
+    from .vmstat import proc_vmstat
+    era = getattr(k, "era", None)
+    return proc_vmstat(k.vmstat, getattr(era, "name", era))
+
+
+PROC_FILES = {"buddyinfo": buddyinfo, "pagetypeinfo": pagetypeinfo, "vmstat": vmstat}

@@ -5,7 +5,7 @@ paste into a mail.
 
 ::
 
-    lost-update  variant racy  strategy pct(d=2) seed 1  schedule 4  2 CPUs PREEMPT_FULL  sc
+    lost-update  variant racy  strategy pct(d=2) seed 1  schedule 4  2 CPUs CONFIG_PREEMPT  SC
     step  CPU0 A                       CPU1 B                       counter
        1  counter_inc: load counter = 0                                   0
        2                               counter_inc: load counter = 0      0
@@ -62,16 +62,62 @@ def _wrap(text, width):
     return out
 
 
-def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None):
+def shown_notes(recording):
+    """{step number: the memory notes worth a row}: every stale load, and a
+    buffered store only of a word some load read stale (the store the other
+    CPU missed); other buffered stores change nothing another CPU saw."""
+    stale = set()
+    for r in recording.steps:
+        for n in getattr(r, "notes", ()):
+            if n.startswith("load ") and "stale" in n:
+                stale.add(n.split()[1])
+    out = {}
+    for r in recording.steps:
+        keep = [n for n in getattr(r, "notes", ())
+                if n.startswith("load ") or (n.startswith("store ") and n.split()[1] in stale)]
+        if keep:
+            out[r.step] = keep
+    return out
+
+
+def header_line(scenario, variant, strategy, seed, schedule_index, settings, shown=None,
+                era=None):
+    """The table's first line: what ran, how it was found, and what it
+    models (the kernel era when the scenario has one, the preemption model
+    by its Kconfig name, the memory model)."""
+    from ..provenance import MEMORY_MODEL_NAMES, kconfig_preempt
     sched = ""
     if schedule_index is not None:
         sched = f"  schedule {schedule_index}"
         if shown == "shrunk":
             sched += " (shrunk)"
+    kernel = ""
+    if era:
+        from ..patches.eras import get_era
+        kernel = f"  Linux {get_era(era).kernel}"
+    mm = settings.get("memory_model", "sc")
     return (f"{scenario}  variant {variant or 'custom'}  strategy {strategy} seed {seed}"
-            f"{sched}  {settings.get('ncpus', '?')} CPUs "
-            f"PREEMPT_{str(settings.get('preempt', '?')).upper()}  "
-            f"{settings.get('memory_model', 'sc')}")
+            f"{sched}{kernel}  {settings.get('ncpus', '?')} CPUs "
+            f"{kconfig_preempt(settings.get('preempt', '?'))}  "
+            f"{MEMORY_MODEL_NAMES.get(mm, mm)}")
+
+
+def next_occurrence(ids, lo, hi):
+    """{j: the next index after j in lo..hi-1 with the same id, or None}."""
+    nxt = {}
+    pos_of = {}
+    for j in range(hi - 1, lo - 1, -1):
+        nxt[j] = pos_of.get(ids[j])
+        pos_of[ids[j]] = j
+    return nxt
+
+
+def repeats(ids, i, p, hi):
+    """How many times the block ids[i:i+p] repeats in a row from i."""
+    j = i + p
+    while j < hi and ids[j] == ids[j - p]:
+        j += 1
+    return (j - i) // p
 
 
 def _elide(ids, lo, hi, out):
@@ -79,21 +125,14 @@ def _elide(ids, lo, hi, out):
     runs to hide (``("skip", hidden, repetitions, period)``): a block of
     ``p`` rows repeated ``r >= 3`` times shows its first and last copies
     (themselves elided the same way) and hides the ``r - 2`` in between."""
-    nxt = {}
-    pos_of = {}
-    for j in range(hi - 1, lo - 1, -1):      # next occurrence of each row's signature
-        nxt[j] = pos_of.get(ids[j])
-        pos_of[ids[j]] = j
+    nxt = next_occurrence(ids, lo, hi)
     i = lo
     while i < hi:
         best_p, best_region = 0, 0
         q = nxt[i]
         while q is not None and q - i <= MAX_PERIOD and 3 * (q - i) <= hi - i:
             p = q - i
-            j = q
-            while j < hi and ids[j] == ids[j - p]:
-                j += 1
-            region = (j - i) // p * p
+            region = repeats(ids, i, p, hi) * p
             if region >= 3 * p and region - 2 * p >= MIN_ELIDED and region > best_region:
                 best_p, best_region = p, region
                 if i + region + p > hi:
@@ -191,6 +230,7 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
             rows.append("  ".join(parts).rstrip())
         return "\n".join(rows)
 
+    notes = shown_notes(recording)
     out = [header]
     hparts = ["step".rjust(nw)] + [h.ljust(w) for h, w in zip(heads, widths)]
     hparts += [k.rjust(w) for k, w in zip(wkeys, wwidths)]
@@ -208,6 +248,9 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         if isinstance(it, int):
             r = steps[it]
             out.append(line(r.step, colpos[r.tid], cells[it], r.watch))
+            for note in notes.get(r.step, ()):
+                # a buffered store or a stale load inside the step (TSO)
+                out.append(line("", colpos[r.tid], f"  > {note}", None))
         else:
             _, hidden, reps, p = it
             more = f" ({reps} x {p})" if p > 1 else ""
@@ -225,3 +268,14 @@ def interleaving_table(recording, *, header, failure=None, extra_lines=(),
         if extra:
             out.append(pad + extra)
     return "\n".join(out) + "\n"
+
+
+def legend_lines(scenario_legend=None):
+    """What the table's marks mean; ``scenario_legend``: its state columns."""
+    out = ["legend: '... N similar steps (R x P) ...' = R repetitions of a block of P "
+           "rows left out between its first and last copies; '> ' rows = what a step "
+           "did in memory under TSO (a buffered store, a stale load); sb/N = CPU N's "
+           "store buffer making its oldest store visible"]
+    if scenario_legend:
+        out.append("state: " + scenario_legend)
+    return out

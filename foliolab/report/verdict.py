@@ -13,10 +13,12 @@ explained under the table.
 from __future__ import annotations
 
 
-def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
+def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False, era=None):
     """``rows``: [(scenario slug, {column: Verdict})].  ``interrupted``: the
     table is partial (Ctrl-C); the last line says so instead of claiming
-    that every cell is as expected."""
+    that every cell is as expected.  ``era``: the kernel era the family
+    models, named under the table with the foliolab version and model hash."""
+    from ..provenance import era_text, machine_text, tool_text
     first = max([len(title)] + [len(slug) for slug, _ in rows])
     widths = []
     for col in columns:
@@ -44,6 +46,14 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False):
                 traces = True
             for p in v.problems:
                 problems.append(f"UNEXPECTED: {slug} / {col}: {p}")
+    machines = []
+    for _, cells in rows:
+        for v in cells.values():
+            m = machine_text(v.settings) if getattr(v, "settings", None) else None
+            if m and m not in machines:
+                machines.append(m)
+    out.append(f"{tool_text()}; models {era_text(era)}"
+               + (f"; {' | '.join(machines)}" if machines else ""))
     out.extend(_scope_lines(rows, columns))
     out.extend(_shared_lines(rows, columns))
     out.extend(problems)

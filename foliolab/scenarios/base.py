@@ -126,6 +126,8 @@ class Scenario:
     # its schedules.  False (a user's family, by default): every step is
     # treated as dependent on every other one.
     footprints = False
+    # what the table's state columns mean (their values), for its legend
+    legend = None
     # A scenario that defaults to memory_model=sc says why SC is enough (or
     # that SC is the point, as in a litmus test's SC column); checked by the
     # tests for every scenario of every family.
@@ -169,6 +171,7 @@ class Family:
     variants: dict          # name -> Variant, in table order
     scenarios: list = field(default_factory=list)
     era: str = None         # the baseline's kernel era (patches/eras.py)
+    thread: str = None      # the seed thread by author and subject (foliolab list)
 
     def __post_init__(self):
         for s in self.scenarios:

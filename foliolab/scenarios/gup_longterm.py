@@ -125,16 +125,29 @@ def stranded_in_batches(k, folio):
 def probe_stranded_causes(k):
     """Record when a migration refcount check fails while a batch of a CPU
     outside its critical section holds the folio."""
+    logged = [0]        # refcount checks logged before this call
+
+    def before_move_mapping(mapping, newfolio, folio, extra):
+        logged[0] = len(k.migrate_eagain)
+
     def after_move_mapping(ret, mapping, newfolio, folio, extra):
         if ret == -EAGAIN:
             where = stranded_in_batches(k, folio)
-            if where:
+            if not where:
+                return
+            held = ", ".join(f"cpu{c}'s {b}" for c, b in where)
+            if len(k.migrate_eagain) > logged[0]:
+                # the figures the model's check compared, as its row shows them
+                _label, _pass, refs, expected = k.migrate_eagain[-1]
                 k.stranded_causes.append(
-                    f"migrate_pages: {folio.label} refcount {folio._refcount} != expected "
-                    f"{k.fn.expected_page_refs(mapping, folio)}, the extra reference held by "
-                    + ", ".join(f"cpu{c}'s {b}" for c, b in where))
+                    f"migrate_pages: {folio.label} refcount {refs} != expected "
+                    f"{expected}, the extra reference held by {held}")
+            else:
+                k.stranded_causes.append(
+                    f"migrate_pages: {folio.label} reference freeze failed, the extra "
+                    f"reference held by {held}")
 
-    k.fn.probe("migrate_page_move_mapping", post=after_move_mapping)
+    k.fn.probe("migrate_page_move_mapping", pre=before_move_mapping, post=after_move_mapping)
 
 
 def probe_drains(k):
@@ -611,6 +624,7 @@ FAMILY = Family(
     name="gup_longterm",
     title="long-term GUP pins vs per-CPU batches and CMA",
     seed="002_2800e9cf7535cce6.txt",
+    thread='yangge, "[PATCH V4] mm/gup: Clear the LRU flag of a page before adding to LRU batch" (linux-mm, Jul 2024), review by Hugh Dickins',
     variants=VARIANTS,
     era="v6.10",
     scenarios=[VmStartActivate(), VmStartActivate2(), VmStartRequeue(), MlockBatchPin(),

@@ -127,16 +127,28 @@ def probe_stranded_causes(k):
                 f"isolate_migratepages_range skipped F (PG_lru clear): it waits in "
                 f"{_where(where)}")
 
+    logged = [0]        # refcount checks logged before this call
+
+    def before_move_mapping(mapping, newfolio, folio, extra):
+        logged[0] = len(k.migrate_eagain)
+
     def after_move_mapping(ret, mapping, newfolio, folio, extra):
         if ret == -EAGAIN and folio is k.F:
             where = folio_stranded_in_batches(k, folio)
-            if where:
+            if where and len(k.migrate_eagain) > logged[0]:
+                # the figures the model's refcount check compared (its label
+                # shows the same), never recomputed here
+                _label, _pass, refs, expected = k.migrate_eagain[-1]
                 k.stranded_causes.append(
-                    f"migrate_pages: F refcount {folio._refcount} != expected "
-                    f"{folio._refcount - 1}, the extra reference held by {_where(where)}")
+                    f"migrate_pages: F refcount {refs} != expected "
+                    f"{expected}, the extra reference held by {_where(where)}")
+            elif where:
+                k.stranded_causes.append(
+                    f"migrate_pages: F reference freeze failed, the extra reference "
+                    f"held by {_where(where)}")
 
     k.fn.probe("isolate_migratepages_range", post=after_isolate)
-    k.fn.probe("migrate_page_move_mapping", post=after_move_mapping)
+    k.fn.probe("migrate_page_move_mapping", pre=before_move_mapping, post=after_move_mapping)
 
 
 def _where(where):
@@ -167,7 +179,7 @@ def _causes(k):
     counts = {}
     for c in k.stranded_causes:
         counts[c] = counts.get(c, 0) + 1
-    return "; ".join(f"{c} (x{n})" if n > 1 else c for c, n in counts.items())
+    return "; ".join(f"{c} (seen {n} times)" if n > 1 else c for c, n in counts.items())
 
 
 def check_cma_succeeded(k, key="cma"):
@@ -188,6 +200,11 @@ def check_no_stranded_failure(k, key="cma"):
 class LruCacheScenario(Scenario):
     family = "lru_cache"
     footprints = True       # checked step by step in tests/test_footprints.py
+    legend = ("F: ref = F's reference count; lru = PG_lru set (y) or clear (n); "
+              "where = the LRU list F is on (inactive_file, active_file), or the "
+              "per-CPU batches holding it: activate@1 = cpu1's activate batch, "
+              "add@0,activate@1 = cpu0's add batch and cpu1's activate batch; "
+              "- = isolated (on no list); F' = the page F is migrated to")
     defaults = {"ncpus": 2}
     # tasks on cpu0 and cpu1; the CMA area [0x400, 0x800)
     needs = {"ncpus": 2, "zone_pages": 2048}
@@ -551,6 +568,7 @@ FAMILY = Family(
     name="lru_cache",
     title="per-CPU LRU batches vs page migration (lru_cache_disable)",
     seed="000_b4021be49601adab.txt",
+    thread='Minchan Kim, "[RFC 1/2] mm: disable LRU pagevec during the migration temporarily" (linux-mm, Feb 2021), review by Michal Hocko',
     variants=VARIANTS,
     era="v5.12",
     scenarios=[ReaddAfterDrain(), AddAfterDrain(), NestedDisablers(), BusyCpu(),

@@ -638,6 +638,7 @@ FAMILY = Family(
     name="page_reporting",
     title="free page reporting vs contiguous allocation (and the isolation-undo accounting bug)",
     seed="001_68dc6889eef69808.txt",
+    thread='Alexander Duyck, "[PATCH v5 4/6] mm: Introduce Reported pages" (linux-mm, Aug 2019), review by David Hildenbrand',
     variants=VARIANTS,
     scenarios=[ReportVsContig(), ReportReturnsDuringIsolation(), OfflineVsReport(),
                MergeWhileReported(), ReportConvertsBlock(), UndoIsolationSplit()],
