@@ -15,7 +15,7 @@ from foliolab.explore import explore, replay_schedule, run_schedule
 from foliolab.explore.verdict import verdict
 from foliolab.mm.swap import folio_in_cpu_batches
 from foliolab.explore.registry import find_family, variant_patches
-from foliolab.scenarios import NA
+from fidelity import applicable_cells, assert_cell
 from foliolab.scenarios.base import make_run
 
 FAMILY = find_family("lru_cache")
@@ -28,8 +28,7 @@ FAMILY = find_family("lru_cache")
 # it in about 1 schedule in 500.
 EXPLORER_GAPS = {}
 
-CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
-         if s.expect(v).outcome != NA]
+CELLS = applicable_cells(FAMILY)
 
 
 def _params():
@@ -42,10 +41,7 @@ def _params():
 
 @pytest.mark.parametrize("slug,variant", list(_params()))
 def test_fidelity(slug, variant):
-    sc = FAMILY.scenario(slug)
-    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]),
-                family=FAMILY.name, trace_dir=None, shrink=False)
-    assert v.as_expected, f"{slug} under {variant}: {'; '.join(v.problems)}"
+    assert_cell(FAMILY, slug, variant)
 
 
 def test_every_variant_and_scenario_of_the_catalogue_is_present():

@@ -12,20 +12,15 @@ import pytest
 
 from foliolab.explore import explore
 from foliolab.explore.registry import find_family, variant_patches
-from foliolab.explore.verdict import verdict
-from foliolab.scenarios import NA
+from fidelity import applicable_cells, assert_cell
 
 FAMILY = find_family("thp_split")
-CELLS = [(s.slug, v) for s in FAMILY.scenarios for v in FAMILY.variants
-         if s.expect(v).outcome != NA]
+CELLS = applicable_cells(FAMILY)
 
 
 @pytest.mark.parametrize("slug,variant", [pytest.param(s, v, id=f"{s}-{v}") for s, v in CELLS])
 def test_fidelity(slug, variant):
-    sc = FAMILY.scenario(slug)
-    v = verdict(sc, variant, variant_patches(FAMILY.variants[variant]),
-                family=FAMILY.name, trace_dir=None, shrink=False)
-    assert v.as_expected, f"{slug} under {variant}: {'; '.join(v.problems)}"
+    assert_cell(FAMILY, slug, variant)
 
 
 def test_the_catalogue_is_present():
