@@ -143,10 +143,10 @@ class Systematic(Strategy):
             raise ValueError(f"unknown reduction {reduction!r} (known: dpor, none)")
         self.bound = preemptions
         self.reduction = reduction
-        self.sleep_sets = preemptions is None
+        self.sleep_sets = True
         # Unbounded: races add wakeup sequences (optimal DPOR), not tasks;
         # decided on the first run (_plain_machine), None until then.
-        self.optimal = None if self.sleep_sets and reduction == "dpor" else False
+        self.optimal = None if preemptions is None and reduction == "dpor" else False
         self.iterative = iterative and preemptions is not None
         self.level = 0 if self.iterative else preemptions
         self.complete = False
