@@ -173,10 +173,11 @@ def program_rows(cap):
 
 
 # ------------------------------------------------ 4. cell certificates
-def certificate_rows(fam, dfs_budget, plain_cap):
+def certificate_rows(fam, dfs_budget, plain_cap, deeper_budget=0):
     """Every safe cell at the bound it is certified with: schedules and
     seconds with the reduction, and schedules of the plain search (cut at
-    ``plain_cap``)."""
+    ``plain_cap``); with ``deeper_budget``, the certificate one bound
+    deeper, cut at that many schedules (None where not tried)."""
     for sc in fam.scenarios:
         for v in fam.variants:
             e = sc.expect(v)
@@ -188,7 +189,12 @@ def certificate_rows(fam, dfs_budget, plain_cap):
             plain = explore(sc, v, patches, "dfs", plain_cap, 0, trace_dir=None,
                             progress=False, preemptions=e.preemptions, shrink=False,
                             record=False, reduction="none")
-            yield sc.slug, v, e.preemptions, red, plain
+            deeper = None
+            if deeper_budget and red.outcome == "certified" and e.preemptions is not None:
+                deeper = explore(sc, v, patches, "dfs", deeper_budget, 0, trace_dir=None,
+                                 progress=False, preemptions=e.preemptions + 1, shrink=False,
+                                 record=False)
+            yield sc.slug, v, e.preemptions, red, plain, deeper
 
 
 # ---------------------------------------------------- 2b. the portfolio
@@ -235,6 +241,8 @@ def main(argv=None):
     ap.add_argument("--dfs-budget", type=int, default=200_000)
     ap.add_argument("--plain-cap", type=int, default=20_000,
                     help="schedules of the search without reduction before it is cut")
+    ap.add_argument("--deeper-budget", type=int, default=60_000,
+                    help="schedules for the certificate one bound deeper (0: not tried)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=("engine", "first", "programs", "certificates", "measure"),
                     action="append", help="only these sections (repeatable)")
@@ -244,6 +252,7 @@ def main(argv=None):
     fams = [find_family(n) for n in (args.family or list(families()))]
     if args.quick:
         args.seeds, args.budget, args.plain_cap = 3, 1000, 3000
+        args.deeper_budget = min(args.deeper_budget, 10_000)
     only = set(args.only or ("engine", "first", "programs", "certificates", "measure"))
     out = sys.stdout.write
     out("foliolab benchmark (baselines: the figures before the search work of issue 5)\n")
@@ -299,13 +308,29 @@ def main(argv=None):
         out(f"\n4. certificates of the safe cells (DPOR; the plain search is cut at "
             f"{args.plain_cap:,})\n")
         total = 0.0
-        rows = [row for f in fams for row in certificate_rows(f, args.dfs_budget, args.plain_cap)]
-        for slug, v, k, red, plain in rows:
+        rows = [row for f in fams
+                for row in certificate_rows(f, args.dfs_budget, args.plain_cap,
+                                            args.deeper_budget)]
+        under_minute = []
+        for slug, v, k, red, plain, deeper in rows:
             total += red.seconds
             what = "certified" if red.outcome == "certified" else red.outcome
             p = (f"{plain.schedules:>8,}" + ("" if plain.complete else "+"))
+            d = ""
+            if deeper is not None:
+                if deeper.outcome == "certified":
+                    d = f"  k<={k + 1}: {deeper.schedules:,} in {deeper.seconds:.1f} s"
+                    if deeper.seconds < 60:
+                        under_minute.append(f"{slug}/{v}")
+                elif deeper.outcome == "failure":
+                    d = f"  k<={k + 1}: FAILS @{deeper.schedule_index}"
+                else:
+                    d = f"  k<={k + 1}: cut at {deeper.schedules:,}"
             out(f"   {slug:20} {v:20} k<={k}  {red.schedules:>8,} schedules {red.seconds:7.1f} s "
-                f"{what:10}  plain {p:>9} schedules {plain.seconds:6.1f} s\n")
+                f"{what:10}  plain {p:>9} schedules {plain.seconds:6.1f} s{d}\n")
+        if args.deeper_budget:
+            out(f"   one bound deeper certified in under a minute: {len(under_minute)} of "
+                f"{len(rows)} cells (budget {args.deeper_budget:,} schedules)\n")
         out(f"   total certificate time {total:.0f} s   baseline readd-after-drain / "
             f"lru-cache-disable k<=2: {BASELINE['readd_k2']}\n")
 

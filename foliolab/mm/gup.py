@@ -315,21 +315,22 @@ def __gup_longterm_locked(k, mm, addresses, flags):
     """__gup_longterm_locked() (v6.2 - v6.10): pin, check, and pin again
     after every successful migration, with PF_MEMALLOC_PIN set throughout.
     Returns the pinned folios or -errno."""
+    # No try/finally: the kernel has no exceptions, and a run the search
+    # abandons half-way is closed by the garbage collector later, when a
+    # finally clause would run against a dead kernel (another task current).
     memalloc_pin_save(k)
     rounds = 0
-    try:
-        while True:
-            rounds += 1
-            pages = yield from k.fn.__get_user_pages_locked(mm, addresses, flags)
-            if isinstance(pages, int):
-                rc = pages
-                break
-            rc = yield from k.fn.check_and_migrate_movable_pages(pages)
-            if rc != -EAGAIN:
-                break
-            yield f"__gup_longterm_locked: -EAGAIN, pin again (round {rounds + 1})"
-    finally:
-        memalloc_pin_restore(k)
+    while True:
+        rounds += 1
+        pages = yield from k.fn.__get_user_pages_locked(mm, addresses, flags)
+        if isinstance(pages, int):
+            rc = pages
+            break
+        rc = yield from k.fn.check_and_migrate_movable_pages(pages)
+        if rc != -EAGAIN:
+            break
+        yield f"__gup_longterm_locked: -EAGAIN, pin again (round {rounds + 1})"
+    memalloc_pin_restore(k)
     k.gup_rounds.append(rounds)
     return rc if rc else pages
 
