@@ -355,6 +355,9 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     if as_json:
         from .provenance import provenance
         d = ex.to_json()
+        for extra in ("split", "seeds"):          # --split, --seeds (foliolab/runner)
+            if getattr(ex, extra, None):
+                d[extra] = getattr(ex, extra)
         d["provenance"] = provenance(ex.settings, sc.era)
         if ex.recording is not None:
             d["vmstat_delta"] = ex.recording.vmstat_delta()

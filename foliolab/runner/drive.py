@@ -125,7 +125,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
         ex.steps = sum(r["steps"] for r in res)
         ex.strategy = f"dfs(k={preemptions}, split into {len(units)} subtrees)"
         ex.seconds = time.perf_counter() - t0
-        ex.split = {"subtrees": len(units), "finished": len(res), "backend": runner.describe()}
+        ex.split = {"subtrees": len(units), "finished": len(res)}
         return ex
     ex = Exploration(scenario, family, variant, patches, full,
                      f"dfs(k={preemptions}, split into {len(units)} subtrees)",
@@ -135,7 +135,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     ex.steps = sum(r["steps"] for r in res)
     ex.max_run_steps = max((r["max_run_steps"] for r in res), default=0)
     ex.interrupted = out.interrupted
-    ex.split = {"subtrees": len(units), "finished": len(res), "backend": runner.describe()}
+    ex.split = {"subtrees": len(units), "finished": len(res)}
     ex.distinct_schedules = sum(r["distinct"] or 0 for r in res)
     complete = len(res) == len(units) and all(r["complete"] for r in res)
     ex.complete = complete
@@ -213,12 +213,16 @@ def seed_range(runner, scenario, family, variant, patches, patch_files, *, strat
                      trace_dir=None, progress=False, family=family, depth=depth,
                      shrink=False, record=False, watchdog=watchdog)
         ex.outcome = "no-failure"
+        ex.seed = seed
+        ex.budget = budget
+        ex.strategy_params["budget"] = budget
         ex.steps = sum(s["steps"] for s in runs)
+        ex.witnesses = {}
+        ex.max_run_steps = max((s["max_run_steps"] for s in runs), default=0)
     ex.schedules = total
     ex.interrupted = out.interrupted
     ex.seeds = {"first": seed, "count": seeds, "finished": len(runs),
-                "failing_seed": first["seed"] if first else None,
-                "backend": runner.describe()}
+                "failing_seed": first["seed"] if first else None}
     ex.seconds = time.perf_counter() - t0
     return ex
 
