@@ -302,6 +302,13 @@ class RayRunner(Runner):
 
         import ray
         if not ray.is_initialized():
+            host = self.address.rpartition(":")[0].strip("[]")
+            if host in ("127.0.0.1", "localhost", "::1"):
+                # a loopback cluster (raystart.py): Ray would rewrite the
+                # address into the host's routable one, where it does not listen
+                from .raystart import keep_loopback
+                keep_loopback()
+            _ray_messages_to_stderr()
             try:
                 ray.init(address=None if self.address == "local" else self.address,
                          logging_level=logging.ERROR, log_to_driver=False,
@@ -351,6 +358,24 @@ class RayRunner(Runner):
                     ray.cancel(ref, force=True)
                 except Exception:       # pragma: no cover
                     pass
+
+
+def _ray_messages_to_stderr():
+    """Ray prints the cluster's messages to the driver ("(raylet) A worker
+    died ...") on stdout, where --json output goes: send them to stderr."""
+    try:
+        import ray._private.worker as rw
+    except ImportError:             # pragma: no cover
+        return
+    orig = rw.print_to_stdstream
+    if getattr(orig, "_foliolab", False):
+        return
+
+    def to_stderr(data, ignore_prefix):
+        return orig(dict(data, is_err=True), ignore_prefix)
+
+    to_stderr._foliolab = True
+    rw.print_to_stdstream = to_stderr
 
 
 def make_runner(backend="local", jobs=None, address=None):
