@@ -132,6 +132,7 @@ def test_malformed_results_are_one_line_and_exit_2(tmp_path):
     ("explore", "sb-sc", "--split", "4"),
     ("explore", "sb-sc", "-s", "dfs", "--seeds", "4"),
     ("explore", "sb-sc", "-j", "2"),
+    ("compare", "toy", "--backend", "ray", "--address", "127.0.0.1:1"),
 ])
 def test_scaleout_input_errors_are_one_line(args):
     one_line_error(foliolab(*args))

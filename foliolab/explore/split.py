@@ -129,8 +129,15 @@ class PrefixSystematic(Systematic):
         self.prefix = list(prefix)
         self.floor = len(self.prefix)
 
-    def describe(self):
-        return super().describe()
+    def fraction_done(self):
+        """The estimator of dpor.py over the subtree only (the prefix's
+        nodes have one branch here, whatever races added to them)."""
+        nodes = self.nodes
+        self.nodes = nodes[self.floor:]
+        try:
+            return super().fraction_done()
+        finally:
+            self.nodes = nodes
 
     def _default_choice(self, node):
         i = len(self.nodes) - 1

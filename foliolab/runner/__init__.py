@@ -209,11 +209,15 @@ class PoolRunner(Runner):
             broken = False
             try:
                 while pending or futs:
-                    while pending and len(futs) < 2 * self.jobs:
+                    while pending and len(futs) < 2 * self.jobs and not broken:
                         u = pending.pop(0)
                         if wanted(u):
-                            futs[ex.submit(execute, u.kind, u.payload, env)] = u
-                    if not futs:
+                            try:
+                                futs[ex.submit(execute, u.kind, u.payload, env)] = u
+                            except BrokenProcessPool:
+                                broken = True
+                                pending.insert(0, u)
+                    if broken or not futs:
                         break
                     fin, _ = cf.wait(futs, return_when=cf.FIRST_COMPLETED)
                     for f in sorted(fin, key=lambda f: todo.index(futs[f])):
@@ -302,7 +306,16 @@ class RayRunner(Runner):
 
         import ray
         if not ray.is_initialized():
-            host = self.address.rpartition(":")[0].strip("[]")
+            host, _, port = self.address.rpartition(":")
+            host = host.strip("[]")
+            if self.address not in ("auto", "local"):
+                # Ray waits minutes for a GCS that is not there: ask first
+                import socket
+                try:
+                    socket.create_connection((host, int(port)), timeout=5).close()
+                except OSError as e:
+                    raise BackendError(f"no Ray cluster at {self.address}: "
+                                       f"{e.strerror or e}") from None
             if host in ("127.0.0.1", "localhost", "::1"):
                 # a loopback cluster (raystart.py): Ray would rewrite the
                 # address into the host's routable one, where it does not listen

@@ -67,6 +67,21 @@ def run_cells(runner, cells, groups, *, rundir=None, progress=False, desc="cells
 
 
 # ------------------------------------------------------------ split DFS
+def dfs_units(scenario, family, variant, patches, patch_files, *, preemptions, seed,
+              settings, trace_dir, split, budget=None, shrink=True, watchdog=None):
+    """The units of a split DFS (one per subtree, in serial order) and
+    whether the bound refused a choice at a split node."""
+    from ..explore.split import split_prefixes
+    prefixes, cut = split_prefixes(scenario, patches, settings, preemptions, split)
+    cwd = os.getcwd()
+    units = [Unit(f"dfs:{'.'.join(map(str, p))}", "dfs", {
+        "family": family, "scenario": scenario.slug, "variant": variant,
+        "patch_files": list(patch_files), "prefix": p, "preemptions": preemptions,
+        "seed": seed, "settings": settings, "trace_dir": trace_dir, "shrink": shrink,
+        "watchdog": watchdog, "budget": budget, "cwd": cwd}) for p in prefixes]
+    return units, cut
+
+
 def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemptions,
               seed, settings, trace_dir, split, budget=None, shrink=True, watchdog=None,
               rundir=None, progress=False):
@@ -78,16 +93,13 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     the subtrees before it."""
     from ..explore import explore
     from ..explore.explorer import Exploration
-    from ..explore.split import PrefixSystematic, split_prefixes
+    from ..explore.split import PrefixSystematic
     from ..explore.dpor import scope_text
     t0 = time.perf_counter()
-    prefixes, cut = split_prefixes(scenario, patches, settings, preemptions, split)
-    cwd = os.getcwd()
-    units = [Unit(f"dfs:{'.'.join(map(str, p))}", "dfs", {
-        "family": family, "scenario": scenario.slug, "variant": variant,
-        "patch_files": list(patch_files), "prefix": p, "preemptions": preemptions,
-        "seed": seed, "settings": settings, "trace_dir": trace_dir, "shrink": shrink,
-        "watchdog": watchdog, "budget": budget, "cwd": cwd}) for p in prefixes]
+    units, cut = dfs_units(scenario, family, variant, patches, patch_files,
+                           preemptions=preemptions, seed=seed, settings=settings,
+                           trace_dir=trace_dir, split=split, budget=budget, shrink=shrink,
+                           watchdog=watchdog)
     bar = Progress(len(units), f"{scenario.slug} dfs(k={preemptions}) split", unit="subtree",
                    enabled=progress, failed=lambda r: 1 if r["failure"] is not None else 0)
     try:
@@ -124,6 +136,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
         ex.schedules = before + ex.schedules
         ex.steps = sum(r["steps"] for r in res)
         ex.strategy = f"dfs(k={preemptions}, split into {len(units)} subtrees)"
+        ex.search_seconds = 0.0
         ex.seconds = time.perf_counter() - t0
         ex.split = {"subtrees": len(units), "finished": len(res)}
         return ex
@@ -172,14 +185,9 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
 
 
 # ----------------------------------------------------------- seed range
-def seed_range(runner, scenario, family, variant, patches, patch_files, *, strategy, seed,
-               seeds, budget, depth, settings, trace_dir, shrink=True, watchdog=None,
-               rundir=None, progress=False, per_unit=1):
-    """Seeds ``seed``..``seed+seeds-1`` of one strategy, ``budget``
-    schedules each, through ``runner``; the first failing seed in seed
-    order is shown (re-run here for its table)."""
-    from ..explore import explore
-    t0 = time.perf_counter()
+def seed_units(scenario, family, variant, patch_files, *, strategy, seed, seeds, budget,
+               depth, settings, trace_dir, shrink=True, watchdog=None, per_unit=1):
+    """The units of a seed range: ``per_unit`` consecutive seeds each."""
     cwd = os.getcwd()
     units = []
     for lo in range(seed, seed + seeds, per_unit):
@@ -189,6 +197,21 @@ def seed_range(runner, scenario, family, variant, patches, patch_files, *, strat
             "patch_files": list(patch_files), "strategy": strategy, "lo": lo, "hi": hi,
             "budget": budget, "depth": depth, "settings": settings, "trace_dir": trace_dir,
             "shrink": shrink, "watchdog": watchdog, "cwd": cwd}, items=hi - lo))
+    return units
+
+
+def seed_range(runner, scenario, family, variant, patches, patch_files, *, strategy, seed,
+               seeds, budget, depth, settings, trace_dir, shrink=True, watchdog=None,
+               rundir=None, progress=False, per_unit=1):
+    """Seeds ``seed``..``seed+seeds-1`` of one strategy, ``budget``
+    schedules each, through ``runner``; the first failing seed in seed
+    order is shown (re-run here for its table)."""
+    from ..explore import explore
+    t0 = time.perf_counter()
+    units = seed_units(scenario, family, variant, patch_files, strategy=strategy, seed=seed,
+                       seeds=seeds, budget=budget, depth=depth, settings=settings,
+                       trace_dir=trace_dir, shrink=shrink, watchdog=watchdog,
+                       per_unit=per_unit)
     bar = Progress(seeds, f"{scenario.slug} {strategy} seeds", unit="seed", enabled=progress,
                    failed=lambda r: sum(1 for _, s in r if s["failure"] is not None))
     try:
@@ -220,6 +243,7 @@ def seed_range(runner, scenario, family, variant, patches, patch_files, *, strat
         ex.witnesses = {}
         ex.max_run_steps = max((s["max_run_steps"] for s in runs), default=0)
     ex.schedules = total
+    ex.search_seconds = 0.0             # the rate is over the whole range
     ex.interrupted = out.interrupted
     ex.seeds = {"first": seed, "count": seeds, "finished": len(runs),
                 "failing_seed": first["seed"] if first else None}

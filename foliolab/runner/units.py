@@ -123,10 +123,17 @@ def run_seeds(payload):
 # -------------------------------------------------------------- measure
 @work("measure")
 def run_measured(payload):
+    from ..measure import session
     from ..measure.costs import CostModel
     from ..measure.experiments import find_experiment
-    from ..measure.run import run_one
     _chdir(payload)
-    return run_one(find_experiment(payload["experiment"]), payload["variant"],
+    return session.run_one(find_experiment(payload["experiment"]), payload["variant"],
                    payload["seed"], payload["params"], CostModel(payload["costs"]),
                    payload["trace"])
+
+
+# ----------------------------------------------------------------- noop
+@work("noop")
+def run_nothing(payload):
+    """An empty unit: what a backend costs per unit (bench/scaleout.py)."""
+    return payload.get("i")
