@@ -156,6 +156,9 @@ def ray_overhead(split_case, quick):
         print("  Ray is not installed (pip install 'foliolab[ray]'): skipped")
         return None
     from foliolab.runner import RayRunner
+    # a throwaway local instance: no token written to ~/.ray (Ray 2.5x
+    # would write one, and every later `ray start` would then require it)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
              log_to_driver=False)
     try:

@@ -670,11 +670,6 @@ def _close_run(rd, interrupted, command):
 
 
 # ------------------------------------------------------- compare / reproduce
-def _jobs(jobs):
-    import os
-    return jobs or os.cpu_count() or 1
-
-
 _CELLS = []          # the cells of the table being computed (for _cell_groups)
 
 

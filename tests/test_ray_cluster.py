@@ -93,8 +93,11 @@ def cluster(tmp_path_factory):
         pytest.skip("the cluster test reads /proc")
     mark = uuid.uuid4().hex[:12]
     temp = f"/tmp/rayfl-{mark[:6]}"          # Ray's socket paths must stay short
+    # RAY_AUTH_MODE: Ray 2.5x turns token authentication on when it finds
+    # ~/.ray/auth_token (a local ray.init() writes one); a loopback cluster
+    # that nothing else reaches does without, whatever is in ~/.ray
     env = dict(os.environ, **{MARK: mark, "FOLIOLAB_FAMILIES": TOY,
-                              "RAY_USAGE_STATS_ENABLED": "0"})
+                              "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"})
     env.pop("RAY_ADDRESS", None)
     gcs, *rest = _free_ports(15)
     nodes = []
@@ -232,3 +235,35 @@ def test_reproduce_on_the_cluster_gives_the_serial_table(cluster, tmp_path):
                         "--trace-dir", str(tmp_path / "t")], env)
     assert serial.returncode == on_ray.returncode == 0, on_ray.stderr
     assert on_ray.stdout == serial.stdout
+
+
+def test_ctrl_c_on_the_driver_keeps_the_finished_cells(cluster, tmp_path):
+    """Ctrl-C while the cluster works: the cells that finished are printed
+    and in the run directory, the tasks are cancelled, exit 130."""
+    address, env, _ = cluster
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "foliolab.cli", "compare", "toy", "-n", "100000000",
+         "--backend", "ray", "--address", address, "--trace-dir", str(tmp_path),
+         "--run-dir", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(runs.glob("compare-*/results.jsonl")) or \
+                not next(runs.glob("compare-*/results.jsonl")).stat().st_size:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no cell finished in 120 s"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    assert lines[0].split() == ["toy", "racy", "locked"]
+    assert lines[-1].startswith("interrupted (Ctrl-C): only the cells shown were computed")
+    (run,) = runs.iterdir()
+    assert f"--resume {run}" in err

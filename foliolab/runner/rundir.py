@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import pickle
-import tempfile
 
 RUN_SCHEMA = "foliolab-run/1"
 
@@ -31,30 +30,11 @@ class RunDirError(Exception):
     """A run directory that cannot be used (one line, exit 2)."""
 
 
-def _fsync_dir(d):
-    with contextlib.suppress(OSError):
-        fd = os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_json_atomic(path, obj):
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(d)
+    """Temporary name, fsync, rename, fsync of the directory: a trace's
+    write (explore/trace.py) serves any JSON document."""
+    from ..explore.trace import write_trace
+    write_trace(obj, path)
 
 
 def load_header(path):
