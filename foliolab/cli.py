@@ -52,7 +52,9 @@ def _input_errors():
     from .explore.run import InputError
     from .scenarios import LookupFailure
     from .scenarios.base import SettingsError
-    return (PatchError, LookupFailure, SettingsError, InputError, InputProblem)
+    from .runner import BackendError, RunDirError
+    return (PatchError, LookupFailure, SettingsError, InputError, InputProblem,
+            BackendError, RunDirError)
 
 
 def _err(msg):
@@ -61,6 +63,34 @@ def _err(msg):
 
 def _progress_wanted(no_progress, as_json):
     return not no_progress and not as_json and sys.stderr.isatty()
+
+
+# ------------------------------------------------------------- scale-out
+# The runner (foliolab/runner, docs/scaleout.md): where units of work run,
+# and the run directory they are written to as they finish.
+_RUN_ARGV = []       # the command line being run (for run.json and --resume)
+_DISPLAY_ONLY = {"--no-progress": 0, "--json": 0, "-j": 1, "--jobs": 1, "--backend": 1,
+                 "--address": 1, "--run-dir": 1, "--resume": 1}
+
+_scaleout_options = [
+    click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+                  show_default=True,
+                  help="Where the units run: local (in this process with -j 1, else a "
+                       "process pool) or ray (a Ray cluster, see --address)."),
+    click.option("--address", default=None, metavar="auto|HOST:PORT",
+                 help="The Ray cluster (with --backend ray; default auto)."),
+    click.option("--run-dir", "run_dir", default=None, metavar="DIR",
+                 help="Write each finished unit to a new run directory under DIR "
+                      "[default: TRACE_DIR/runs]."),
+    click.option("--resume", default=None, metavar="RUN",
+                 help="Continue the run in directory RUN, without redoing its finished units."),
+]
+
+
+def _with_scaleout_options(f):
+    for opt in reversed(_scaleout_options):
+        f = opt(f)
+    return f
 
 
 # ------------------------------------------------------------------ settings
@@ -274,9 +304,19 @@ def _expect_text(e):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the failing step.")
+@click.option("--split", type=click.IntRange(min=1, max=100_000), default=None, metavar="N",
+              help="dfs: split the search into at least N subtrees by schedule prefix, "
+                   "run as units (-j, --backend); the certificate says how many.")
+@click.option("--seeds", "nseeds", type=click.IntRange(min=1, max=1_000_000), default=None,
+              metavar="N", help="Seeds --seed .. --seed+N-1, --budget schedules each, run as "
+                                "units (-j, --backend); the first failing seed is shown.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
+              help="Worker processes for --split/--seeds (default: the number of CPUs).")
+@_with_scaleout_options
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
             patch_files, trace_dir, count, no_shrink, as_json, full, events, mail,
-            no_progress, watchdog, procs):
+            no_progress, watchdog, procs, split, nseeds, jobs, backend, address, run_dir,
+            resume):
     """Look for a failing interleaving of SCENARIO."""
     from .explore import explore as run_explore
     from .explore.registry import (
@@ -298,14 +338,26 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     if budget is None and strategy != "dfs":
         budget = 1000
     _check_trace_dir(trace_dir)
-    ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
-                     _progress_wanted(no_progress, as_json), family=fam.name,
-                     depth=depth, preemptions=preemptions,
-                     mode="count" if count else "first", shrink=not no_shrink,
-                     record=True, events=events, watchdog=watchdog)
+    if split is not None or nseeds is not None:
+        ex = _explore_units(fam, sc, v, patches, patch_files, strategy, budget, seed, depth,
+                            preemptions, overrides, trace_dir, count, no_shrink, events,
+                            _progress_wanted(no_progress, as_json), watchdog, split, nseeds,
+                            jobs, backend, address, run_dir, resume)
+    else:
+        if backend != "local" or jobs or address or resume or run_dir:
+            raise InputProblem("--backend, --address, -j, --run-dir and --resume need "
+                               "--split (dfs) or --seeds")
+        ex = run_explore(sc, v.name, patches, strategy, budget, seed, overrides, trace_dir,
+                         _progress_wanted(no_progress, as_json), family=fam.name,
+                         depth=depth, preemptions=preemptions,
+                         mode="count" if count else "first", shrink=not no_shrink,
+                         record=True, events=events, watchdog=watchdog)
     if as_json:
         from .provenance import provenance
         d = ex.to_json()
+        for extra in ("split", "seeds"):          # --split, --seeds (foliolab/runner)
+            if getattr(ex, extra, None):
+                d[extra] = getattr(ex, extra)
         d["provenance"] = provenance(ex.settings, sc.era)
         if ex.recording is not None:
             d["vmstat_delta"] = ex.recording.vmstat_delta()
@@ -321,6 +373,43 @@ def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, 
     if ex.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if ex.outcome == "failure" else EXIT_OK
+
+
+def _explore_units(fam, sc, v, patches, patch_files, strategy, budget, seed, depth,
+                   preemptions, overrides, trace_dir, count, no_shrink, events, progress,
+                   watchdog, split, nseeds, jobs, backend, address, run_dir, resume):
+    """explore --split (subtrees of the DFS) or --seeds (a seed range) as
+    units through the runner (foliolab/runner/drive.py)."""
+    from .runner.drive import seed_range, split_dfs
+    if split is not None and nseeds is not None:
+        raise InputProblem("--split and --seeds do not go together")
+    if split is not None and strategy != "dfs":
+        raise InputProblem("--split splits the systematic search: it needs --strategy dfs")
+    if nseeds is not None and strategy == "dfs":
+        raise InputProblem("--seeds: the systematic search has no seed to vary (--split "
+                           "splits it)")
+    if count or events:
+        raise InputProblem("--all and --events are for one exploration, not --split/--seeds")
+    files = [os.path.abspath(f) for f in patch_files]
+    runner, rd = _runner_and_dir("explore", backend, address, jobs, run_dir, resume,
+                                 os.path.join(trace_dir, "runs"))
+    try:
+        if split is not None:
+            ex = split_dfs(runner, sc, fam.name, v.name, patches, files,
+                           preemptions=preemptions, seed=seed, settings=overrides,
+                           trace_dir=trace_dir, split=split, budget=budget,
+                           shrink=not no_shrink, watchdog=watchdog, rundir=rd,
+                           progress=progress)
+        else:
+            ex = seed_range(runner, sc, fam.name, v.name, patches, files, strategy=strategy,
+                            seed=seed, seeds=nseeds, budget=budget, depth=depth,
+                            settings=overrides, trace_dir=trace_dir, shrink=not no_shrink,
+                            watchdog=watchdog, rundir=rd, progress=progress)
+    except KeyboardInterrupt:
+        _close_run(rd, True, "explore")
+        raise
+    _close_run(rd, ex.interrupted, "explore")
+    return ex
 
 
 def _check_trace_dir(trace_dir):
@@ -505,31 +594,83 @@ def replay(trace, as_json, events, full, original, mail, procs):
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
 
 
-# ------------------------------------------------------- compare / reproduce
-def _jobs(jobs):
-    import os
-    return jobs or os.cpu_count() or 1
-
-
-_CELLS = []          # the cells of the table being computed (inherited by forked workers)
-
-
-def _cell(i):
-    from .explore import verdict
-    s, col, vname, patches, e, judged, kw = _CELLS[i]
-    return i, verdict(s, vname, patches, e, judge=judged, **kw)
-
-
-def _cell_group(idx):
-    """Cells predicted to share their exploration, in one process and in
-    table order, so that the later ones reuse the first's when the cache
-    proves them equal (explore/cellcache.py)."""
+def _work_argv(argv):
+    """The command line without the options that change where and how the
+    work is shown, not what it computes: the run's fingerprint."""
     out = []
-    for i in idx:
-        out.append(_cell(i))
-        if out[-1][1].interrupted:
-            break
+    skip = 0
+    for a in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = a.split("=", 1)[0]
+        if name in _DISPLAY_ONLY:
+            skip = _DISPLAY_ONLY[name] if "=" not in a else 0
+            continue
+        out.append(a)
     return out
+
+
+def _resume_argv(argv):
+    """``foliolab CMD --resume RUN`` takes the rest of its command line from
+    RUN/run.json (options that only change where and how the work runs may
+    be given again)."""
+    if not argv:
+        return argv
+    path = None
+    for i, a in enumerate(argv):
+        if a == "--resume" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif a.startswith("--resume="):
+            path = a.split("=", 1)[1]
+    if path is None or len(_work_argv(argv)) > 1:
+        return argv                     # a whole command line: the fingerprint decides
+    from .runner import load_header
+    hdr = load_header(path)
+    if not hdr["argv"] or hdr["argv"][0] != argv[0]:
+        raise InputProblem(f"--resume {path}: the run was made by "
+                           f"`foliolab {' '.join(hdr['argv'])}`, not by {argv[0]}")
+    return hdr["argv"] + argv[1:]
+
+
+def _runner_and_dir(command, backend, address, jobs, run_dir, resume, default_parent):
+    """The runner and the run directory (None: not journaled) of a command."""
+    from .runner import make_runner
+    from .runner.drive import open_rundir
+    runner = make_runner(backend, jobs, address)
+    argv = [a for a in _RUN_ARGV] or [command]
+    rd = open_rundir(command, _strip_resume(argv), _work_argv(argv),
+                     run_dir=run_dir or default_parent, resume=resume)
+    return runner, rd
+
+
+def _strip_resume(argv):
+    out = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--resume":
+            skip = True
+            continue
+        if a.startswith("--resume="):
+            continue
+        out.append(a)
+    return out
+
+
+def _close_run(rd, interrupted, command):
+    if rd is None:
+        return
+    rd.close()
+    if interrupted:
+        click.echo(f"foliolab: interrupted; what finished is in {rd.path}: "
+             f"foliolab {command} --resume {rd.path} continues it", err=True)
+
+
+# ------------------------------------------------------- compare / reproduce
+_CELLS = []          # the cells of the table being computed (for _cell_groups)
 
 
 def _cell_groups():
@@ -562,15 +703,18 @@ def _cell_groups():
 
 
 def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
-               progress, settings_by_scenario=None, jobs=1):
+               progress, settings_by_scenario=None, jobs=1, runner=None, rundir=None,
+               patch_files=()):
     """columns: [(column name, variant name, patches, judged)] -> rows.
-    Cells are independent (fixed seeds), so ``jobs`` worker processes give
-    the same table as one."""
-    from tqdm import tqdm
-
+    Cells are independent (fixed seeds): every runner (foliolab/runner) and
+    every number of workers gives the same table.  ``patch_files``: the
+    user's patch files of the unjudged columns (workers load them)."""
+    from .runner import InlineRunner, make_runner
+    from .runner.drive import run_cells
     from .scenarios.base import NA, SAFE, Expect
     global _CELLS
     _CELLS = []
+    payloads = []
     for s in scenarios:
         for col, vname, patches, judged in columns:
             e = s.expect(vname)
@@ -583,40 +727,22 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
             kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
                       trace_dir=trace_dir, watchdog=WATCHDOG_SECONDS,
                       settings=(settings_by_scenario or {}).get(s.slug))
+            payloads.append({"index": len(_CELLS), "family": fam.name, "scenario": s.slug,
+                             "variant": vname, "expect": e, "judged": judged, "kw": kw,
+                             "patch_files": [] if judged else
+                             [os.path.abspath(f) for f in patch_files]})
             _CELLS.append((s, col, vname, patches, e, judged, kw))
-    results = [None] * len(_CELLS)
-    bar = tqdm(total=len(_CELLS), file=sys.stderr, unit="cell", leave=False,
-               disable=not progress, dynamic_ncols=True, desc=fam.name)
-    interrupted = False
-    try:
-        if jobs > 1 and len(_CELLS) > 1:
-            import multiprocessing
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(jobs) as pool:
-                for done in pool.imap_unordered(_cell_group, _cell_groups()):
-                    for i, v in done:
-                        results[i] = v
-                        bar.update(1)
-                        if v.interrupted:
-                            interrupted = True
-        else:
-            for i in range(len(_CELLS)):
-                bar.set_description(f"{_CELLS[i][0].slug} / {_CELLS[i][1]}")
-                results[i] = _cell(i)[1]
-                bar.update(1)
-                if results[i].interrupted:
-                    interrupted = True
-                    break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
+    runner = runner or make_runner("local", jobs)
+    groups = _cell_groups() if not isinstance(runner, InlineRunner) and len(_CELLS) > 1 \
+        else [[i] for i in range(len(_CELLS))]
+    results, interrupted = run_cells(runner, payloads, groups, rundir=rundir,
+                                     progress=progress, desc=fam.name)
     rows = []
     i = 0
     for s in scenarios:
         row = {}
         for col, _, _, _ in columns:
-            if results[i] is not None:      # None: not computed (Ctrl-C)
+            if i in results:                # missing: not computed (Ctrl-C)
                 row[col] = results[i]
             i += 1
         if row:
@@ -656,7 +782,7 @@ def _settings_by_scenario(scenarios, sets):
 
 
 def _with_table_options(f):
-    for opt in reversed(_table_options):
+    for opt in reversed(_table_options + _scaleout_options):
         f = opt(f)
     return f
 
@@ -670,7 +796,7 @@ def _with_table_options(f):
                    "(the baseline if none is given).")
 @_with_table_options
 def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
-            as_json, no_progress, jobs, sets):
+            as_json, no_progress, jobs, sets, backend, address, run_dir, resume):
     """Variant x scenario verdict table for a family or one scenario."""
     from .explore.registry import (
         default_variant, families, find_scenario, find_variant, variant_label,
@@ -700,12 +826,20 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
             columns.append((variant_label(v.name, user), v.name, variant_patches(v) + user, False))
             warn_stacking(columns[-1][0], columns[-1][2])
     _check_trace_dir(trace_dir)
+    settings_by = _settings_by_scenario(scenarios, sets)
+    runner, rd = _runner_and_dir("compare", backend, address, jobs, run_dir, resume,
+                                 os.path.join(trace_dir, "runs"))
     t0 = time.perf_counter()
-    rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
-                                   dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
-                                   progress=_progress_wanted(no_progress, as_json),
-                                   settings_by_scenario=_settings_by_scenario(scenarios, sets),
-                                   jobs=_jobs(jobs))
+    try:
+        rows, interrupted = _run_table(fam, scenarios, columns, budget=budget,
+                                       dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
+                                       progress=_progress_wanted(no_progress, as_json),
+                                       settings_by_scenario=settings_by, runner=runner,
+                                       rundir=rd, patch_files=patch_files)
+    except KeyboardInterrupt:
+        _close_run(rd, True, "compare")
+        raise
+    _close_run(rd, interrupted, "compare")
     secs = time.perf_counter() - t0
     ok = all(v.as_expected for _, row in rows for v in row.values())
     if as_json:
@@ -736,25 +870,29 @@ def _table_status(ok, cells):
               help="Only these families (default: all).")
 @_with_table_options
 def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
-              sets):
+              sets, backend, address, run_dir, resume):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
     from .explore.registry import families, find_family, variant_patches
     from .report import verdict_table
     fams = [find_family(n) for n in family_names] or list(families().values())
     _check_trace_dir(trace_dir)
+    settings_by = {fam.name: _settings_by_scenario(fam.scenarios, sets) for fam in fams}
+    runner, rd = _runner_and_dir("reproduce", backend, address, jobs, run_dir, resume,
+                                 os.path.join(trace_dir, "runs"))
     t0 = time.perf_counter()
     tables = []
     ok = True
     interrupted = False
     for fam in fams:
         columns = [(v.name, v.name, variant_patches(v), True) for v in fam.variants.values()]
+        if rd is not None:
+            rd.prefix = fam.name + "/"        # cell keys are per family
         rows, interrupted = _run_table(fam, list(fam.scenarios), columns, budget=budget,
                                        dfs_budget=dfs_budget, seed=seed, trace_dir=trace_dir,
                                        progress=_progress_wanted(no_progress, as_json),
-                                       settings_by_scenario=_settings_by_scenario(
-                                           fam.scenarios, sets),
-                                       jobs=_jobs(jobs))
+                                       settings_by_scenario=settings_by[fam.name],
+                                       runner=runner, rundir=rd)
         ok = ok and all(v.as_expected for _, row in rows for v in row.values())
         tables.append((fam, columns, rows))
         if not as_json:
@@ -764,6 +902,7 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
         if interrupted:
             break
     secs = time.perf_counter() - t0
+    _close_run(rd, interrupted, "reproduce")
     if as_json:
         d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
              "interrupted": interrupted,
@@ -842,8 +981,9 @@ def _measure_costs(cost_file, cost_items):
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
               help="Worker processes (default: one per CPU).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_with_scaleout_options
 def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plot_dir,
-            trace_dir, as_json, jobs, no_progress):
+            trace_dir, as_json, jobs, no_progress, backend, address, run_dir, resume):
     """How often it happens under a workload: counters, rates and latencies
     in simulated time, with intervals (see docs/measure.md)."""
     from .explore.registry import find_family, find_variant
@@ -906,9 +1046,15 @@ def measure(experiment, list_, variants, seeds, sets, cost_items, cost_file, plo
                 f.write(ftrace_text(r["trace"], r["pids"], timed=True))
             r["trace_file"] = path
             del r["trace"]
-    meas.run(jobs=jobs or default_jobs(), progress=progress, on_result=on_result)
-    if bar is not None:
-        bar.close()
+    from .runner.drive import measure_runs
+    runner, rd = _runner_and_dir("measure", backend, address, jobs or default_jobs(),
+                                 run_dir, resume, "runs")
+    try:
+        measure_runs(runner, meas, rundir=rd, progress=progress, on_result=on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+        _close_run(rd, meas.interrupted, "measure")
     summary = meas.summary()
     summary["cost_overrides"] = costs.overrides()
     files = []
@@ -953,7 +1099,10 @@ def run(argv=None):
     """Run the command line; returns the exit status (no SystemExit)."""
     _own_sigint()
     errors = _input_errors()
+    global _RUN_ARGV
     try:
+        argv = _resume_argv(list(sys.argv[1:] if argv is None else argv))
+        _RUN_ARGV = list(argv)
         rv = cli.main(args=argv, prog_name="foliolab", standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:  # click >= 8.2
         # the help on stdout, the error in one line on stderr

@@ -164,6 +164,7 @@ class Systematic(Strategy):
         self.max_depth = 0
         self.opaque = False           # the scenario declares no footprints
         self.nodes = []
+        self.floor = 0                # nodes never backtracked (a split's prefix, split.py)
         self.prefix_len = 0           # steps of the current run replayed from the tree
         self._events = None
         self._last_vis = None
@@ -652,7 +653,7 @@ class Systematic(Strategy):
         nodes = self.nodes
         k = self.level
         dpor = self.reduction == "dpor"
-        while nodes:
+        while len(nodes) > self.floor:
             node = nodes[-1]
             # the subtree of node.chosen is done: it sleeps here from now on,
             # unless the bound cut something below (conservative sleep sets)
@@ -693,7 +694,7 @@ class Systematic(Strategy):
     def _backtrack_optimal(self):
         """The next branch of the deepest wakeup tree that has one."""
         nodes = self.nodes
-        while nodes:
+        while len(nodes) > self.floor:
             node = nodes[-1]
             ev = node.events.get(node.chosen)
             if ev is not None:
