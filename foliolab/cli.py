@@ -20,8 +20,10 @@ or in a user's patch (for compare and reproduce: an ERROR or NONDET cell),
 130 interrupted (Ctrl-C; what was found is kept).  README.md has the
 table, with the valid range of every setting.
 
-Families outside the package (a user's own, a test suite's) are loaded from
-the files or modules listed in ``FOLIOLAB_FAMILIES``.  ``FOLIOLAB_DEBUG=1``
+Families outside the package (a user's own, a test suite's): ``--family
+FILE`` on every command, installed plugins (entry-point group
+``foliolab.families``) and the files or modules listed in
+``FOLIOLAB_FAMILIES`` (docs/writing-a-family.md).  ``FOLIOLAB_DEBUG=1``
 shows tracebacks for internal errors.
 """
 
@@ -134,8 +136,31 @@ def warn_stacking(label, patches):
 
 
 # ------------------------------------------------------------------ the group
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_FAMILY_HELP = ("A family file of your own (a .py file or module defining FAMILY; "
+                "docs/writing-a-family.md); repeatable.")
+
+
+def _load_family_files(ctx, param, values):
+    from .explore.registry import load_family_file
+    for v in values or ():
+        load_family_file(v)
+    return values
+
+
+def family_file_option(f):
+    """``--family FILE`` on a command: the file's families are known to it."""
+    return click.option("--family", "family_files", multiple=True, metavar="FILE",
+                        callback=_load_family_files, expose_value=False, is_eager=True,
+                        help=_FAMILY_HELP)(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Your own scenarios: --family FILE on any command, an installed "
+                    "plugin (entry points 'foliolab.families') or FOLIOLAB_FAMILIES=FILE; "
+                    "see docs/writing-a-family.md.")
 @click.version_option(package_name="foliolab", prog_name="foliolab")
+@click.option("--family", "family_files", multiple=True, metavar="FILE",
+              callback=_load_family_files, expose_value=False, help=_FAMILY_HELP)
 def cli():
     """foliolab: an executable model of the Linux page lifecycle with a
     controlled scheduler that explores how CPUs interleave."""
@@ -144,6 +169,7 @@ def cli():
 # ---------------------------------------------------------------------- list
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@family_file_option
 def list_cmd(as_json):
     """Families, variants (with their patches) and scenarios (actors,
     property, expected outcome per variant)."""
@@ -274,6 +300,7 @@ def _expect_text(e):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the failing step.")
+@family_file_option
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
             patch_files, trace_dir, count, no_shrink, as_json, full, events, mail,
             no_progress, watchdog, procs):
@@ -423,6 +450,7 @@ def _print_exploration(ex, full, events, mail=False):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the end of the replayed run.")
+@family_file_option
 def replay(trace, as_json, events, full, original, mail, procs):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
@@ -433,6 +461,8 @@ def replay(trace, as_json, events, full, original, mail, procs):
         r = run_replay(trace, record=True, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
+    for note in r.notes:
+        click.echo(f"foliolab: note: {note}", err=True)
     if as_json:
         from .provenance import provenance
         d = r.to_json()
@@ -669,6 +699,7 @@ def _with_table_options(f):
               help="A patch file: adds a column V+file for each variant given "
                    "(the baseline if none is given).")
 @_with_table_options
+@family_file_option
 def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
             as_json, no_progress, jobs, sets):
     """Variant x scenario verdict table for a family or one scenario."""
@@ -732,16 +763,23 @@ def _table_status(ok, cells):
 
 
 @cli.command()
-@click.option("--family", "-f", "family_names", multiple=True,
-              help="Only these families (default: all).")
+@click.option("--family", "-f", "family_names", multiple=True, metavar="NAME|FILE",
+              help="Only these families (default: all): a family's name, or a family "
+                   "file of your own (docs/writing-a-family.md).")
 @_with_table_options
 def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
               sets):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
-    from .explore.registry import families, find_family, variant_patches
+    from .explore.registry import families, find_family, load_family_file, variant_patches
     from .report import verdict_table
-    fams = [find_family(n) for n in family_names] or list(families().values())
+    fams = []
+    for n in family_names:
+        if n.endswith(".py") or os.sep in n or (os.path.isfile(n) and n not in families()):
+            fams += load_family_file(n)
+        else:
+            fams.append(find_family(n))
+    fams = fams or list(families().values())
     _check_trace_dir(trace_dir)
     t0 = time.perf_counter()
     tables = []
@@ -833,6 +871,7 @@ def _measure_costs(cost_file, cost_items):
               help="Override one cost of the cost model (ns).")
 @click.option("--cost-file", type=click.Path(dir_okay=False), default=None,
               help="A JSON object of kind -> ns overriding the cost model.")
+@family_file_option
 @click.option("--plot", "plot_dir", default=None, metavar="DIR",
               help="Run the experiment's sweep too and write its plot (PNG, SVG) to DIR.")
 @click.option("--trace", "trace_dir", default=None, metavar="DIR",

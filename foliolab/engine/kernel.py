@@ -57,6 +57,7 @@ class Patch:
         self.init_hooks = []
         self.source = None        # path of a user's patch file
         self.digest = None        # sha256 prefix of that file
+        self.text = None          # its text (embedded in traces)
 
     def replaces(self, name=None):
         def deco(f):

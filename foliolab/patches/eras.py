@@ -77,6 +77,12 @@ class Era:
 # Model name -> v5.12 name.  Every right-hand side was checked to exist in
 # a v5.12.9 tree (mm/, include/linux/).
 V5_12_NAMES = {
+    # include/linux/page-flags.h: the non-atomic flag updates (mm/page.py)
+    "__folio_set_flag": "",                  # the __SETPAGEFLAG macro
+    "__folio_clear_flag": "",                # the __CLEARPAGEFLAG macro
+    "__folio_set_swapbacked": "__SetPageSwapBacked",
+    "__folio_clear_swapbacked": "__ClearPageSwapBacked",
+    "__folio_mark_uptodate": "__SetPageUptodate",
     # mm/swap.c
     "folio_activate": "activate_page",
     "folio_mark_accessed": "mark_page_accessed",
