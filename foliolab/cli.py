@@ -116,8 +116,17 @@ def parse_settings(scenario, items):
 
 
 def load_user_patches(paths):
-    from .patches import load_patch_file
-    return [load_patch_file(p) for p in paths]
+    """``--patch FILE``; also ``--patch revert-<commit>``, a revert of a fix
+    the baseline contains (``foliolab list``), when no such file exists."""
+    from .patches import all_patches, load_patch_file
+    out = []
+    for p in paths:
+        cat = all_patches().get(p)
+        if not os.path.exists(p) and cat is not None and getattr(cat, "revert_of", None):
+            out.append(cat)
+        else:
+            out.append(load_patch_file(p))
+    return out
 
 
 def warn_stacking(label, patches):
@@ -168,12 +177,29 @@ def cli():
 
 # ---------------------------------------------------------------------- list
 @cli.command("list")
+@click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--functions", is_flag=True,
+              help="The functions a patch can replace or wrap (matching PATTERN, a glob "
+                   "or a substring): signature, whether it yields, kernel file, era.")
 @family_file_option
-def list_cmd(as_json):
+def list_cmd(pattern, as_json, functions):
     """Families, variants (with their patches) and scenarios (actors,
-    property, expected outcome per variant)."""
+    property, expected outcome per variant); with --functions, the hook
+    points for patches."""
     from .explore.registry import families, patch_name
+    if functions:
+        from .report.functions import function_catalogue, functions_text
+        rows = function_catalogue(pattern)
+        if not rows:
+            from .explore.registry import did_you_mean
+            raise InputProblem(f"no function matches {pattern!r}"
+                               f"{did_you_mean(pattern, [r['name'] for r in function_catalogue()])}")
+        click.echo(json.dumps({"functions": rows}, indent=1) if as_json else functions_text(rows),
+                   nl=not not as_json)
+        return EXIT_OK
+    if pattern:
+        raise InputProblem(f"list {pattern}: a PATTERN goes with --functions")
     fams = families()
     if as_json:
         out = []
@@ -182,6 +208,7 @@ def list_cmd(as_json):
                 "family": fam.name, "title": fam.title, "seed": fam.seed,
                 "thread": getattr(fam, "thread", None),
                 "era": _era_text(fam),
+                "baseline_contains": _era_contains(fam),
                 "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
                               "summary": v.summary, "mutant": v.mutant,
                               "sources": [_patch_source(p) for p in v.patches]}
@@ -201,6 +228,11 @@ def list_cmd(as_json):
         thread = getattr(fam, "thread", None)
         click.echo(f"  seed thread: {thread or 'not recorded'} [{fam.seed}]")
         click.echo(f"  era: {_era_text(fam) or 'none (the plain model, model names)'}")
+        contains = _era_contains(fam)
+        if contains:
+            click.echo("  fixes the baseline contains:")
+            for line in contains:
+                click.echo(f"    {line}")
         click.echo("  variants:")
         w = max((len(v) for v in fam.variants), default=0)
         for v in fam.variants.values():
@@ -247,6 +279,13 @@ def _era_text(fam):
         return None
     from .patches.eras import get_era
     return get_era(era).describe()
+
+
+def _era_contains(fam):
+    from .patches.eras import ERAS, get_era
+    era = getattr(fam, "era", None)
+    # the plain model is the v5.12 baseline: it contains what v5.12 does
+    return get_era(era).contains_lines() if era else ERAS["v5.12"].contains_lines()
 
 
 def _expect_text(e):

@@ -307,7 +307,7 @@ def variant_label(variant, patches=()):
     itself (``v0+my-fix``), not by its file's name."""
     label = variant or "custom"
     for p in patches:
-        if getattr(p, "source", None):
+        if getattr(p, "source", None) or getattr(p, "revert_of", None):
             label += "+" + p.name
     return label
 

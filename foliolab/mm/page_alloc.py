@@ -979,10 +979,23 @@ def free_one_page(k, zone, page, pfn, order, migratetype, fpi_flags):
     page freed into a pageblock isolated meanwhile lands on the ISOLATE list."""
     yield from spin_lock(zone.lock)
     zone_fp_write(zone)
-    if zone.nr_isolate_pageblock or migratetype == MIGRATE_ISOLATE:
-        migratetype = get_pfnblock_migratetype(page, pfn)
+    migratetype = k.fn.free_one_page_migratetype(zone, page, pfn, migratetype)
     k.fn.__free_one_page(page, pfn, zone, order, migratetype, fpi_flags)
     yield from spin_unlock(zone.lock)
+
+
+@kfunc
+def free_one_page_migratetype(k, zone, page, pfn, migratetype):
+    """The migratetype re-check of free_one_page() under zone->lock (v3.19 -
+    v5.12): ad53f92eb416 ("mm/page_alloc: fix incorrect isolation behavior
+    by rechecking migratetype", Joonsoo Kim, v3.19).  The type read before
+    the lock may be stale when a pageblock was isolated meanwhile; when any
+    pageblock of the zone is isolated it is read again.  Its own function
+    so that the fix can be dropped (the patch revert-ad53f92eb416) rather
+    than copied: in v5.12 it is open-coded in free_one_page()."""
+    if zone.nr_isolate_pageblock or migratetype == MIGRATE_ISOLATE:
+        return get_pfnblock_migratetype(page, pfn)
+    return migratetype
 
 
 @kfunc

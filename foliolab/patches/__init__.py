@@ -24,7 +24,7 @@ PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_sk
                  "page_reporting_drain_all", "page_reporting_putback_5_7",
                  "page_reporting_order", "era_v5_11", "memcg_v11", "memcg_pgdat_lock",
                  "memcg_writer_lock", "memcg_lock_recheck", "memcg_lock_first", "memcg_folio",
-                 "thp_cond_resched", "thp_compound_head", "thp_wait_on_locked")
+                 "thp_cond_resched", "thp_compound_head", "thp_wait_on_locked", "reverts")
 
 
 def all_patches():
@@ -107,6 +107,16 @@ def load_patch_source(text, path):
     patch.digest = digest
     patch.text = text
     return patch
+
+
+def _catalogue_added():
+    """Functions the catalogue's patches (eras, variants) add: a user's
+    patch may replace or wrap those too."""
+    out = {}
+    for p in all_patches().values():
+        for key, f in p.added.items():
+            out.setdefault(key, (p, f))
+    return out
 
 
 def _exc_text(e):
