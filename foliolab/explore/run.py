@@ -244,6 +244,19 @@ class FailureInfo:
     def same_kind(self, other):
         return other is not None and self.kind == other.kind and self.prop == other.prop
 
+    def message_class(self):
+        """What a failure says, without its figures: the message up to its
+        cause (`` -- ``), numbers and addresses masked.  Two failures of
+        one class are the same symptom (an ISOLATE block stranded is not
+        an NR_FREE_PAGES drift, though both are invariant violations)."""
+        import re
+        head = self.message.split(" -- ", 1)[0]
+        return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", head)
+
+    def same_failure(self, other):
+        """The shrinker's test: the same kind, property and message class."""
+        return self.same_kind(other) and self.message_class() == other.message_class()
+
     def to_json(self):
         d = {"kind": self.kind, "message": self.message, "task": self.task,
              "step": self.step}
