@@ -489,8 +489,17 @@ def _print_exploration(ex, full, events, mail=False):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the end of the replayed run.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the run as a timeline: a self-contained HTML page.")
+@click.option("--perfetto", "perfetto_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the run as a Chrome trace (JSON) that "
+                                   "ui.perfetto.dev and chrome://tracing open.")
+@click.option("--as-test", "as_test", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write a pytest regression test that replays the trace "
+                                   "(the trace is embedded in it).")
 @family_file_option
-def replay(trace, as_json, events, full, original, mail, procs):
+def replay(trace, as_json, events, full, original, mail, procs, html_file, perfetto_file,
+           as_test):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
@@ -502,6 +511,7 @@ def replay(trace, as_json, events, full, original, mail, procs):
     tr = r.trace
     for note in r.notes:
         click.echo(f"foliolab: note: {note}", err=True)
+    _write_views(r, trace, html_file, perfetto_file, as_test)
     if as_json:
         from .provenance import provenance
         d = r.to_json()
@@ -572,6 +582,36 @@ def replay(trace, as_json, events, full, original, mail, procs):
     if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
+
+
+def _write_views(r, trace, html_file, perfetto_file, as_test):
+    """replay --html / --perfetto / --as-test: written before the table."""
+    if as_test:
+        from .pytest_plugin import regression_test_source
+        _write_text(as_test, regression_test_source(trace, r))
+        click.echo(f"regression test: {as_test}", err=True)
+    if r.recording is None or not (html_file or perfetto_file):
+        return
+    from .report.timeline import chrome_trace_json, html_timeline
+    title = f"{r.scenario.slug} ({r.trace.get('label') or r.variant})"
+    if perfetto_file:
+        _write_text(perfetto_file, chrome_trace_json(r.recording, failure=r.failure,
+                                                     title=title))
+    if html_file:
+        from .provenance import tool_text
+        _write_text(html_file, html_timeline(r.recording, failure=r.failure, title=title,
+                                             meta=f"{tool_text()}; {r.shown} schedule of {trace}"))
+
+
+def _write_text(path, text):
+    try:
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputProblem(f"{path}: {e.strerror or e}") from None
 
 
 # ------------------------------------------------------- compare / reproduce

@@ -134,9 +134,10 @@ def _yield_site(t):
 class StepRecord:
     """What one step did, for the interleaving table."""
 
-    __slots__ = ("step", "tid", "label", "chain", "watch", "notes")
+    __slots__ = ("step", "tid", "label", "chain", "watch", "notes", "held")
 
-    def __init__(self, step, tid, label, chain, watch, notes=()):
+    def __init__(self, step, tid, label, chain, watch, notes=(), held=()):
+        self.held = held            # names of the locks the task holds after the step
         self.step = step
         self.tid = tid
         self.label = label
@@ -366,7 +367,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
                 notes = tuple(era.rename(n) for n in m.mem_notes) if era is not None \
                     else tuple(m.mem_notes)
                 m.mem_notes.clear()
-            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k), notes))
+            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k), notes,
+                                    tuple(getattr(lk, "name", str(lk)) for lk in t.held)))
 
         m.on_step = on_step
         m.mem_notes = []
