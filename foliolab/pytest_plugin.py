@@ -197,7 +197,10 @@ def race(*, ncpus=2, budget=1000, strategy="portfolio", seed=0, settings=None, p
                 try:
                     c()
                 except AssertionError as e:
-                    raise PropertyViolation(self.prop, str(e) or "assertion failed") from None
+                    # pytest's rewritten asserts explain with object reprs
+                    # (addresses): the message's first line only, deterministic
+                    msg = str(e).split("\n", 1)[0].strip() or "assertion failed"
+                    raise PropertyViolation(self.prop, msg) from None
 
         def test():
             key = f"{f.__module__}.{f.__qualname__}"
