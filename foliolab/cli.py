@@ -179,11 +179,14 @@ def cli():
 @cli.command("list")
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--markdown", is_flag=True,
+              help="The scenario catalogue as Markdown (docs/scenarios.md is this output "
+                   "for the package's families).")
 @click.option("--functions", is_flag=True,
               help="The functions a patch can replace or wrap (matching PATTERN, a glob "
                    "or a substring): signature, whether it yields, kernel file, era.")
 @family_file_option
-def list_cmd(pattern, as_json, functions):
+def list_cmd(pattern, as_json, functions, markdown):
     """Families, variants (with their patches) and scenarios (actors,
     property, expected outcome per variant); with --functions, the hook
     points for patches."""
@@ -201,6 +204,10 @@ def list_cmd(pattern, as_json, functions):
     if pattern:
         raise InputProblem(f"list {pattern}: a PATTERN goes with --functions")
     fams = families()
+    if markdown:
+        from .report.catalogue import catalogue_markdown
+        click.echo(catalogue_markdown(list(fams.values())), nl=False)
+        return EXIT_OK
     if as_json:
         out = []
         for fam in fams.values():
