@@ -439,6 +439,11 @@ def _print_exploration(ex, full, events, mail=False):
         extra = []
         if ex.shrunk is not None:
             extra.append(ex.shrunk.line())
+            if ex.failure is not None and ex.shrunk.failure.message != ex.failure.message:
+                # the same failure (kind, check, message class), other figures:
+                # both are shown, and which is which
+                extra.append(f"as found (schedule {idx}, before shrinking): "
+                             f"{ex.failure.headline()}")
         if ex.trace_path:
             extra.append(f"replay: foliolab replay {ex.trace_path}")
         failure = ex.recording.failure or ex.failure

@@ -6,8 +6,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 
 import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGS_FAMILY = os.path.join(ROOT, "examples", "flags_race", "family.py")
 
 
 def cli(*args):
@@ -93,3 +97,26 @@ def test_a_revert_is_accepted_by_patch_and_named_in_the_column(tmp_path):
 def test_list_input_errors(args):
     rc, _, err = cli(*args)
     assert rc == 2 and err.startswith("foliolab: error: ") and err.count("\n") == 1
+
+
+def test_a_changed_model_is_named_not_nondeterminism(tmp_path):
+    """A trace recorded by another model that no longer replays: the replay
+    says the model changed (exit 2), not NONDETERMINISM (exit 3)."""
+    rc, out, err = cli("--family", FLAGS_FAMILY, "explore", "uptodate-vs-isolate", "--json",
+                       "--trace-dir", str(tmp_path))
+    assert rc == 1, err
+    path = json.loads(out)["trace"]
+    tr = json.loads(open(path).read())
+    tr["failure"]["message"] = "something the model no longer says"
+    tr["shrunk"] = None
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(tr))
+    rc, out, _ = cli("replay", str(same))
+    assert rc == 3 and "NONDETERMINISM" in out
+    tr["provenance"]["model_hash"] = "000000000000"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(tr))
+    rc, out, err = cli("replay", str(other))
+    assert rc == 2, (out, err)
+    assert "the model changed since the trace was recorded" in err
+    assert "model 000000000000" in err and "NONDETERMINISM" not in out
