@@ -73,11 +73,16 @@ def load_patch_file(path):
     except BaseException as e:  # a user's file: report, never a traceback, never an exit
         raise PatchError(f"patch file {path}: the patch raised {_exc_text(e)} at "
                          f"{_site(e, p)} while it was imported") from None
+    return _user_patch(mod, f"patch file {path}", path, digest, text)
+
+
+def _user_patch(mod, what, path, digest, text):
+    """The PATCH of a user's module, checked for shape, with its source."""
     patch = getattr(mod, "PATCH", None)
     if not isinstance(patch, Patch):
-        raise PatchError(f"patch file {path}: defines no PATCH = Patch(...)")
+        raise PatchError(f"{what}: defines no PATCH = Patch(...)")
     check_patch_shape(patch, path)
-    patch.source = str(p)
+    patch.source = str(path)
     patch.digest = digest
     patch.text = text
     return patch
@@ -99,24 +104,7 @@ def load_patch_source(text, path):
     except BaseException as e:
         raise PatchError(f"patch {path} (embedded in the trace): the patch raised "
                          f"{_exc_text(e)} at {_site(e, path)} while it was imported") from None
-    patch = getattr(mod, "PATCH", None)
-    if not isinstance(patch, Patch):
-        raise PatchError(f"patch {path} (embedded in the trace): defines no PATCH = Patch(...)")
-    check_patch_shape(patch, path)
-    patch.source = str(path)
-    patch.digest = digest
-    patch.text = text
-    return patch
-
-
-def _catalogue_added():
-    """Functions the catalogue's patches (eras, variants) add: a user's
-    patch may replace or wrap those too."""
-    out = {}
-    for p in all_patches().values():
-        for key, f in p.added.items():
-            out.setdefault(key, (p, f))
-    return out
+    return _user_patch(mod, f"patch {path} (embedded in the trace)", path, digest, text)
 
 
 def _exc_text(e):
