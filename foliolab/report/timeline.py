@@ -101,6 +101,7 @@ h1 { font-size: 16px; margin: 0 0 4px; }
 .step.fail { fill: #c62828; }
 .lock { fill: #f2b84b; opacity: 0.8; }
 .watch { font: 11px monospace; fill: #2e7d32; }
+#state { font: 12px monospace; margin-top: 6px; color: #2e7d32; }
 #detail { font: 12px monospace; margin-top: 8px; white-space: pre-wrap; min-height: 3em; }
 </style></head>
 <body>
@@ -108,6 +109,7 @@ h1 { font-size: 16px; margin: 0 0 4px; }
 <div id="meta">%(meta)s</div>
 <div id="failure" hidden></div>
 <div id="chart"></div>
+<div id="state"></div>
 <div id="detail">click a step for its label</div>
 <script id="trace-data" type="application/json">%(data)s</script>
 <script>
@@ -178,11 +180,27 @@ h1 { font-size: 16px; margin: 0 0 4px; }
         "\\n" + s.args.label + (s.args.memory ? "\\n" + s.args.memory.join("\\n") : "");
     });
   }
-  for (const w of watch) {
-    el("text", {x: LABEL + (w.ts - 1) * W, y: wy + 20, "class": "watch"}, "\\u25B8 " + w.name)
-      .appendChild(Object.assign(document.createElementNS(NS, "title"),
-                                 {textContent: "after step " + w.ts + ": " + w.name}));
-  }
+  // the watched state: a band per value (alternating shades), its text
+  // where the band is wide enough, every value in the band's tooltip
+  watch.forEach((w, i) => {
+    const x0 = LABEL + (w.ts - 1) * W;
+    const x1 = i + 1 < watch.length ? LABEL + (watch[i + 1].ts - 1) * W : LABEL + total * W;
+    const band = el("rect", {x: x0, y: wy + 6, width: Math.max(1, x1 - x0), height: ROW - 12,
+                             fill: i %% 2 ? "#d7ecd9" : "#c3e3c6", "class": "watch-band"});
+    const tt = document.createElementNS(NS, "title");
+    tt.textContent = "after step " + w.ts + ": " + w.name;
+    band.appendChild(tt);
+    const room = Math.floor((x1 - x0 - 6) / 7);
+    if (room >= 4) {
+      el("text", {x: x0 + 3, y: wy + 21, "class": "watch"},
+         w.name.length > room ? w.name.slice(0, room - 1) + "\u2026" : w.name);
+    }
+  });
+  const state = document.getElementById("state");
+  const last = watch.filter(w => !fail || w.ts <= fail.ts).pop();
+  state.textContent = "watched state " + (fail ? "at the failure" : "at the end") + ": " +
+    (last ? last.name : Object.entries(trace.otherData.watch0).map(
+      ([k, v]) => k + "=" + v).join("; "));
   if (fail) {
     const x = LABEL + fail.ts * W;
     el("line", {x1: x, y1: 0, x2: x, y2: height, stroke: "#c62828", "stroke-width": 2,
