@@ -834,6 +834,9 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
              "interrupted": interrupted,
              "schedules": sum(v.schedules for _, row in rows for v in row.values()),
+             # a patch of the user's own has no expected outcome: its
+             # columns are results, not part of "as-expected"
+             "unjudged": [c[0] for c in columns if not c[3]],
              "families": [_table_json(fam, columns, rows)]}
         click.echo(json.dumps(d, indent=1))
     else:
