@@ -291,6 +291,8 @@ def _era_text(fam):
 def _era_contains(fam):
     from .patches.eras import ERAS, get_era
     era = getattr(fam, "era", None)
+    if not era and fam.scenarios and all(getattr(s, "make_run", None) for s in fam.scenarios):
+        return []                   # runs of its own (no mm model): no kernel baseline
     # the plain model is the v5.12 baseline: it contains what v5.12 does
     return get_era(era).contains_lines() if era else ERAS["v5.12"].contains_lines()
 
