@@ -68,6 +68,37 @@ def engine_steps_per_second(ncpus=4, per_task=25_000, seed=1):
     return res.steps / dt, res.steps
 
 
+def step_check_cost(ncpus=4, per_task=25_000, seed=1):
+    """The engine workload with per-step invariant checks
+    (Machine.add_step_check): none, one after every step, one after every
+    release of the lock.  Returns steps/s for each."""
+    out = {}
+    for mode in ("none", "every step", "lock release"):
+        m = Machine(ncpus, max_steps=10**9, hung_task_steps=10**9)
+        lock = spinlock_t(m, "bench_lock")
+        counter = atomic_t(m, "bench_counter")
+        calls = [0]
+
+        def check():
+            calls[0] += 1
+            if counter.counter < 0:
+                raise AssertionError("negative")
+        if mode == "every step":
+            m.add_step_check(check)
+        elif mode == "lock release":
+            m.add_step_check(check, after_release_of=lock)
+        for cpu in range(ncpus):
+            m.spawn(f"T{cpu}", cpu, _worker(lock, counter, per_task))
+        m.labels = []
+        choose = RandomWalk(seed).next_choose()
+        t0 = time.perf_counter()
+        res = m.run(choose)
+        dt = time.perf_counter() - t0
+        assert res.failure is None
+        out[mode] = (res.steps / dt, calls[0])
+    return out
+
+
 def _plain(n):
     for _ in range(n):
         yield "critical section"
@@ -266,6 +297,12 @@ def main(argv=None):
         out(f"   bare round-robin generator loop (same run):      {bare:12,.0f} steps/s\n")
         out(f"   ratio machine / bare:                            {eng / bare:12.3f}"
             f"   baseline {BASELINE['ratio']}\n")
+        costs = step_check_cost()
+        for mode, (rate, calls) in costs.items():
+            out(f"   with per-step checks: {mode:12}               {rate:12,.0f} steps/s "
+                f"({calls:,} check calls; {rate / costs['none'][0] - 1:+.1%} against none)\n"
+                if mode != "none" else
+                f"   with per-step checks: none (same workload)        {rate:12,.0f} steps/s\n")
         run_rate, sched_rate, per_run = scenario_steps_per_second()
         out(f"   readd-after-drain v0, inside Machine.run():      {run_rate:12,.0f} steps/s "
             f"({per_run:.0f} steps/schedule)   baseline {BASELINE['scenario']:,}\n")

@@ -20,8 +20,10 @@ or in a user's patch (for compare and reproduce: an ERROR or NONDET cell),
 130 interrupted (Ctrl-C; what was found is kept).  README.md has the
 table, with the valid range of every setting.
 
-Families outside the package (a user's own, a test suite's) are loaded from
-the files or modules listed in ``FOLIOLAB_FAMILIES``.  ``FOLIOLAB_DEBUG=1``
+Families outside the package (a user's own, a test suite's): ``--family
+FILE`` on every command, installed plugins (entry-point group
+``foliolab.families``) and the files or modules listed in
+``FOLIOLAB_FAMILIES`` (docs/writing-a-family.md).  ``FOLIOLAB_DEBUG=1``
 shows tracebacks for internal errors.
 """
 
@@ -144,8 +146,17 @@ def parse_settings(scenario, items):
 
 
 def load_user_patches(paths):
-    from .patches import load_patch_file
-    return [load_patch_file(p) for p in paths]
+    """``--patch FILE``; also ``--patch revert-<commit>``, a revert of a fix
+    the baseline contains (``foliolab list``), when no such file exists."""
+    from .patches import all_patches, load_patch_file
+    out = []
+    for p in paths:
+        cat = all_patches().get(p)
+        if not os.path.exists(p) and cat is not None and getattr(cat, "revert_of", None):
+            out.append(cat)
+        else:
+            out.append(load_patch_file(p))
+    return out
 
 
 def warn_stacking(label, patches):
@@ -164,8 +175,31 @@ def warn_stacking(label, patches):
 
 
 # ------------------------------------------------------------------ the group
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_FAMILY_HELP = ("A family file of your own (a .py file or module defining FAMILY; "
+                "docs/writing-a-family.md); repeatable.")
+
+
+def _load_family_files(ctx, param, values):
+    from .explore.registry import load_family_file
+    for v in values or ():
+        load_family_file(v)
+    return values
+
+
+def family_file_option(f):
+    """``--family FILE`` on a command: the file's families are known to it."""
+    return click.option("--family", "family_files", multiple=True, metavar="FILE",
+                        callback=_load_family_files, expose_value=False, is_eager=True,
+                        help=_FAMILY_HELP)(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Your own scenarios: --family FILE on any command, an installed "
+                    "plugin (entry points 'foliolab.families') or FOLIOLAB_FAMILIES=FILE; "
+                    "see docs/writing-a-family.md.")
 @click.version_option(package_name="foliolab", prog_name="foliolab")
+@click.option("--family", "family_files", multiple=True, metavar="FILE",
+              callback=_load_family_files, expose_value=False, help=_FAMILY_HELP)
 def cli():
     """foliolab: an executable model of the Linux page lifecycle with a
     controlled scheduler that explores how CPUs interleave."""
@@ -173,12 +207,37 @@ def cli():
 
 # ---------------------------------------------------------------------- list
 @cli.command("list")
+@click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def list_cmd(as_json):
+@click.option("--markdown", is_flag=True,
+              help="The scenario catalogue as Markdown (docs/scenarios.md is this output "
+                   "for the package's families).")
+@click.option("--functions", is_flag=True,
+              help="The functions a patch can replace or wrap (matching PATTERN, a glob "
+                   "or a substring): signature, whether it yields, kernel file, era.")
+@family_file_option
+def list_cmd(pattern, as_json, functions, markdown):
     """Families, variants (with their patches) and scenarios (actors,
-    property, expected outcome per variant)."""
+    property, expected outcome per variant); with --functions, the hook
+    points for patches."""
     from .explore.registry import families, patch_name
+    if functions:
+        from .report.functions import function_catalogue, functions_text
+        rows = function_catalogue(pattern)
+        if not rows:
+            from .explore.registry import did_you_mean
+            raise InputProblem(f"no function matches {pattern!r}"
+                               f"{did_you_mean(pattern, [r['name'] for r in function_catalogue()])}")
+        click.echo(json.dumps({"functions": rows}, indent=1) if as_json else functions_text(rows),
+                   nl=not not as_json)
+        return EXIT_OK
+    if pattern:
+        raise InputProblem(f"list {pattern}: a PATTERN goes with --functions")
     fams = families()
+    if markdown:
+        from .report.catalogue import catalogue_markdown
+        click.echo(catalogue_markdown(list(fams.values())), nl=False)
+        return EXIT_OK
     if as_json:
         out = []
         for fam in fams.values():
@@ -186,6 +245,7 @@ def list_cmd(as_json):
                 "family": fam.name, "title": fam.title, "seed": fam.seed,
                 "thread": getattr(fam, "thread", None),
                 "era": _era_text(fam),
+                "baseline_contains": _era_contains(fam),
                 "variants": [{"name": v.name, "patches": [patch_name(p) for p in v.patches],
                               "summary": v.summary, "mutant": v.mutant,
                               "sources": [_patch_source(p) for p in v.patches]}
@@ -205,6 +265,11 @@ def list_cmd(as_json):
         thread = getattr(fam, "thread", None)
         click.echo(f"  seed thread: {thread or 'not recorded'} [{fam.seed}]")
         click.echo(f"  era: {_era_text(fam) or 'none (the plain model, model names)'}")
+        contains = _era_contains(fam)
+        if contains:
+            click.echo("  fixes the baseline contains:")
+            for line in contains:
+                click.echo(f"    {line}")
         click.echo("  variants:")
         w = max((len(v) for v in fam.variants), default=0)
         for v in fam.variants.values():
@@ -251,6 +316,15 @@ def _era_text(fam):
         return None
     from .patches.eras import get_era
     return get_era(era).describe()
+
+
+def _era_contains(fam):
+    from .patches.eras import ERAS, get_era
+    era = getattr(fam, "era", None)
+    if not era and fam.scenarios and all(getattr(s, "make_run", None) for s in fam.scenarios):
+        return []                   # runs of its own (no mm model): no kernel baseline
+    # the plain model is the v5.12 baseline: it contains what v5.12 does
+    return get_era(era).contains_lines() if era else ERAS["v5.12"].contains_lines()
 
 
 def _expect_text(e):
@@ -313,6 +387,7 @@ def _expect_text(e):
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=JOBS_MAX), default=None,
               help="Worker processes for --split/--seeds (default: the number of CPUs).")
 @_with_scaleout_options
+@family_file_option
 def explore(scenario, variant_name, strategy, budget, seed, depth, preemptions, sets,
             patch_files, trace_dir, count, no_shrink, as_json, full, events, mail,
             no_progress, watchdog, procs, split, nseeds, jobs, backend, address, run_dir,
@@ -455,6 +530,11 @@ def _print_exploration(ex, full, events, mail=False):
         extra = []
         if ex.shrunk is not None:
             extra.append(ex.shrunk.line())
+            if ex.failure is not None and ex.shrunk.failure.message != ex.failure.message:
+                # the same failure (kind, check, message class), other figures:
+                # both are shown, and which is which
+                extra.append(f"as found (schedule {idx}, before shrinking): "
+                             f"{ex.failure.headline()}")
         if ex.trace_path:
             extra.append(f"replay: foliolab replay {ex.trace_path}")
         failure = ex.recording.failure or ex.failure
@@ -512,7 +592,17 @@ def _print_exploration(ex, full, events, mail=False):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the end of the replayed run.")
-def replay(trace, as_json, events, full, original, mail, procs):
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the run as a timeline: a self-contained HTML page.")
+@click.option("--perfetto", "perfetto_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the run as a Chrome trace (JSON) that "
+                                   "ui.perfetto.dev and chrome://tracing open.")
+@click.option("--as-test", "as_test", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write a pytest regression test that replays the trace "
+                                   "(the trace is embedded in it).")
+@family_file_option
+def replay(trace, as_json, events, full, original, mail, procs, html_file, perfetto_file,
+           as_test):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
     from .report import ftrace_text, header_line, interleaving_table
@@ -522,6 +612,9 @@ def replay(trace, as_json, events, full, original, mail, procs):
         r = run_replay(trace, record=True, events=events, original=original)
     secs = time.perf_counter() - t0
     tr = r.trace
+    for note in r.notes:
+        click.echo(f"foliolab: note: {note}", err=True)
+    _write_views(r, trace, html_file, perfetto_file, as_test)
     if as_json:
         from .provenance import provenance
         d = r.to_json()
@@ -594,6 +687,37 @@ def replay(trace, as_json, events, full, original, mail, procs):
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
 
 
+def _write_views(r, trace, html_file, perfetto_file, as_test):
+    """replay --html / --perfetto / --as-test: written before the table."""
+    if as_test:
+        from .pytest_plugin import regression_test_source
+        _write_text(as_test, regression_test_source(trace, r))
+        click.echo(f"regression test: {as_test}", err=True)
+    if r.recording is None or not (html_file or perfetto_file):
+        return
+    from .report.timeline import chrome_trace_json, html_timeline
+    title = f"{r.scenario.slug} ({r.trace.get('label') or r.variant})"
+    if perfetto_file:
+        _write_text(perfetto_file, chrome_trace_json(r.recording, failure=r.failure,
+                                                     title=title))
+    if html_file:
+        from .provenance import tool_text
+        _write_text(html_file, html_timeline(r.recording, failure=r.failure, title=title,
+                                             meta=f"{tool_text()}; {r.shown} schedule of {trace}"))
+
+
+def _write_text(path, text):
+    try:
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputProblem(f"{path}: {e.strerror or e}") from None
+
+
+# ------------------------------------------------------- compare / reproduce
 def _work_argv(argv):
     """The command line without the options that change where and how the
     work is shown, not what it computes: the run's fingerprint."""
@@ -795,6 +919,7 @@ def _with_table_options(f):
               help="A patch file: adds a column V+file for each variant given "
                    "(the baseline if none is given).")
 @_with_table_options
+@family_file_option
 def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
             as_json, no_progress, jobs, sets, backend, address, run_dir, resume):
     """Variant x scenario verdict table for a family or one scenario."""
@@ -846,6 +971,9 @@ def compare(target, variants, patch_files, budget, dfs_budget, seed, trace_dir,
         d = {"outcome": "as-expected" if ok else "unexpected", "seconds": round(secs, 3),
              "interrupted": interrupted,
              "schedules": sum(v.schedules for _, row in rows for v in row.values()),
+             # a patch of the user's own has no expected outcome: its
+             # columns are results, not part of "as-expected"
+             "unjudged": [c[0] for c in columns if not c[3]],
              "families": [_table_json(fam, columns, rows)]}
         click.echo(json.dumps(d, indent=1))
     else:
@@ -866,16 +994,23 @@ def _table_status(ok, cells):
 
 
 @cli.command()
-@click.option("--family", "-f", "family_names", multiple=True,
-              help="Only these families (default: all).")
+@click.option("--family", "-f", "family_names", multiple=True, metavar="NAME|FILE",
+              help="Only these families (default: all): a family's name, or a family "
+                   "file of your own (docs/writing-a-family.md).")
 @_with_table_options
 def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
               sets, backend, address, run_dir, resume):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
-    from .explore.registry import families, find_family, variant_patches
+    from .explore.registry import families, find_family, load_family_file, variant_patches
     from .report import verdict_table
-    fams = [find_family(n) for n in family_names] or list(families().values())
+    fams = []
+    for n in family_names:
+        if n.endswith(".py") or os.sep in n or (os.path.isfile(n) and n not in families()):
+            fams += load_family_file(n)
+        else:
+            fams.append(find_family(n))
+    fams = fams or list(families().values())
     _check_trace_dir(trace_dir)
     settings_by = {fam.name: _settings_by_scenario(fam.scenarios, sets) for fam in fams}
     runner, rd = _runner_and_dir("reproduce", backend, address, jobs, run_dir, resume,
@@ -972,6 +1107,7 @@ def _measure_costs(cost_file, cost_items):
               help="Override one cost of the cost model (ns).")
 @click.option("--cost-file", type=click.Path(dir_okay=False), default=None,
               help="A JSON object of kind -> ns overriding the cost model.")
+@family_file_option
 @click.option("--plot", "plot_dir", default=None, metavar="DIR",
               help="Run the experiment's sweep too and write its plot (PNG, SVG) to DIR.")
 @click.option("--trace", "trace_dir", default=None, metavar="DIR",

@@ -14,9 +14,33 @@ from __future__ import annotations
 import hashlib
 import os
 
-import foliolab
-
 _HASH = None
+_VERSION = None
+_ROOT = os.path.dirname(os.path.abspath(__file__))      # the installed package
+
+
+def version():
+    """The installed distribution's version (importlib.metadata), so that a
+    folder named ``foliolab`` in the current directory cannot change it;
+    the package's ``__version__`` when foliolab is not installed."""
+    global _VERSION
+    if _VERSION is None:
+        try:
+            from importlib.metadata import PackageNotFoundError, version as _v
+            try:
+                _VERSION = _v("foliolab")
+            except PackageNotFoundError:
+                _VERSION = None
+        except ImportError:                 # pragma: no cover
+            _VERSION = None
+        if _VERSION is None:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "_foliolab_version", os.path.join(_ROOT, "__init__.py"))
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            _VERSION = mod.__version__
+    return _VERSION
 
 MEMORY_MODEL_NAMES = {"sc": "SC", "tso": "x86-TSO"}
 
@@ -25,7 +49,7 @@ def model_hash():
     """12 hex digits of the SHA-256 of the package's Python sources."""
     global _HASH
     if _HASH is None:
-        root = os.path.dirname(os.path.abspath(foliolab.__file__))
+        root = _ROOT
         h = hashlib.sha256()
         files = []
         for d, dirs, names in os.walk(root):
@@ -42,7 +66,7 @@ def model_hash():
 
 def tool_text():
     """``foliolab 0.1.0 (model 1a2b3c4d5e6f)``."""
-    return f"foliolab {foliolab.__version__} (model {model_hash()})"
+    return f"foliolab {version()} (model {model_hash()})"
 
 
 def kconfig_preempt(preempt):
@@ -70,7 +94,7 @@ def machine_text(settings):
 
 def provenance(settings=None, era=None):
     """The same facts as a dict, for ``--json`` and traces."""
-    d = {"foliolab": foliolab.__version__, "model_hash": model_hash(),
+    d = {"foliolab": version(), "model_hash": model_hash(),
          "era": era, "kernel": None}
     if era:
         from .patches.eras import get_era

@@ -330,11 +330,26 @@ def test_user_patch_file_digest_is_checked(tmp_path):
     assert r.trace_path.endswith("lost-update.racy+my-fix.pct.0.json")
     tr = load_trace(r.trace_path)
     assert tr["variant"] == "racy" and tr["label"] == "racy+my-fix"
-    assert tr["patches"] == [{"name": "my-fix", "file": str(pf), "sha256": user.digest}]
+    assert tr["patches"] == [{"name": "my-fix", "file": str(pf), "sha256": user.digest,
+                              "source": pf.read_text()}]
     assert replay(r.trace_path).outcome == "failure"
+    # the trace embeds the patch: a changed file is named, the recorded one runs
     pf.write_text(pf.read_text() + "# changed\n")
+    rp = replay(r.trace_path)
+    assert rp.outcome == "failure"
+    assert len(rp.notes) == 1 and "changed since the trace was recorded" in rp.notes[0]
+    assert "replaying the recorded patch" in rp.notes[0]
+    # an old trace without the embedded text still checks the file's digest
+    old = tmp_path / "old.json"
+    tr["patches"][0].pop("source")
+    _write(old, tr)
     with pytest.raises(TraceError, match="changed since the trace was recorded"):
-        replay(r.trace_path)
+        replay(str(old))
+    # an embedded text that does not match its hash is malformed
+    tr["patches"][0]["source"] = "tampered"
+    _write(old, tr)
+    with pytest.raises(TraceError, match="does not match its sha256"):
+        replay(str(old))
 
 
 def test_a_failure_that_does_not_replay_is_nondeterminism(tmp_path):

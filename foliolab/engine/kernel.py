@@ -57,6 +57,7 @@ class Patch:
         self.init_hooks = []
         self.source = None        # path of a user's patch file
         self.digest = None        # sha256 prefix of that file
+        self.text = None          # its text (embedded in traces)
 
     def replaces(self, name=None):
         def deco(f):
@@ -96,7 +97,8 @@ def build_table(patches):
             table[key] = f
         for key, f in p.replaced.items():
             if key not in table:
-                raise PatchError(f"patch {p.name}: replaces {key}, which the kernel does not have")
+                raise PatchError(f"patch {p.name}: replaces {key}, which the kernel does not "
+                                 f"have{_did_you_mean(key, table)}")
             old = table[key]
             if inspect.isgeneratorfunction(old) != inspect.isgeneratorfunction(f):
                 kind = "a generator (it yields)" if inspect.isgeneratorfunction(old) else "a plain function"
@@ -104,9 +106,16 @@ def build_table(patches):
             table[key] = f
         for key, f in p.wrapped.items():
             if key not in table:
-                raise PatchError(f"patch {p.name}: wraps {key}, which the kernel does not have")
+                raise PatchError(f"patch {p.name}: wraps {key}, which the kernel does not "
+                                 f"have{_did_you_mean(key, table)}")
             table[key] = _wrap(f, table[key])
     return table
+
+
+def _did_you_mean(key, table):
+    import difflib
+    close = difflib.get_close_matches(key, list(table), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def stacked_replacements(patches):
@@ -191,7 +200,8 @@ class FunctionTable:
         try:
             f = self._table[key]
         except KeyError:
-            raise AttributeError(f"the kernel has no function {key}") from None
+            raise AttributeError(f"the kernel has no function {key}"
+                                 f"{_did_you_mean(key, self._table)}") from None
         bound = functools.partial(f, self._k)
         setattr(self, key, bound)
         return bound

@@ -159,10 +159,27 @@ def local_irq_disable(m):
     m.current.irqs_off += 1
 
 
-def local_irq_enable(m):
+def local_irq_enable(m, label="local_irq_enable"):
+    """``label``: what the step ending here did that other CPUs can see
+    (a page committed to a pcp list ...), when that is more than the enable."""
     t = m.current
     t.irqs_off -= 1
-    yield "local_irq_enable"
+    yield label
+
+
+def relabel(gen, prefix):
+    """Run the steps of ``gen`` (a primitive: spin_lock, mutex_unlock, ...)
+    with ``prefix`` before the label of its first step: a step's label names
+    what the step did that another CPU can observe, and the work done since
+    the previous yield (a racy read, a skipped CPU) belongs to the step the
+    primitive ends."""
+    it = iter(gen)
+    try:
+        first = next(it)
+    except StopIteration as e:
+        return e.value
+    yield prefix + first
+    return (yield from it)
 
 
 def cond_resched(m):

@@ -1,11 +1,20 @@
 """Name lookup for the explorer and the command line.
 
 The package's scenario families (``foliolab.scenarios.FAMILY_MODULES``) plus
-families from outside the package: a test suite's or a user's own family
-module, named in the environment variable ``FOLIOLAB_FAMILIES`` (entries
-separated by ``os.pathsep``; each a ``.py`` file or an importable module that
-defines ``FAMILY`` or ``FAMILIES``) or registered in-process with
-:func:`register_family`.
+families from outside the package (docs/writing-a-family.md), found four
+ways, each a ``.py`` file or an importable module that defines ``FAMILY`` or
+``FAMILIES``:
+
+* ``--family FILE`` on the command line (:func:`load_family_file`);
+* installed plugins: the entry-point group ``foliolab.families``
+  (``[project.entry-points."foliolab.families"] mine = "my_pkg.family"``);
+* the environment variable ``FOLIOLAB_FAMILIES`` (entries separated by
+  ``os.pathsep``);
+* in-process, :func:`register_family` (tests, scripts).
+
+A family from outside the package remembers the file it was defined in
+(:func:`family_source`): a trace embeds that file's text and hash, so that it
+replays anywhere (explore/trace.py).
 
 A variant's ``patches`` are patch names (``foliolab.patches.get_patch``); a
 family defined outside the package may also list
@@ -30,9 +39,12 @@ from ..scenarios import FAMILY_MODULES, LookupFailure
 from ..scenarios.base import make_run
 
 ENV_FAMILIES = "FOLIOLAB_FAMILIES"
+ENTRY_POINT_GROUP = "foliolab.families"
 
 _registered = {}          # name -> Family, in registration order
 _env_cache = {}           # env entry -> [Family]
+_files = {}               # name -> Family, loaded with --family FILE
+_entry_points = None      # [Family] from installed plugins
 
 
 def register_family(family):
@@ -45,34 +57,174 @@ def unregister_family(name):
     _registered.pop(name, None)
 
 
-def _load_env_entry(entry):
-    fams = _env_cache.get(entry)
-    if fams is not None:
-        return fams
-    try:
-        if entry.endswith(".py") or os.sep in entry:
-            p = pathlib.Path(entry)
-            if not p.is_file():
-                raise LookupFailure(f"{ENV_FAMILIES}: {entry}: no such file")
-            digest = hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]
-            name = f"foliolab_user_family_{p.stem}_{digest}"
-            # any file name: read as Python source
-            loader = importlib.machinery.SourceFileLoader(name, str(p))
-            mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
-            loader.exec_module(mod)
-        else:
-            mod = importlib.import_module(entry)
-    except (LookupFailure, KeyboardInterrupt):
-        raise
-    except BaseException as e:  # a user's file (SystemExit too): one line, never a traceback
-        raise LookupFailure(f"{ENV_FAMILIES}: {entry}: {type(e).__name__}: {e}") from None
+def _module_families(mod, where):
+    from ..scenarios.base import Family
     fams = list(getattr(mod, "FAMILIES", ()))
     if hasattr(mod, "FAMILY"):
         fams.append(mod.FAMILY)
     if not fams:
-        raise LookupFailure(f"{ENV_FAMILIES}: {entry} defines no FAMILY")
+        raise LookupFailure(f"{where} defines no FAMILY")
+    for f in fams:
+        if not isinstance(f, Family):
+            raise LookupFailure(f"{where}: FAMILY is a {type(f).__name__}, not a "
+                                f"foliolab.scenarios.Family")
+    return fams
+
+
+def _exec_family_source(text, label, digest):
+    """A module made from a family file's text (``label``: the file's path,
+    for tracebacks)."""
+    name = f"foliolab_user_family_{digest}"
+    mod = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None))
+    mod.__file__ = label
+    code = compile(text, label, "exec")
+    import sys
+    sys.modules[name] = mod          # dataclasses and pickling look modules up
+    try:
+        exec(code, mod.__dict__)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return mod
+
+
+def _load_file(entry, where):
+    p = pathlib.Path(entry)
+    if not p.is_file():
+        raise LookupFailure(f"{where}: {entry}: no such file")
+    try:
+        data = p.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LookupFailure(f"{where}: {entry}: cannot read: {e}") from None
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    try:
+        mod = _exec_family_source(text, str(p), digest)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a user's file (SystemExit too): one line, never a traceback
+        raise LookupFailure(f"{where}: {entry}: {_exc_site(e, p)}") from None
+    fams = _module_families(mod, f"{where}: {entry}")
+    for f in fams:
+        _remember_source(f, str(p), text, digest)
+    return fams
+
+
+def _exc_site(e, p):
+    import traceback
+    if isinstance(e, SyntaxError):
+        return f"SyntaxError: {e.msg} at {p}:{e.lineno}"
+    line = None
+    for fr in traceback.extract_tb(e.__traceback__):
+        if fr.filename == str(p):
+            line = fr.lineno
+    text = " ".join(str(e).split())
+    where = f" at {p}:{line}" if line else ""
+    return f"{type(e).__name__}: {text}{where}" if text else f"{type(e).__name__}{where}"
+
+
+def _remember_source(fam, path, text, digest):
+    fam._source = {"file": path, "sha256": digest, "text": text}
+
+
+def family_source(fam):
+    """{"file", "sha256", "text"} of the file a family from outside the
+    package was defined in, or None for the package's own families (their
+    code is the model: the model hash covers them)."""
+    src = getattr(fam, "_source", None)
+    if src is not None:
+        return src
+    mod = None
+    for s in fam.scenarios:
+        mod = type(s).__module__
+        break
+    if mod is None or mod.startswith("foliolab."):
+        return None
+    import sys
+    m = sys.modules.get(mod)
+    path = getattr(m, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        data = pathlib.Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    _remember_source(fam, path, text, hashlib.sha256(data).hexdigest()[:16])
+    return fam._source
+
+
+def families_from_source(text, label):
+    """The families a trace's embedded family file defines (replay)."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    mod = _exec_family_source(text, label, digest)
+    fams = _module_families(mod, f"the trace's family file {label}")
+    for f in fams:
+        _remember_source(f, label, text, digest)
+    return fams
+
+
+def load_family_file(entry):
+    """``--family FILE`` (or a module name): load it, make its families
+    known in this process and return them."""
+    if entry.endswith(".py") or os.sep in entry or os.path.isfile(entry):
+        fams = _load_file(entry, "--family")
+    else:
+        try:
+            mod = importlib.import_module(entry)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
+            raise LookupFailure(f"--family {entry}: not a file, and not an importable "
+                                f"module ({type(e).__name__}: {e})") from None
+        fams = _module_families(mod, f"--family {entry}")
+    for f in fams:
+        _files[f.name] = f
+    return fams
+
+
+def _load_env_entry(entry):
+    fams = _env_cache.get(entry)
+    if fams is not None:
+        return fams
+    if entry.endswith(".py") or os.sep in entry:
+        fams = _load_file(entry, ENV_FAMILIES)
+    else:
+        try:
+            mod = importlib.import_module(entry)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a user's module: one line, never a traceback
+            raise LookupFailure(f"{ENV_FAMILIES}: {entry}: {type(e).__name__}: {e}") from None
+        fams = _module_families(mod, f"{ENV_FAMILIES}: {entry}")
     _env_cache[entry] = fams
     return fams
+
+
+def _plugin_families():
+    """Families of installed plugins (entry-point group ``foliolab.families``):
+    each entry point names a module defining FAMILY/FAMILIES, or a Family."""
+    global _entry_points
+    if _entry_points is not None:
+        return _entry_points
+    from importlib.metadata import entry_points
+
+    from ..scenarios.base import Family
+    out = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        where = f"entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP})"
+        try:
+            obj = ep.load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
+            raise LookupFailure(f"{where}: {type(e).__name__}: {e}") from None
+        if isinstance(obj, Family):
+            out.append(obj)
+        else:
+            out += _module_families(obj, where)
+    _entry_points = out
+    return out
 
 
 def families():
@@ -87,12 +239,15 @@ def families():
                 continue          # listed but not written yet
             raise
         out[mod.FAMILY.name] = mod.FAMILY
+    for fam in _plugin_families():
+        out[fam.name] = fam
     env = os.environ.get(ENV_FAMILIES, "")
     for entry in env.split(os.pathsep):
         entry = entry.strip()
         if entry:
             for fam in _load_env_entry(entry):
                 out[fam.name] = fam
+    out.update(_files)
     out.update(_registered)
     return out
 
@@ -112,7 +267,8 @@ def find_scenario(slug):
         if s is not None:
             return fam, s
     known = ", ".join(s.slug for f in fams.values() for s in f.scenarios)
-    raise LookupFailure(f"unknown scenario {slug!r} (known: {known or 'none'})")
+    raise LookupFailure(f"unknown scenario {slug!r}{did_you_mean(slug, [s.slug for f in fams.values() for s in f.scenarios])} "
+                        f"(known: {known or 'none'}; a scenario of your own: --family FILE)")
 
 
 def find_variant(family, name):
@@ -151,7 +307,7 @@ def variant_label(variant, patches=()):
     itself (``v0+my-fix``), not by its file's name."""
     label = variant or "custom"
     for p in patches:
-        if getattr(p, "source", None):
+        if getattr(p, "source", None) or getattr(p, "revert_of", None):
             label += "+" + p.name
     return label
 
@@ -168,8 +324,16 @@ def builder(scenario):
     return build
 
 
+def did_you_mean(name, known):
+    """`` (did you mean 'x'?)`` for a near miss among ``known``, or ""."""
+    import difflib
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 __all__ = [
-    "ENV_FAMILIES", "LookupFailure", "PatchError", "register_family",
+    "ENV_FAMILIES", "ENTRY_POINT_GROUP", "load_family_file", "family_source",
+    "families_from_source", "did_you_mean", "LookupFailure", "PatchError", "register_family",
     "unregister_family", "families", "find_family", "find_scenario",
     "find_variant", "default_variant", "variant_patches", "patch_name",
     "variant_label",

@@ -5,13 +5,16 @@ Input problems (malformed JSON, another schema version, an unknown scenario
 or variant, a changed variant or user patch file, task names that do not
 match) raise :class:`~foliolab.explore.trace.TraceError`.  A recorded task
 that is not enabled at its step, or a failure that does not come back
-identically, is *nondeterminism* (``result.outcome``).
+identically, is *nondeterminism* (``result.outcome``) -- unless the model
+changed since the trace was recorded (its hash in ``provenance``): then the
+replay raises :class:`TraceError` naming the change, since a different model
+may well run differently.  User files (family, patches) are embedded in the
+trace and run as recorded; ``result.notes`` says which changed on disk.
 """
 
 from __future__ import annotations
 
-import foliolab
-
+from ..provenance import model_hash, version
 from ..scenarios.base import SettingsError, validate_settings
 from ..engine.kernel import PatchError
 from .registry import builder
@@ -36,6 +39,7 @@ class Replay:
         self.recording = None        # Recording of the shown run
         self.steps = 0
         self.shrunk = trace.get("shrunk")
+        self.notes = []              # user files that changed on disk since
 
     @property
     def variant(self):
@@ -61,6 +65,8 @@ class Replay:
             d["nondeterminism"] = self.nondeterminism
         if self.error:
             d["error"] = self.error
+        if self.notes:
+            d["notes"] = list(self.notes)
         return d
 
 
@@ -68,7 +74,8 @@ def replay(path, *, record=True, events=False, original=False, build=None):
     """Replay a trace file.  Returns a :class:`Replay`; input errors raise
     :class:`TraceError`."""
     tr = load_trace(path)
-    fam, sc, patches, settings = resolve_trace(tr, path)
+    notes = []
+    fam, sc, patches, settings = resolve_trace(tr, path, notes)
     full = sc.settings(settings)
     try:
         # settings the run cannot be built with are malformed input, not
@@ -77,6 +84,16 @@ def replay(path, *, record=True, events=False, original=False, build=None):
     except SettingsError as e:
         raise TraceError(f"{path}: settings: {e}") from None
     r = Replay(path, tr, fam, sc, patches, full)
+    r.notes = notes
+    recorded_model = (tr.get("provenance") or {}).get("model_hash")
+    model_changed = bool(recorded_model) and recorded_model != model_hash()
+
+    def changed(what):
+        # a different model may run differently: say so, not "nondeterminism"
+        return TraceError(
+            f"{path}: does not replay: the model changed since the trace was recorded "
+            f"(recorded with foliolab {tr.get('foliolab')} model {recorded_model}; this "
+            f"is foliolab {version()} model {model_hash()}): {what}")
     base = build or builder(sc)
     recorded_names = tr["tasks"]
 
@@ -84,6 +101,8 @@ def replay(path, *, record=True, events=False, original=False, build=None):
         k = base(patches_, settings_)
         names = task_names(k.m)
         if names != recorded_names[:len(names)]:
+            if model_changed:
+                raise changed(f"the scenario now starts tasks {', '.join(names)}")
             raise TraceError(
                 f"{path}: the scenario now starts tasks {', '.join(names)}; the "
                 f"trace has {', '.join(recorded_names[:len(names)])} (recorded by "
@@ -91,9 +110,9 @@ def replay(path, *, record=True, events=False, original=False, build=None):
         return k
 
     version_note = ""
-    if tr.get("foliolab") != foliolab.__version__:
+    if tr.get("foliolab") != version():
         version_note = (f" (the trace was recorded by foliolab {tr.get('foliolab')}, "
-                        f"this is {foliolab.__version__})")
+                        f"this is {version()})")
     want = FailureInfo.from_json(tr["failure"]) if tr.get("failure") else None
     sh = tr.get("shrunk")
     show_shrunk = bool(sh) and not original
@@ -137,10 +156,14 @@ def replay(path, *, record=True, events=False, original=False, build=None):
             r.outcome = "error"
             r.error = e.describe()
         else:
+            if model_changed:
+                raise changed(str(e)) from None
             r.outcome = "nondeterminism"
             r.nondeterminism = str(e) + version_note
         return r
     except NondeterminismError as e:
+        if model_changed:
+            raise changed(str(e)) from None
         r.outcome = "nondeterminism"
         r.nondeterminism = str(e) + version_note
         return r

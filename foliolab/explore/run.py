@@ -134,9 +134,10 @@ def _yield_site(t):
 class StepRecord:
     """What one step did, for the interleaving table."""
 
-    __slots__ = ("step", "tid", "label", "chain", "watch", "notes")
+    __slots__ = ("step", "tid", "label", "chain", "watch", "notes", "held")
 
-    def __init__(self, step, tid, label, chain, watch, notes=()):
+    def __init__(self, step, tid, label, chain, watch, notes=(), held=()):
+        self.held = held            # names of the locks the task holds after the step
         self.step = step
         self.tid = tid
         self.label = label
@@ -243,6 +244,19 @@ class FailureInfo:
 
     def same_kind(self, other):
         return other is not None and self.kind == other.kind and self.prop == other.prop
+
+    def message_class(self):
+        """What a failure says, without its figures: the message up to its
+        cause (`` -- ``), numbers and addresses masked.  Two failures of
+        one class are the same symptom (an ISOLATE block stranded is not
+        an NR_FREE_PAGES drift, though both are invariant violations)."""
+        import re
+        head = self.message.split(" -- ", 1)[0]
+        return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", head)
+
+    def same_failure(self, other):
+        """The shrinker's test: the same kind, property and message class."""
+        return self.same_kind(other) and self.message_class() == other.message_class()
 
     def to_json(self):
         d = {"kind": self.kind, "message": self.message, "task": self.task,
@@ -353,7 +367,8 @@ def run_schedule(scenario, patches, settings, choose, record=False, *,
                 notes = tuple(era.rename(n) for n in m.mem_notes) if era is not None \
                     else tuple(m.mem_notes)
                 m.mem_notes.clear()
-            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k), notes))
+            steps.append(StepRecord(m.steps, t.tid, label, chain, watch(k), notes,
+                                    tuple(getattr(lk, "name", str(lk)) for lk in t.held)))
 
         m.on_step = on_step
         m.mem_notes = []

@@ -6,7 +6,10 @@ the last task; when it cannot run, the lowest-id enabled task; a decision
 for a step where the last task can still run is a preemption" (invisible
 tasks are transparent, as in the strategies).  Replaying
 every decision of a schedule reproduces it exactly; delta debugging (Zeller's
-ddmin) then drops decisions while a failure of the same kind still occurs.
+ddmin) then drops decisions while the same failure still occurs: the same
+kind, property and message class (``FailureInfo.same_failure``: the message
+with its figures masked), so that the shrunk table shows the symptom that
+was found, not another one the fewer preemptions happen to reach.
 When that leaves more than one preemption, a preemption-bounded DFS with a
 smaller bound looks for a failure of the same kind with fewer preemptions
 (ddmin only removes decisions; it cannot move one).  Effort is bounded by a
@@ -124,7 +127,7 @@ def shrink(scenario, patches, settings, schedule, failure, *, budget=200,
         except ModelError:
             return False
         info = failure_info(k, res)
-        if info is not None and info.same_kind(failure):
+        if info is not None and info.same_failure(failure):
             key = (len(pre), res.steps)
             if "key" not in best or key < best["key"]:
                 best.update(key=key, ds=list(ds), res=res, info=info, pre=list(pre),
@@ -180,7 +183,7 @@ def shrink(scenario, patches, settings, schedule, failure, *, budget=200,
                 break
             dfs.after(res)
             info = failure_info(k, res)
-            if info is not None and info.same_kind(failure):
+            if info is not None and info.same_failure(failure):
                 try:
                     ds = extract_decisions(scenario, patches, settings, res.schedule, build)
                 except (NondeterminismError, ModelError):

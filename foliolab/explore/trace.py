@@ -10,7 +10,10 @@ Schema ``foliolab-trace/1``::
       "variant": "v0",                          # null: patches given by hand
       "label": "v0+my-fix",                     # variant + user patches (by name)
       "patches": [{"name": "lru-cache-disable"},
-                  {"name": "my-fix", "file": "my_fix.py", "sha256": "1f0c..."}],
+                  {"name": "my-fix", "file": "/home/me/my_fix.py", "sha256": "1f0c...",
+                   "source": "from foliolab.engine.kernel import Patch\n..."}],
+      "family_source": null | {"file": "/home/me/my_family.py",
+                               "sha256": "...", "text": "..."},
       "settings": {"ncpus": 2, "preempt": "full", ...},   # complete
       "strategy": {"name": "pct", "depth": 2, "budget": 1000},
       "seed": 7,
@@ -30,6 +33,14 @@ Schema ``foliolab-trace/1``::
 
 ``sha256`` is the (16-hex-digit prefix of the) SHA-256 of the user's patch
 file, as :func:`foliolab.patches.load_patch_file` computes it.
+
+A trace is self-contained: it embeds the text of every user file the run
+depends on -- the family file of a family from outside the package
+(``family_source``) and every user patch (``source``) -- with its hash.
+Replay runs the recorded text, from any directory, with no environment
+variable, and says so when the file on disk has changed since; the model
+itself is identified by ``provenance.model_hash``, and a run that no longer
+replays on a changed model is reported as that, not as nondeterminism.
 """
 
 from __future__ import annotations
@@ -40,12 +51,11 @@ import os
 import re
 import tempfile
 
-import foliolab
-
-from ..provenance import provenance
+from ..provenance import provenance, version
 from .run import InputError
 from .registry import (
-    variant_label, LookupFailure, PatchError, find_scenario, find_variant, variant_patches,
+    variant_label, LookupFailure, PatchError, families_from_source, family_source,
+    find_family, find_scenario, find_variant, variant_patches,
 )
 
 SCHEMA = "foliolab-trace/1"
@@ -71,8 +81,10 @@ def patch_entries(patches):
     for p in patches:
         e = {"name": p.name}
         if getattr(p, "source", None):
-            e["file"] = p.source
+            e["file"] = os.path.abspath(p.source)
             e["sha256"] = getattr(p, "digest", None)
+            if getattr(p, "text", None) is not None:
+                e["source"] = p.text
         out.append(e)
     return out
 
@@ -80,9 +92,14 @@ def patch_entries(patches):
 def make_trace(*, scenario, family, variant, patches, settings, strategy,
                seed, schedule_index, failure, tasks, schedule, shrunk=None,
                nondeterminism=None):
+    fsrc = None
+    try:
+        fsrc = family_source(find_family(family)) if family else None
+    except LookupFailure:
+        pass
     return {
         "schema": SCHEMA,
-        "foliolab": foliolab.__version__,
+        "foliolab": version(),
         "scenario": scenario.slug,
         "family": family,
         "variant": variant,
@@ -98,6 +115,8 @@ def make_trace(*, scenario, family, variant, patches, settings, strategy,
         "shrunk": shrunk,
         "nondeterminism": nondeterminism,
         "provenance": provenance(settings, getattr(scenario, "era", None)),
+        "family_source": ({"file": os.path.abspath(fsrc["file"]), "sha256": fsrc["sha256"],
+                           "text": fsrc["text"]} if fsrc else None),
     }
 
 
@@ -203,7 +222,8 @@ TRACE_SCHEMA = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {"name": _NAME, "file": _NAME,
-                               "sha256": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"}},
+                               "sha256": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"},
+                               "source": {"type": "string", "maxLength": 4 << 20}},
                 "dependentRequired": {"file": ["sha256"]},
             },
         },
@@ -238,6 +258,14 @@ TRACE_SCHEMA = {
             },
         }]},
         "nondeterminism": {"type": ["string", "null"]},
+        # the text of a user family's file, embedded: the trace replays anywhere
+        "family_source": {"oneOf": [{"type": "null"}, {
+            "type": "object",
+            "required": ["file", "sha256", "text"],
+            "properties": {"file": _NAME,
+                           "sha256": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"},
+                           "text": {"type": "string", "maxLength": 4 << 20}},
+        }]},
         # informative: the model hash, the kernel era, the machine in Kconfig terms
         "provenance": {"type": "object"},
         # the /proc/vmstat delta of the shown run (the shrunk one, if any)
@@ -385,14 +413,67 @@ def load_trace(path):
     return tr
 
 
-def resolve_trace(tr, path="trace"):
-    """(family, scenario, patches, settings) of a loaded trace; unknown
-    names, a changed variant or a changed user patch file raise
-    :class:`TraceError`."""
+def _sha(text):
+    import hashlib
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_digest(path):
+    import hashlib
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def _resolve_family(tr, path, notes):
+    """(family, scenario): the recorded family file's text when the trace
+    embeds one (the local family of that name when it is the same file),
+    else a family this process knows."""
+    src = tr.get("family_source")
     try:
         fam, sc = find_scenario(tr["scenario"])
     except LookupFailure as e:
-        raise TraceError(f"{path}: {e}") from None
+        if not src:
+            raise TraceError(f"{path}: {e}") from None
+        fam = sc = None
+    if src:
+        if _sha(src["text"]) != src["sha256"]:
+            raise TraceError(f"{path}: malformed trace: the embedded family file "
+                             f"{src['file']} does not match its sha256")
+        local = family_source(fam) if fam is not None else None
+        if local is not None and local["sha256"] == src["sha256"]:
+            return fam, sc
+        disk = _file_digest(src["file"])
+        if disk is not None and disk != src["sha256"]:
+            notes.append(f"family file {src['file']} changed since the trace was recorded "
+                         f"(sha256 {disk}, recorded {src['sha256']}): replaying the "
+                         f"recorded family")
+        try:
+            fams = families_from_source(src["text"], src["file"])
+        except LookupFailure as e:
+            raise TraceError(f"{path}: {e}") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
+            raise TraceError(f"{path}: the trace's family file {src['file']} raised "
+                             f"{type(e).__name__}: {e}") from None
+        for f in fams:
+            if f.name == tr["family"] and f.scenario(tr["scenario"]) is not None:
+                return f, f.scenario(tr["scenario"])
+        raise TraceError(f"{path}: unknown scenario {tr['scenario']!r}: the trace's family "
+                         f"file {src['file']} has none in family {tr['family']}")
+    return fam, sc
+
+
+def resolve_trace(tr, path="trace", notes=None):
+    """(family, scenario, patches, settings) of a loaded trace; unknown
+    names and a changed variant raise :class:`TraceError`.  Embedded user
+    files (family, patches) are run as recorded; ``notes`` receives one
+    line for each such file that changed on disk since."""
+    notes = [] if notes is None else notes
+    fam, sc = _resolve_family(tr, path, notes)
     if fam.name != tr["family"]:
         raise TraceError(f"{path}: scenario {tr['scenario']!r} belongs to family "
                          f"{fam.name}, the trace says {tr['family']}")
@@ -410,7 +491,22 @@ def resolve_trace(tr, path="trace"):
                     f"the trace was recorded with {', '.join(recorded) or 'no patches'}")
             entries = entries[len(names):]
         for e in entries:
-            if "file" in e:
+            if "file" in e and "source" in e:
+                from ..patches import load_patch_source
+                if _sha(e["source"]) != e["sha256"]:
+                    raise TraceError(f"{path}: malformed trace: the embedded patch "
+                                     f"{e['file']} does not match its sha256")
+                disk = _file_digest(e["file"])
+                if disk is not None and disk != e["sha256"]:
+                    notes.append(f"patch file {e['file']} changed since the trace was "
+                                 f"recorded (sha256 {disk}, recorded {e['sha256']}): "
+                                 f"replaying the recorded patch")
+                p = load_patch_source(e["source"], e["file"])
+                if p.name != e["name"]:
+                    raise TraceError(f"{path}: the embedded patch {e['file']} defines "
+                                     f"{p.name!r}, the trace says {e['name']!r}")
+            elif "file" in e:
+                # a trace of foliolab before traces embedded their patches
                 from ..patches import load_patch_file
                 p = load_patch_file(e["file"])
                 if p.digest != e["sha256"]:

@@ -5,7 +5,14 @@ names of v5.16+).
 are lockless (RCU) and take a speculative reference with folio_try_get(),
 which fails while migration has the refcount frozen; the lookup then
 retries and finds the new folio.  The folio lock (PG_locked) is a sleeping
-bit lock with a wait queue.
+bit lock with a wait queue and the PG_waiters protocol of v5.12: a waiter,
+under the wait queue's lock, sets PG_waiters, tries the bit once more and
+queues itself; folio_unlock() clears PG_locked and reads PG_waiters in one
+locked instruction (clear_bit_unlock_is_negative_byte) and wakes the queue
+only when PG_waiters was set; the wake clears PG_waiters when no waiter is
+left.  A waiter that set PG_waiters after the unlock read it, and found
+the bit still set, would sleep forever: a patch that splits either side
+can lose a wake-up, and the hung-task oracle reports it.
 
 A read or a fault that misses the cache reads the page in itself
 (filemap_create_folio, filemap_fault): allocate a folio with the mapping's
@@ -22,12 +29,12 @@ from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug
 from ..engine.rcu import rcu_read_lock, rcu_read_unlock
 from ..engine.sync import (
-    lockdep_assert_held, might_sleep_point, spin_lock_irq, spin_unlock_irq, wait_event,
+    lockdep_assert_held, might_sleep_point, spin_lock_irq, spin_unlock_irq,
     wait_queue_head_t, wake_up,
 )
 from .errno import EEXIST, ENOMEM
 from .page import (
-    PG_locked, PG_uptodate, _clear, _set, folio_get, folio_nr_pages,
+    PG_locked, PG_uptodate, PG_waiters, _clear, _set, folio_get, folio_nr_pages,
     folio_test_locked, folio_test_set_locked, folio_try_get, page_fp_read, page_fp_write,
 )
 from .page_alloc import GFP_HIGHUSER_MOVABLE
@@ -71,25 +78,80 @@ def folio_trylock(folio):
     return not folio_test_set_locked(folio)
 
 
+def folio_wait_bit_prepare(k, folio, lock):
+    """The start of wait_on_page_bit_common() (v5.12), under the wait
+    queue's lock (one step, as the waker takes that lock too): SetPageWaiters,
+    then one more test of PG_locked (with ``lock``: trylock_page(), which
+    takes it); queue the task unless that succeeded.  Returns True when the
+    caller must sleep (the task is queued and blocked)."""
+    m = k.m
+    q = folio_waitqueue(folio)
+    _set(folio, PG_waiters)
+    free = folio_trylock(folio) if lock else not folio_test_locked(folio)
+    if free:
+        return False
+    t = m.current
+    touch_write(m, q.fpk)
+    q.waiters.append(t)
+    m.block(t, q)
+    return True
+
+
+def folio_wait_locked(k, folio, label):
+    """folio_wait_locked() / wait_on_page_locked() (v5.12): sleep until
+    PG_locked is clear, with the PG_waiters protocol; does not take the
+    lock."""
+    while folio_wait_bit_prepare(k, folio, lock=False):
+        yield f"{label}: sleeps on {folio.waitq.name}"
+
+
 @kfunc
 def folio_lock(k, folio):
-    """folio_lock() (lock_page): sleep on the page wait queue until PG_locked
-    can be taken."""
+    """folio_lock() (lock_page; __lock_page -> wait_on_page_bit_common):
+    trylock; else set PG_waiters, queue and sleep on the page wait queue,
+    and try again when woken.  (Every waiter is woken and retries: the
+    pre-v5.9 wake-all; since v5.9 the unlock hands the bit to the first
+    exclusive waiter.  The same interleavings of the lock bit are reached.)"""
     yield from might_sleep_point(k.m, f"folio_lock({folio.label})")
     while not folio_trylock(folio):
-        yield from wait_event(folio_waitqueue(folio), lambda: not folio_test_locked(folio),
-                              f"folio_lock({folio.label})")
+        if folio_wait_bit_prepare(k, folio, lock=True):
+            yield f"folio_lock({folio.label}): PG_waiters set, sleeps on {folio.waitq.name}"
+        else:
+            break                   # the trylock under the queue's lock took it
     yield f"folio_lock: {folio.label} locked"
+
+
+def clear_bit_unlock_is_negative_byte(folio):
+    """clear_bit_unlock_is_negative_byte(PG_locked, &page->flags) (x86,
+    v4.10 - v5.15): one locked instruction clears PG_locked and tells
+    whether PG_waiters (bit 7, the byte's sign) was set."""
+    from .page import _rmw
+    _rmw(folio)
+    waiters = folio.flags >> PG_waiters & 1 == 1
+    folio.flags &= ~(1 << PG_locked)
+    return waiters
+
+
+def folio_wake_bit(k, folio):
+    """wake_up_page_bit(page, PG_locked) (v5.12): under the wait queue's
+    lock, wake the page's waiters; ClearPageWaiters when none is left."""
+    q = folio_waitqueue(folio)
+    touch_write(k.m, q.fpk)
+    wake_up(q)
+    if not q.waiters:
+        _clear(folio, PG_waiters)
 
 
 @kfunc
 def folio_unlock(k, folio):
-    """folio_unlock() (unlock_page): clear PG_locked and wake the waiters."""
+    """folio_unlock() (unlock_page, v5.12): clear PG_locked and learn
+    whether PG_waiters was set in one locked instruction; only then wake
+    the queue (the wake runs in the same step: the waiters' side works
+    under the queue's lock, so no interleaving is lost)."""
     if not folio_test_locked(folio):
         raise KernelBug(f"kernel BUG: VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {folio.label}")
-    _clear(folio, PG_locked)
-    if folio.waitq is not None:             # the page's key: written by _clear
-        wake_up(folio.waitq)
+    if clear_bit_unlock_is_negative_byte(folio):
+        folio_wake_bit(k, folio)
     yield f"folio_unlock: {folio.label}"
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 from ..engine.footprint import touch_read
 from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug
-from ..engine.sync import wait_event
 from .errno import EAGAIN, ENOMEM
 from .page import (
     GUP_PIN_COUNTING_BIAS, _rmw, folio_mapcount, folio_nr_pages,
@@ -202,8 +201,7 @@ def __get_user_pages_locked(k, mm, addresses, flags):
     (migration_entry_wait_on_locked: sleep until the source folio is
     unlocked), then the walk retries the address.  Returns the folios, one
     per address, each grabbed per ``flags``."""
-    from .filemap import folio_waitqueue
-    from .page import folio_test_locked
+    from .filemap import folio_wait_locked
     pages = []
     for addr in addresses:
         while True:
@@ -212,8 +210,9 @@ def __get_user_pages_locked(k, mm, addresses, flags):
                 pages.append(folio)
                 break
             if what == "migration":
-                yield from wait_event(folio_waitqueue(src), lambda s=src: not folio_test_locked(s),
-                                      f"migration_entry_wait_on_locked({src.label})")
+                # folio_wait_locked(): PG_waiters, queue, sleep until unlocked
+                yield from folio_wait_locked(k, src,
+                                             f"migration_entry_wait_on_locked({src.label})")
                 yield f"__get_user_pages: {mm.name} 0x{addr:x} migration done, retry"
                 continue
             ret = yield from k.fn.do_anonymous_page(mm, addr)

@@ -19,6 +19,7 @@ as x86 locked instructions do.
 
 from __future__ import annotations
 
+from ..engine.kernel import kfunc
 from ..engine.memory import locked_op
 from ..engine.oracles import BadPageState, KernelBug, RefcountUnderflow
 
@@ -174,6 +175,71 @@ def _nonatomic_set(page, bit):
 def _nonatomic_clear(page, bit):
     page_fp_write(page)
     page.flags &= ~(1 << bit)
+
+
+# The non-atomic flag updates as a CPU runs them: __set_bit()/__clear_bit()
+# on page->flags is a plain load of the word and a plain store of the
+# modified word (page-flags.h __SETPAGEFLAG/__CLEARPAGEFLAG, __PAGEFLAG).
+# Another CPU's atomic set_bit()/clear_bit() of *another* flag of the same
+# word between the two is lost when the store lands: the kernel uses them
+# only on pages no other CPU can reach, and a race is exactly a page that
+# another CPU could reach after all.  (The instant _nonatomic_set/_clear
+# above are kept for the paths of the model where that holds.)
+@kfunc(name="__folio_set_flag")
+def __folio_set_flag(k, folio, bit):
+    """__SetPageX()/__folio_set_X() (v5.12 page-flags.h __SETPAGEFLAG):
+    ``__set_bit(bit, &page->flags)`` -- a load step, then a store step."""
+    what = f"__SetPage{_flag_title(bit)}"
+    page_fp_read(folio)
+    old = folio.flags
+    yield f"{what}({folio.label}): load {folio.label}->flags = {_flags_text(old)}"
+    page_fp_write(folio)
+    folio.flags = old | 1 << bit
+    yield f"{what}({folio.label}): store {folio.label}->flags = {_flags_text(folio.flags)}"
+
+
+@kfunc(name="__folio_clear_flag")
+def __folio_clear_flag(k, folio, bit):
+    """__ClearPageX()/__folio_clear_X() (v5.12 page-flags.h __CLEARPAGEFLAG):
+    ``__clear_bit(bit, &page->flags)`` -- a load step, then a store step."""
+    what = f"__ClearPage{_flag_title(bit)}"
+    page_fp_read(folio)
+    old = folio.flags
+    yield f"{what}({folio.label}): load {folio.label}->flags = {_flags_text(old)}"
+    page_fp_write(folio)
+    folio.flags = old & ~(1 << bit)
+    yield f"{what}({folio.label}): store {folio.label}->flags = {_flags_text(folio.flags)}"
+
+
+@kfunc(name="__folio_set_swapbacked")
+def __folio_set_swapbacked(k, folio):
+    """__SetPageSwapBacked() (v5.12; __folio_set_swapbacked() since v5.16):
+    non-atomic, for a page nobody else can see yet."""
+    yield from k.fn.__folio_set_flag(folio, PG_swapbacked)
+
+
+@kfunc(name="__folio_clear_swapbacked")
+def __folio_clear_swapbacked(k, folio):
+    """__ClearPageSwapBacked() (v5.12; __folio_clear_swapbacked() since v5.16)."""
+    yield from k.fn.__folio_clear_flag(folio, PG_swapbacked)
+
+
+def _flag_title(bit):
+    name = PAGEFLAG_NAMES.get(bit, str(bit))
+    return {"swapbacked": "SwapBacked", "lru": "LRU", "mappedtodisk": "MappedToDisk"}.get(
+        name, name.replace("_", "").capitalize())
+
+
+@kfunc(name="__folio_mark_uptodate")
+def __folio_mark_uptodate(k, folio):
+    """__SetPageUptodate() (v5.12; __folio_mark_uptodate() since v5.16):
+    smp_wmb(), then the non-atomic __set_bit() of PG_uptodate -- for a page
+    nobody else can see yet."""
+    yield from k.fn.__folio_set_flag(folio, PG_uptodate)
+
+
+def _flags_text(flags):
+    return "|".join(n for b, n in PAGEFLAG_NAMES.items() if flags >> b & 1) or "0"
 
 
 def folio_test_lru(f): return _test(f, PG_lru)

@@ -52,7 +52,7 @@ from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug, ListCorruption, WARN_ON
 from ..engine.retry import retry_begin, retry_end, retry_unchanged
 from ..engine.sync import (
-    local_irq_disable, local_irq_enable, lockdep_assert_held, mutex,
+    local_irq_disable, local_irq_enable, lockdep_assert_held, mutex, relabel,
     mutex_lock, mutex_unlock, preempt_disable, preempt_enable, spin_lock, spin_lock_irqsave, spin_unlock,
     spin_unlock_irqrestore,
 )
@@ -788,7 +788,10 @@ def rmqueue_pcplist(k, zone, gfp_flags, migratetype, alloc_flags):
     pcp.count -= 1
     check_new_page(page)                 # check_new_pcp() with CONFIG_DEBUG_VM
     k.count_vm_event("pgalloc_normal")
-    yield from local_irq_enable(m)
+    yield from local_irq_enable(m, f"rmqueue_pcplist: pfn 0x{page.pfn:x} taken from "
+                                   f"cpu{m.current.cpu}'s pcp "
+                                   f"{MIGRATETYPE_NAMES[migratetype]} list (count "
+                                   f"{pcp.count}); local_irq_enable")
     return page
 
 
@@ -977,12 +980,29 @@ def free_one_page(k, zone, page, pfn, order, migratetype, fpi_flags):
     off).  The migratetype was read before the lock; when any pageblock is
     isolated (or the caller saw ISOLATE) it is re-read under the lock, so a
     page freed into a pageblock isolated meanwhile lands on the ISOLATE list."""
-    yield from spin_lock(zone.lock)
+    # the step that ends at the lock's announcement read the pageblock's
+    # migratetype (the caller's racy read): the label says what it read
+    yield from relabel(spin_lock(zone.lock),
+                       f"free_one_page: pfn 0x{pfn:x} read as "
+                       f"{MIGRATETYPE_NAMES[migratetype]}; ")
     zone_fp_write(zone)
-    if zone.nr_isolate_pageblock or migratetype == MIGRATE_ISOLATE:
-        migratetype = get_pfnblock_migratetype(page, pfn)
+    migratetype = k.fn.free_one_page_migratetype(zone, page, pfn, migratetype)
     k.fn.__free_one_page(page, pfn, zone, order, migratetype, fpi_flags)
     yield from spin_unlock(zone.lock)
+
+
+@kfunc
+def free_one_page_migratetype(k, zone, page, pfn, migratetype):
+    """The migratetype re-check of free_one_page() under zone->lock (v3.19 -
+    v5.12): ad53f92eb416 ("mm/page_alloc: fix incorrect isolation behavior
+    by rechecking migratetype", Joonsoo Kim, v3.19).  The type read before
+    the lock may be stale when a pageblock was isolated meanwhile; when any
+    pageblock of the zone is isolated it is read again.  Its own function
+    so that the fix can be dropped (the patch revert-ad53f92eb416) rather
+    than copied: in v5.12 it is open-coded in free_one_page()."""
+    if zone.nr_isolate_pageblock or migratetype == MIGRATE_ISOLATE:
+        return get_pfnblock_migratetype(page, pfn)
+    return migratetype
 
 
 @kfunc
@@ -1017,7 +1037,8 @@ def free_unref_page_commit(k, page, pfn):
     """free_unref_page_commit() (v5.x - v5.12): onto this CPU's pcp list (CMA and
     HIGHATOMIC pages go on the MOVABLE list; an ISOLATE page goes straight
     to the buddy allocator); a list over ``high`` frees ``batch`` pages.
-    Caller has irqs off."""
+    Caller has irqs off.  (void in the kernel; the model returns where the
+    page went, for the label of the step that ends at the irq enable.)"""
     zone = k.zone
     page_fp_read(page)
     migratetype = page.index
@@ -1025,14 +1046,19 @@ def free_unref_page_commit(k, page, pfn):
     if migratetype >= MIGRATE_PCPTYPES:
         if migratetype == MIGRATE_ISOLATE:
             yield from k.fn.free_one_page(zone, page, pfn, 0, migratetype, FPI_NONE)
-            return
+            return "freed to the buddy (Isolate)"
         migratetype = MIGRATE_MOVABLE
-    pcp = zone.pageset[k.m.current.cpu]
+    cpu = k.m.current.cpu
+    pcp = zone.pageset[cpu]
     touch_write(k.m, pcp.fpk)
     _list_add(pcp.lists[migratetype], page)
     pcp.count += 1
+    where = (f"on cpu{cpu}'s pcp {MIGRATETYPE_NAMES[migratetype]} list "
+             f"(count {pcp.count})")
     if pcp.count >= pcp.high:
         yield from k.fn.free_pcppages_bulk(zone, pcp.batch, pcp)
+        where += f", then {pcp.batch} spilled to the buddy"
+    return where
 
 
 @kfunc
@@ -1047,8 +1073,9 @@ def free_unref_page(k, page):
     yield f"free_unref_page: pfn 0x{pfn:x} is {MIGRATETYPE_NAMES[page.index]}"
     m = k.m
     local_irq_disable(m)
-    yield from k.fn.free_unref_page_commit(page, pfn)
-    yield from local_irq_enable(m)
+    where = yield from k.fn.free_unref_page_commit(page, pfn)
+    yield from local_irq_enable(m, f"free_unref_page: pfn 0x{pfn:x} "
+                                   f"{where or 'committed'}; local_irq_enable")
 
 
 @kfunc
@@ -1292,9 +1319,12 @@ def drain_pages_zone(k, cpu, zone):
     local_irq_disable(m)
     pcp = zone.pageset[cpu]
     touch_read(m, pcp.fpk)
-    if pcp.count:
-        yield from k.fn.free_pcppages_bulk(zone, pcp.count, pcp)
-    yield from local_irq_enable(m)
+    count = pcp.count
+    if count:
+        yield from k.fn.free_pcppages_bulk(zone, count, pcp)
+    yield from local_irq_enable(m, f"drain_pages_zone: cpu{cpu}'s pcp lists "
+                                   + (f"freed ({count} pages)" if count else "empty")
+                                   + "; local_irq_enable")
 
 
 @kfunc
@@ -1319,18 +1349,29 @@ def __drain_all_pages(k, zone, force_all_cpus):
     yield from mutex_lock(mtx)
     cpus = []
     z = zone or k.zone
+    seen = []
     for cpu in range(k.m.ncpus):
         touch_read(k.m, z.pageset[cpu].fpk)       # a racy read of pcp->count
+        seen.append(f"cpu{cpu} {z.pageset[cpu].count}")
         if force_all_cpus or z.pageset[cpu].count:
             cpus.append(cpu)
-    for cpu in cpus:
+    skipped = [f"cpu{c}" for c in range(k.m.ncpus) if c not in cpus]
+    # the step that ends at the next yield read every pcp->count: say which
+    # CPUs it skips (another CPU's pcp commit may still come)
+    decided = (f"__drain_all_pages: pcp->count {', '.join(seen)}: "
+               + (f"skips {', '.join(skipped)}; " if skipped else "drains every CPU; "))
+    for i, cpu in enumerate(cpus):
         drain = k.pcpu_drain[cpu]
         drain.zone = zone
         INIT_WORK(drain.work, drain.func)
-        yield from queue_work_on(cpu, k.mm_percpu_wq, drain.work)
+        q = queue_work_on(cpu, k.mm_percpu_wq, drain.work)
+        yield from (relabel(q, decided) if i == 0 else q)
     for cpu in cpus:
         yield from flush_work(k.pcpu_drain[cpu].work)
-    yield from mutex_unlock(mtx)
+    if cpus:
+        yield from mutex_unlock(mtx)
+    else:
+        yield from relabel(mutex_unlock(mtx), decided)
 
 
 @kfunc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import pathlib
 
@@ -23,7 +24,7 @@ PATCH_MODULES = ("lru_cache_disable", "minchan_rfc", "mhocko_atomic", "nested_sk
                  "page_reporting_drain_all", "page_reporting_putback_5_7",
                  "page_reporting_order", "era_v5_11", "memcg_v11", "memcg_pgdat_lock",
                  "memcg_writer_lock", "memcg_lock_recheck", "memcg_lock_first", "memcg_folio",
-                 "thp_cond_resched", "thp_compound_head", "thp_wait_on_locked")
+                 "thp_cond_resched", "thp_compound_head", "thp_wait_on_locked", "reverts")
 
 
 def all_patches():
@@ -56,6 +57,10 @@ def load_patch_file(path):
     except OSError as e:
         raise PatchError(f"patch file {path}: cannot read: {e.strerror or e}") from None
     digest = hashlib.sha256(data).hexdigest()[:16]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None                 # not embeddable in a trace (JSON is UTF-8)
     name = f"foliolab_user_patch_{digest}"
     # SourceFileLoader: a file without ".py" is Python source all the same
     loader = importlib.machinery.SourceFileLoader(name, str(p))
@@ -68,13 +73,38 @@ def load_patch_file(path):
     except BaseException as e:  # a user's file: report, never a traceback, never an exit
         raise PatchError(f"patch file {path}: the patch raised {_exc_text(e)} at "
                          f"{_site(e, p)} while it was imported") from None
+    return _user_patch(mod, f"patch file {path}", path, digest, text)
+
+
+def _user_patch(mod, what, path, digest, text):
+    """The PATCH of a user's module, checked for shape, with its source."""
     patch = getattr(mod, "PATCH", None)
     if not isinstance(patch, Patch):
-        raise PatchError(f"patch file {path}: defines no PATCH = Patch(...)")
+        raise PatchError(f"{what}: defines no PATCH = Patch(...)")
     check_patch_shape(patch, path)
-    patch.source = str(p)
+    patch.source = str(path)
     patch.digest = digest
+    patch.text = text
     return patch
+
+
+def load_patch_source(text, path):
+    """A user's patch from its text (a trace embeds it): as
+    :func:`load_patch_file`, with ``path`` naming it in messages and
+    tracebacks."""
+    data = text.encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    name = f"foliolab_user_patch_{digest}"
+    mod = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None))
+    mod.__file__ = str(path)
+    try:
+        exec(compile(text, str(path), "exec"), mod.__dict__)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        raise PatchError(f"patch {path} (embedded in the trace): the patch raised "
+                         f"{_exc_text(e)} at {_site(e, path)} while it was imported") from None
+    return _user_patch(mod, f"patch {path} (embedded in the trace)", path, digest, text)
 
 
 def _exc_text(e):

@@ -34,8 +34,11 @@ class Era:
     """A named kernel era: ``patches`` (patch names, in order) on top of the
     baseline, and ``names`` ({model name: era name, "" = open-coded})."""
 
-    def __init__(self, name, *, kernel, summary, patches=(), names=None):
+    def __init__(self, name, *, kernel, summary, patches=(), names=None, contains=()):
         self.name = name
+        # fixes the era's kernel contains: (commit, kernel, subject, how the
+        # model has it, the patch that drops it or None)
+        self.contains = tuple(contains)
         self.kernel = kernel          # e.g. "v5.12"
         self.summary = summary
         self.patches = tuple(patches)
@@ -66,6 +69,16 @@ class Era:
         from . import get_patch
         return [get_patch(p) for p in self.patches]
 
+    def contains_lines(self):
+        """One line per fix the era's kernel contains, and how to drop it."""
+        out = []
+        for commit, kernel, subject, how, revert in self.contains:
+            subj = f' ("{subject}")' if subject else ""
+            drop = (f"; drop it: --patch {revert}" if revert
+                    else "; not removable separately")
+            out.append(f"{commit}{subj}, {kernel}: {how}{drop}")
+        return out
+
     def describe(self):
         pl = ", ".join(self.patches) or "baseline, no era patches"
         return f"{self.name} ({self.kernel}): {self.summary} [{pl}]"
@@ -77,6 +90,12 @@ class Era:
 # Model name -> v5.12 name.  Every right-hand side was checked to exist in
 # a v5.12.9 tree (mm/, include/linux/).
 V5_12_NAMES = {
+    # include/linux/page-flags.h: the non-atomic flag updates (mm/page.py)
+    "__folio_set_flag": "",                  # the __SETPAGEFLAG macro
+    "__folio_clear_flag": "",                # the __CLEARPAGEFLAG macro
+    "__folio_set_swapbacked": "__SetPageSwapBacked",
+    "__folio_clear_swapbacked": "__ClearPageSwapBacked",
+    "__folio_mark_uptodate": "__SetPageUptodate",
     # mm/swap.c
     "folio_activate": "activate_page",
     "folio_mark_accessed": "mark_page_accessed",
@@ -184,13 +203,32 @@ V5_11_NAMES = dict(V5_12_NAMES, **{
     "mc_handle_present_pte": "mc_handle_present_pte",
 })
 
+# Fixes the v5.12 baseline contains that a user may want to go back before.
+V5_12_CONTAINS = (
+    ("ad53f92eb416", "v3.19", "mm/page_alloc: fix incorrect isolation behavior by "
+     "rechecking migratetype", "free_one_page_migratetype() re-reads the pageblock's type "
+     "under zone->lock", "revert-ad53f92eb416"),
+    ("968318261221", "v5.8", "mm/memory_hotplug: drain per-cpu pages again during memory "
+     "offline", "superseded in v5.11 by ec6e8c7e0314 (below): offline_pages() no longer "
+     "drains, its pcplists are off", None),
+    ("ec6e8c7e0314", "v5.11", "mm, page_alloc: disable pcplists during memory offline",
+     "offline_pages() brackets the work with zone_pcp_disable()/zone_pcp_enable()", None),
+    ("fc574c23558c", "v5.11", "", "TestClearPageLRU as the isolation token: folio_isolate_lru() and the isolation "
+     "scan take PG_lru with TestClearPageLRU", None),
+    ("dd4ae78a21fc", "v5.11", "", "a folio that fails migration for good waits on "
+     "migrate_pages()' ret_pages, still isolated, until migrate_pages() returns", None),
+    ("6446a5131e24", "v5.10", "",
+     "lru_add_drain_all() skips the work when another drain covered it (lru_drain_gen)",
+     None),
+)
+
 ERAS = {
     "v5.12": Era(
         "v5.12", kernel="v5.12",
         summary="pagevecs (lru_pvecs, lru_rotate; PAGEVEC_SIZE 15), PG_lru as the isolation "
                 "token (v5.11), migrate_prep() = lru_add_drain_all(), the pre-6.3 "
                 "migrate_pages() loop of 10 passes, zone_pcp_disable() in offline_pages()",
-        names=V5_12_NAMES),
+        names=V5_12_NAMES, contains=V5_12_CONTAINS),
     "v5.11": Era(
         "v5.11", kernel="v5.11",
         summary="the per-memcg lru_lock as merged (lruvec->lru_lock, TestClearPageLRU as the "
@@ -198,7 +236,8 @@ ERAS = {
                 "SWAP_CLUSTER_MAX, move_pages_to_lru with SetPageLRU first, __munlock_pagevec, "
                 "page_remove_rmap's clear_page_mlock under lock_page_memcg",
         patches=("era-v5.11",),
-        names=V5_11_NAMES),
+        names=V5_11_NAMES,
+        contains=tuple(c for c in V5_12_CONTAINS if c[1] != "v5.12")),
     "v6.10": Era(
         "v6.10", kernel="v6.10",
         summary="folio batches (cpu_fbatches, PAGEVEC_SIZE 31), the mlock batch, "
@@ -208,7 +247,7 @@ ERAS = {
         patches=("lru-cache-disable", "sync-rcu", "sync-rcu-expedited",
                  "era-folio-get-before-lock", "era-mlock-batch", "era-pagevec-31",
                  "era-gup-longterm", "era-mglru"),
-        names=V6_10_NAMES),
+        names=V6_10_NAMES, contains=V5_12_CONTAINS),
 }
 
 

@@ -62,7 +62,18 @@ def verdict_table(title, columns, rows, *, trace_dir=None, interrupted=False, er
         out.append("interrupted (Ctrl-C): only the cells shown were computed"
                    + ("; they are as expected" if not problems else "") + tail)
     elif not problems:
-        out.append("every cell as expected (the catalogue: foliolab list)" + tail)
+        unjudged = [col for col in columns
+                    if any((v := cells.get(col)) is not None and not getattr(v, "judged", True)
+                           for _, cells in rows)]
+        if unjudged:
+            # a user's patch has no expected outcome: its cells are results
+            judged = [c for c in columns if c not in unjudged]
+            out.append((f"{', '.join(judged)}: every cell as expected (the catalogue: "
+                        f"foliolab list); " if judged else "")
+                       + f"{', '.join(unjudged)}: no expected outcome (a patch of "
+                         f"your own: the cells are its results)" + tail)
+        else:
+            out.append("every cell as expected (the catalogue: foliolab list)" + tail)
     elif tail:
         out.append(tail[2:])
     return "\n".join(out) + "\n"
