@@ -117,27 +117,49 @@ class Propagate:
         if mv:
             for w, j in mv.items():
                 touch_read(m, copy_key(d, w.fpk))
-                if w.seen[d] < j:
-                    w.seen[d] = j
-                    touch_write(m, copy_key(d, w.fpk))
-                    _dirty(m, w, d)
+                _advance(m, w, d, j)
         return f"{var.name} = {msg.value} reaches cpu{d}"
 
 
 def _dirty(m, var, cpu):
     """``var``'s propagation to ``cpu`` may have become (un)ready."""
-    m._dirty.append(var.props[cpu].task)
+    p = var.props.get(cpu)
+    if p is not None:
+        m._dirty.append(p.task)
 
 
-def register(m, var, value):
+def _advance(m, w, d, j):
+    """CPU ``d``'s copy of ``w`` moves to index ``j`` (if behind) as part of
+    another step: a barrier or a cumulative store brings it.  For the
+    search that is the word's own propagation running right before the
+    step (as a TSO drain is the buffer's commits), so it is reported like
+    a drain: the reduction then sees the propagation it disables."""
+    if w.seen[d] >= j:
+        return
+    w.seen[d] = j
+    key = copy_key(d, w.fpk)
+    touch_write(m, key)
+    p = w.props.get(d)
+    if p is not None:
+        m._dirty.append(p.task)
+        drained = m.fp_drained
+        if drained is not None:
+            drained.append((p.task.tid, key, w.fpk, key))
+
+
+def register(m, var, value, readers=None):
     """A new Shared word under LKMM: its coherence order and one propagation
-    pseudo-task per CPU (tids in creation order: deterministic)."""
+    pseudo-task per CPU that may load it (``readers``, default every CPU;
+    tids in creation order: deterministic).  A CPU without one sees the
+    word's stores only when a barrier or a cumulative store brings them (a
+    propagation that never happens is one the hardware may delay: a subset
+    of the behaviours, so still sound)."""
     var.co = [Message(value)]
     var.seen = [0] * m.ncpus
-    var.props = []
-    for d in range(m.ncpus):
+    var.props = {}
+    for d in range(m.ncpus) if readers is None else sorted(readers):
         p = Propagate(m, var, d)
-        var.props.append(p)
+        var.props[d] = p
         p.task = m.add_mem_task(f"prop/{d}:{var.name}", d, p)
     m.lkmm_words.append(var)
 
@@ -177,6 +199,8 @@ def store(var, value, release=False):
 
 
 def _append(m, var, c, msg):
+    if var.seen[c] < len(var.co) - 1:
+        _advance(m, var, c, len(var.co) - 1)   # skips what it had not seen
     touch_write(m, var.fpk)
     touch_write(m, copy_key(c, var.fpk))
     var.co.append(msg)
@@ -232,17 +256,12 @@ def rmw(var, fn, *, full=True, acquire=False, release=False):
 
 
 def _see(m, var, c, i):
-    if var.seen[c] < i:
-        var.seen[c] = i
-        _dirty(m, var, c)
+    _advance(m, var, c, i)
     mv = var.co[i].mv
     if mv:
         for w, j in mv.items():
             touch_read(m, copy_key(c, w.fpk))
-            if w.seen[c] < j:
-                w.seen[c] = j
-                touch_write(m, copy_key(c, w.fpk))
-                _dirty(m, w, c)
+            _advance(m, w, c, j)
 
 
 def full_view(m, c):
@@ -308,10 +327,7 @@ def smp_mb(m, cpu=None):
             if d == c:
                 continue
             touch_read(m, copy_key(d, w.fpk))
-            if w.seen[d] < s:
-                w.seen[d] = s
-                touch_write(m, copy_key(d, w.fpk))
-                _dirty(m, w, d)
+            _advance(m, w, d, s)
 
 
 def lock_acquired(m, lock):
@@ -323,10 +339,7 @@ def lock_acquired(m, lock):
         return
     for w, j in mv.items():
         touch_read(m, copy_key(c, w.fpk))
-        if w.seen[c] < j:
-            w.seen[c] = j
-            touch_write(m, copy_key(c, w.fpk))
-            _dirty(m, w, c)
+        _advance(m, w, c, j)
     m.lkmm_cpu[c].acquire(m, c, mv)
 
 

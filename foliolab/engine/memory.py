@@ -27,13 +27,15 @@ class Shared:
 
     __slots__ = ("m", "v", "name", "fpk", "co", "seen", "props")
 
-    def __init__(self, m, name, value=0):
+    def __init__(self, m, name, value=0, readers=None):
         self.m = m
         self.name = name
         self.v = value
         self.fpk = m.new_key()
         if m.lkmm:
-            _lkmm.register(m, self, value)
+            # readers: the CPUs that may load it (LKMM: which CPUs its
+            # stores propagate to on their own; None: all)
+            _lkmm.register(m, self, value, readers)
 
     def __repr__(self):
         return f"<Shared {self.name}={self.v}>"

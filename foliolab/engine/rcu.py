@@ -62,8 +62,10 @@ def _synchronize(m, expedited):
     m.might_sleep(t, name)
     pending = 0
     touch_write(m, RCU_KEY)
-    if m.lkmm:
-        m.full_barrier(t.cpu)         # LKMM: a grace period starts with smp_mb()
+    # synchronize_rcu() starts with a full barrier (the updater's stores
+    # before it are visible before any CPU is found quiescent: TSO drains
+    # the store buffer, LKMM pushes the CPU's copy)
+    m.full_barrier(t.cpu)
     for c in m.cpus:
         if c.id == t.cpu:
             continue                  # we are about to sleep: a context switch
