@@ -5,7 +5,8 @@
                      [--budget N] [--seed S] [--depth d] [--preemptions k]
                      [--set key=value ...] [--patch FILE ...] [--trace-dir DIR]
                      [--all] [--json] [--full] [--events] [--no-progress]
-    foliolab replay TRACE [--json] [--events] [--full] [--original]
+    foliolab replay TRACE [--json] [--events] [--full] [--original] [--litmus]
+    foliolab litmus FILE.litmus ... [--model sc,tso,lkmm] [--json]
     foliolab compare SCENARIO|FAMILY [--variant V ...] [--patch FILE ...]
     foliolab reproduce [--family F ...]
     foliolab measure EXPERIMENT [--variant V ...] [--seeds N] [--set key=value ...]
@@ -423,9 +424,23 @@ def _print_exploration(ex, full, events, mail=False):
 @click.option("--proc", "procs", multiple=True,
               type=click.Choice(["buddyinfo", "pagetypeinfo", "vmstat"]),
               help="Print /proc/FILE as it reads at the end of the replayed run.")
-def replay(trace, as_json, events, full, original, mail, procs):
+@click.option("--litmus", "as_litmus", is_flag=True,
+              help="Print the failing run as a C litmus test (its shared words, accesses "
+                   "and barriers), for herd7.")
+def replay(trace, as_json, events, full, original, mail, procs, as_litmus):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
+    if as_litmus:
+        from .litmus.export import export_trace
+        r = run_replay(trace, record=False, original=original)
+        if r.outcome in ("nondeterminism", "error"):
+            raise InputProblem(f"{trace}: the trace does not replay ({r.outcome})")
+        text = export_trace(r)
+        if text is None:
+            raise InputProblem(f"{trace}: no Shared word is written by one task and read "
+                               "by another: nothing to export")
+        click.echo(text, nl=False)
+        return EXIT_OK
     from .report import ftrace_text, header_line, interleaving_table
     from .explore.watchdog import watchdog
     t0 = time.perf_counter()
@@ -503,6 +518,29 @@ def replay(trace, as_json, events, full, original, mail, procs):
     if r.outcome in ("nondeterminism", "error"):
         return EXIT_INTERNAL
     return EXIT_FAILURE if r.outcome == "failure" else EXIT_OK
+
+
+@cli.command("litmus")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--model", "models", default="sc,tso,lkmm", show_default=True,
+              help="Memory models, comma-separated.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def litmus_cmd(files, models, as_json):
+    """Run C litmus tests (the kernel's herd7 dialect) under the memory
+    models with exhaustive DFS; exit 1 when a verdict differs from the
+    test's "Result:" line."""
+    from .litmus.reader import LitmusError
+    from .litmus.table import parse_models, render, run_files, to_json
+    try:
+        mdl = parse_models(models)
+        rows = run_files(files, mdl)
+    except LitmusError as e:
+        raise InputProblem(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(to_json(rows, mdl), indent=1))
+    else:
+        click.echo(render(rows, mdl), nl=False)
+    return EXIT_FAILURE if any(bad for *_x, bad in rows) else EXIT_OK
 
 
 # ------------------------------------------------------- compare / reproduce

@@ -130,21 +130,24 @@ def _dirty(m, var, cpu):
 
 def _advance(m, w, d, j):
     """CPU ``d``'s copy of ``w`` moves to index ``j`` (if behind) as part of
-    another step: a barrier or a cumulative store brings it.  For the
-    search that is the word's own propagation running right before the
-    step (as a TSO drain is the buffer's commits), so it is reported like
-    a drain: the reduction then sees the propagation it disables."""
+    another step: a barrier or a cumulative store brings it.  That may
+    disable the word's own propagation to ``d`` (a pseudo-task that was
+    enabled and never ran): the step reports the propagation's pending
+    step (``m.fp_pending``) so that the reduction looks for the races that
+    step would have had (the classic DPOR rule for a disabled transition);
+    its own footprint writes the copy, which wakes the propagation in
+    sleep sets."""
     if w.seen[d] >= j:
         return
-    w.seen[d] = j
     key = copy_key(d, w.fpk)
-    touch_write(m, key)
     p = w.props.get(d)
     if p is not None:
+        pending = m.fp_pending
+        if pending is not None and w.seen[d] < len(w.co) - 1:
+            pending.append((p.task.tid, (w.fpk,), (key,)))
         m._dirty.append(p.task)
-        drained = m.fp_drained
-        if drained is not None:
-            drained.append((p.task.tid, key, w.fpk, key))
+    w.seen[d] = j
+    touch_write(m, key)
 
 
 def register(m, var, value, readers=None):

@@ -220,6 +220,7 @@ class Machine:
         # observers (set by explore/ or report/): called after every step
         self.labels = None             # list of labels when recording
         self.mem_notes = None          # when recording: what a step did in memory (TSO)
+        self.mem_log = None            # replay --litmus: [(tid, op, Shared, value)]
         self.on_step = None
         # systematic search: footprints of the current step, and the hook
         # that receives them: on_event(m, task, enabled, reads, writes, woke,
@@ -229,6 +230,11 @@ class Machine:
         self.fp_woke = None
         self.fp_acquired = None
         self.fp_drained = None
+        # lkmm: pseudo-tasks the current step disabled or moved without
+        # running them, [(tid, reads, writes)] (their pending step);
+        # step_pending: the list of the last step, for on_event
+        self.fp_pending = None
+        self.step_pending = ()
         self.on_event = None
         # idle retries (engine/retry.py): on, every step goes through the
         # footprint path; watches: (tid, site) -> RetryWatch
@@ -795,6 +801,8 @@ class Machine:
         fpw = self.fpw = []
         woke = self.fp_woke = []
         drained = self.fp_drained = []
+        if self.lkmm:
+            pending = self.fp_pending = []
         self.fp_acquired = None
         q0 = _rcu_view(c)
         e0 = c.en
@@ -860,6 +868,9 @@ class Machine:
                 # orders itself against every change
                 fpr.append(c.rcukey)
         self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
+        if self.lkmm:
+            self.fp_pending = None
+            self.step_pending = pending
         if self.watches:
             watch_step(self.watches, t, fpr, fpw, woke, drained)
         on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)

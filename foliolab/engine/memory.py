@@ -25,12 +25,13 @@ from .footprint import sb_entry_key
 class Shared:
     """A shared word whose plain stores go through the memory model."""
 
-    __slots__ = ("m", "v", "name", "fpk", "co", "seen", "props")
+    __slots__ = ("m", "v", "name", "fpk", "co", "seen", "props", "init")
 
     def __init__(self, m, name, value=0, readers=None):
         self.m = m
         self.name = name
         self.v = value
+        self.init = value
         self.fpk = m.new_key()
         if m.lkmm:
             # readers: the CPUs that may load it (LKMM: which CPUs its
@@ -41,8 +42,25 @@ class Shared:
         return f"<Shared {self.name}={self.v}>"
 
 
+def _log(m, op, var=None, value=None):
+    """``foliolab replay --litmus``: the accesses and barriers of the run
+    (m.mem_log, None unless asked for)."""
+    t = m.current
+    if t is not None:
+        m.mem_log.append((t.tid, op, var, value))
+
+
 def READ_ONCE(var: Shared):
     """Load as seen by the current CPU (its own buffered store first)."""
+    m = var.m
+    if m.mem_log is not None:
+        v = _read_once(var)
+        _log(m, "READ_ONCE", var, v)
+        return v
+    return _read_once(var)
+
+
+def _read_once(var):
     m = var.m
     if m.lkmm:
         return _lkmm.load(var)
@@ -88,6 +106,8 @@ def READ_REMOTE(var: Shared):
 
 def WRITE_ONCE(var: Shared, value) -> None:
     m = var.m
+    if m.mem_log is not None:
+        _log(m, "WRITE_ONCE", var, value)
     if m.lkmm:
         _lkmm.store(var, value)
         return
@@ -110,6 +130,8 @@ def WRITE_ONCE(var: Shared, value) -> None:
 def smp_load_acquire(var: Shared):
     """A plain load on TSO; under LKMM later stores carry what it read."""
     m = var.m
+    if m.mem_log is not None:
+        _log(m, "smp_load_acquire", var, None)
     if m.lkmm:
         v = _lkmm.load(var)
         c = m.current
@@ -117,18 +139,27 @@ def smp_load_acquire(var: Shared):
             msg = var.co[var.seen[c.cpu]]
             if msg.mv:
                 m.lkmm_cpu[c.cpu].acquire(m, c.cpu, msg.mv)
+        if m.mem_log is not None:
+            m.mem_log[-1] = m.mem_log[-1][:3] + (v,)
         return v
-    return READ_ONCE(var)
+    v = _read_once(var)
+    if m.mem_log is not None:
+        m.mem_log[-1] = m.mem_log[-1][:3] + (v,)
+    return v
 
 
 def smp_store_release(var: Shared, value) -> None:
     """A plain store on TSO; under LKMM the store carries everything its
     CPU has seen (A-cumulative)."""
     m = var.m
+    if m.mem_log is not None:
+        _log(m, "smp_store_release", var, value)
     if m.lkmm:
         _lkmm.store(var, value, release=True)
         return
+    log, m.mem_log = m.mem_log, None
     WRITE_ONCE(var, value)
+    m.mem_log = log
 
 
 def smp_mb(m) -> None:
@@ -136,12 +167,16 @@ def smp_mb(m) -> None:
     CPU's copy of memory to every CPU (LKMM)."""
     if m.current is None:
         return
+    if m.mem_log is not None:
+        _log(m, "smp_mb")
     if m.tso or m.lkmm:
         m.full_barrier(m.current.cpu)
 
 
 def smp_wmb(m) -> None:
     """Store-store barrier: nothing on TSO (x86 keeps stores in order)."""
+    if m.mem_log is not None:
+        _log(m, "smp_wmb")
     if m.lkmm:
         _lkmm.smp_wmb(m)
 
@@ -149,6 +184,8 @@ def smp_wmb(m) -> None:
 def smp_rmb(m) -> None:
     """Load-load barrier: nothing on TSO; under LKMM the model's loads are
     already in program order (engine/lkmm.py)."""
+    if m.mem_log is not None:
+        _log(m, "smp_rmb")
 
 
 # the model makes these full barriers (LKMM: strong fences)
@@ -164,6 +201,8 @@ def shared_rmw(var: Shared, fn, *, full=True):
     ordered (``full``); void ones (atomic_inc) are relaxed.  Returns the old
     value."""
     m = var.m
+    if m.mem_log is not None:
+        _log(m, "rmw" if full else "rmw_relaxed", var, None)
     if m.lkmm:
         return _lkmm.rmw(var, fn, full=full)
     locked_op(m)                      # x86: a LOCK-prefixed instruction
@@ -183,6 +222,8 @@ def shared_rmw(var: Shared, fn, *, full=True):
 def locked_op(m) -> None:
     """A locked RMW instruction (atomic_inc, test_and_set_bit, cmpxchg...)
     drains the store buffer on x86 before it executes."""
+    if m.mem_log is not None and (m.tso or m.lkmm):
+        _log(m, "smp_mb")             # as strong as one here
     if m.tso and m.current is not None:
         c = m.cpus[m.current.cpu]
         if c.sb:
