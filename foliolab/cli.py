@@ -772,9 +772,12 @@ def _table_status(ok, cells):
 @cli.command()
 @click.option("--family", "-f", "family_names", multiple=True,
               help="Only these families (default: all).")
+@click.option("--lkmm", "lkmm_diff", is_flag=True,
+              help="Also run every cell under memory_model=lkmm and show the cells whose "
+                   "verdict differs as a table of their own (doubles the time).")
 @_with_table_options
-def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
-              sets):
+def reproduce(family_names, lkmm_diff, budget, dfs_budget, seed, trace_dir, as_json,
+              no_progress, jobs, sets):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
     from .explore.registry import families, find_family, variant_patches
@@ -799,6 +802,18 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
                                      trace_dir=trace_dir, interrupted=interrupted,
                                      era=getattr(fam, "era", None)))
+        if lkmm_diff and not interrupted:
+            from .report.model_diff import diff_rows, diff_table
+            rows2, interrupted = _run_table(
+                fam, list(fam.scenarios), columns, budget=budget, dfs_budget=dfs_budget,
+                seed=seed, trace_dir=trace_dir, progress=_progress_wanted(no_progress, as_json),
+                settings_by_scenario=_settings_by_scenario(
+                    fam.scenarios, list(sets) + ["memory_model=lkmm"]),
+                jobs=_jobs(jobs))
+            diffs = diff_rows(rows, rows2)
+            ncells = sum(1 for _, row in rows for v in row.values() if v.outcome != "n/a")
+            if not as_json:
+                click.echo(diff_table(fam.name, diffs, ncells))
         if interrupted:
             break
     secs = time.perf_counter() - t0

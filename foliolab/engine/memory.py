@@ -106,6 +106,8 @@ def READ_REMOTE(var: Shared):
 
 def WRITE_ONCE(var: Shared, value) -> None:
     m = var.m
+    if m.current is None:
+        var.init = value              # setup: the initial state
     if m.mem_log is not None:
         _log(m, "WRITE_ONCE", var, value)
     if m.lkmm:
