@@ -163,3 +163,95 @@ def test_dpor_covers_a_propagation_a_barrier_disables():
     as the propagation's own step (engine/lkmm.py _advance)."""
     t = read(os.path.join(DATA, "locking", "DCL-broken.litmus"))
     assert run_test(t, "lkmm").found
+
+
+# ----------------------------------------------------- lru_cache under lkmm
+import sys  # noqa: E402
+
+sys.path.insert(0, HERE)
+from fidelity import applicable_cells  # noqa: E402
+
+from foliolab.explore.explorer import explore  # noqa: E402
+from foliolab.explore.registry import find_family, variant_patches  # noqa: E402
+from foliolab.scenarios import BUG, HANG, SAFE  # noqa: E402
+
+LRU = find_family("lru_cache")
+# Every lru_cache cell under lkmm, on a budget CI affords: a cell expected
+# to fail must fail under lkmm too (LKMM allows everything TSO does, and the
+# model shows it) within its own budget (the portfolio, as the verdict
+# runs it); a safe cell gets a smoke search of SMOKE schedules (not a
+# certificate: `foliolab reproduce --lkmm` certifies at the cell's bound).
+# No lru_cache cell changes its verdict under lkmm (docs/memory-models.md).
+SMOKE = 100
+LKMM_EXPECT = {}          # (slug, variant) -> outcome under lkmm, where it differs
+
+
+def _lru_params():
+    for slug, v in applicable_cells(LRU):
+        yield pytest.param(slug, v, id=f"{slug}-{v}")
+
+
+@pytest.mark.parametrize("slug,variant", list(_lru_params()))
+def test_lru_cache_cell_under_lkmm(slug, variant):
+    sc = LRU.scenario(slug)
+    exp = sc.expect(variant)
+    outcome = LKMM_EXPECT.get((slug, variant), exp.outcome)
+    bad = outcome in (BUG, HANG)
+    budget = (exp.budget or 2250) if bad else SMOKE
+    ex = explore(sc, variant, variant_patches(LRU.variants[variant]), "portfolio", budget,
+                 settings={"memory_model": "lkmm"}, trace_dir=None, progress=False,
+                 family=LRU.name, shrink=False, record=False)
+    assert ex.settings["memory_model"] == "lkmm"
+    if bad:
+        assert ex.found, f"{slug} under {variant}: no failure in {budget} schedules under lkmm"
+        assert ex.failure.kind in (exp.kinds or (ex.failure.kind,))
+    else:
+        assert outcome == SAFE
+        assert not ex.found, f"{slug} under {variant}: {ex.failure.message}"
+
+
+def test_nested_skip_v2_found_without_the_sticky_walk():
+    """Michal's CPU0/1/2 race against nested-skip v2 needs CPU0's batch
+    store to stay invisible to CPU2 across a dozen steps.  Under TSO only
+    the sticky walk finds it (random walk and PCT d<=3: none in 2,000
+    schedules each); under lkmm the store's propagation to CPU2 is a task
+    of its own that PCT can give a low priority, and PCT d=3 finds it."""
+    sc = LRU.scenario("nested-disablers")
+    ex = explore(sc, "nested-skip-v2", variant_patches(LRU.variants["nested-skip-v2"]), "pct",
+                 2000, depth=3, settings={"memory_model": "lkmm"}, trace_dir=None,
+                 progress=False, family=LRU.name, shrink=False, record=False)
+    assert ex.found and ex.failure.kind == "property"
+
+
+def test_barrier_b_mutant_stays_safe_where_a_fails():
+    """drain-gen-shortcut under lkmm: the mutant without (A) fails within
+    the budget, the mutant without (B) (READ_ONCE for smp_load_acquire) does
+    not: LKMM does not need (B) (patches/drain_gen_barriers.py says why)."""
+    from foliolab.patches import get_patch
+    sc = LRU.scenario("drain-gen-shortcut")
+    out = {}
+    for name in ("no-mb-before-gen-load", "no-acquire-gen-load"):
+        ex = explore(sc, name, [get_patch(name)], "portfolio", 300,
+                     settings={"memory_model": "lkmm"}, trace_dir=None, progress=False,
+                     family=LRU.name, shrink=False, record=False)
+        out[name] = ex.found
+    assert out == {"no-mb-before-gen-load": True, "no-acquire-gen-load": False}
+
+
+def test_replay_litmus_export_reproduces_under_lkmm(tmp_path):
+    """A reordering failure exported as a litmus test: its outcome is
+    reachable under tso and lkmm, never under sc."""
+    from foliolab.explore.replay import replay
+    from foliolab.litmus.export import export_trace
+    from foliolab.litmus.reader import parse
+    sc = LRU.scenario("drain-gen-shortcut")
+    ex = explore(sc, "no-mb-before-gen-load",
+                 variant_patches(LRU.variants["no-mb-before-gen-load"]), "portfolio", 300,
+                 settings={"memory_model": "lkmm"}, trace_dir=str(tmp_path), progress=False,
+                 family=LRU.name, record=False)
+    assert ex.found and ex.trace_path
+    text = export_trace(replay(ex.trace_path))
+    t = parse(text, "exported")
+    assert "smp_mb();" in text and "lru_drain_gen" in text
+    found = {m: run_test(t, m).found for m in MODELS}
+    assert found == {"sc": False, "tso": True, "lkmm": True}
