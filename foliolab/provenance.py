@@ -18,7 +18,7 @@ import foliolab
 
 _HASH = None
 
-MEMORY_MODEL_NAMES = {"sc": "SC", "tso": "x86-TSO"}
+MEMORY_MODEL_NAMES = {"sc": "SC", "tso": "x86-TSO", "lkmm": "LKMM"}
 
 
 def model_hash():

@@ -255,3 +255,49 @@ def test_replay_litmus_export_reproduces_under_lkmm(tmp_path):
     assert "smp_mb();" in text and "lru_drain_gen" in text
     found = {m: run_test(t, m).found for m in MODELS}
     assert found == {"sc": False, "tso": True, "lkmm": True}
+
+
+# ------------------------------------------------------------------ the CLI
+from test_cli import foliolab, one_line_error  # noqa: E402
+
+
+def test_cli_litmus_table_and_exit_status():
+    p = foliolab("litmus", os.path.join(DATA, "tools", "SB+poonceonces.litmus"),
+                 os.path.join(DATA, "tools", "MP+wmbonceonce+rmbonceonce.litmus"))
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"SB\+poonceonces +Sometimes +Never +Sometimes +Sometimes +yes", p.stdout)
+    assert "2/2 classified as herd7 says" in p.stdout
+
+
+def test_cli_litmus_disagreeing_verdict_exits_1(tmp_path):
+    f = tmp_path / "sb-claimed-never.litmus"
+    text = open(os.path.join(DATA, "tools", "SB+poonceonces.litmus")).read()
+    f.write_text(text.replace("Result: Sometimes", "Result: Never"))
+    p = foliolab("litmus", "--model", "sc,lkmm", str(f))
+    assert p.returncode == 1, p.stdout
+    assert "NO: lkmm reaches a Never outcome" in p.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("litmus", "--model", "arm64", "x.litmus"),
+    ("litmus", "/nonexistent.litmus"),
+    ("explore", "lost-update", "--set", "memory_model=arm64"),
+])
+def test_cli_bad_litmus_input_is_one_line(args, tmp_path):
+    one_line_error(foliolab(*args))
+
+
+def test_cli_malformed_litmus_is_one_line(tmp_path):
+    f = tmp_path / "bad.litmus"
+    f.write_text("C bad\n{}\nP0(int *x) { frob(x); }\nexists (x=1)\n")
+    assert "unsupported call frob()" in one_line_error(foliolab("litmus", str(f)))
+
+
+def test_cli_reproduce_lkmm_shows_the_differing_cells(tmp_path):
+    """The toy family's store-buffering program under SC is safe; under
+    lkmm it fails: the one cell of the separate table."""
+    p = foliolab("reproduce", "--family", "toy", "--lkmm", "--no-progress", "-j", "1",
+                 "--trace-dir", str(tmp_path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout[p.stdout.index("toy: cells that differ under memory_model=lkmm"):]
+    assert "sb-sc" in out and "sb-tso" not in out

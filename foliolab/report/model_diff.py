@@ -15,7 +15,7 @@ def diff_rows(rows, rows_lkmm):
             if w is None or v.outcome == "n/a":
                 continue
             if v.outcome != w.outcome:
-                out.append((s.slug, col, v, w))
+                out.append((s if isinstance(s, str) else s.slug, col, v, w))
     return out
 
 
