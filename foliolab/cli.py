@@ -5,7 +5,8 @@
                      [--budget N] [--seed S] [--depth d] [--preemptions k]
                      [--set key=value ...] [--patch FILE ...] [--trace-dir DIR]
                      [--all] [--json] [--full] [--events] [--no-progress]
-    foliolab replay TRACE [--json] [--events] [--full] [--original]
+    foliolab replay TRACE [--json] [--events] [--full] [--original] [--litmus]
+    foliolab litmus FILE.litmus ... [--model sc,tso,lkmm] [--json]
     foliolab compare SCENARIO|FAMILY [--variant V ...] [--patch FILE ...]
     foliolab reproduce [--family F ...]
     foliolab measure EXPERIMENT [--variant V ...] [--seeds N] [--set key=value ...]
@@ -600,11 +601,25 @@ def _print_exploration(ex, full, events, mail=False):
 @click.option("--as-test", "as_test", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Write a pytest regression test that replays the trace "
                                    "(the trace is embedded in it).")
+@click.option("--litmus", "as_litmus", is_flag=True,
+              help="Print the failing run as a C litmus test (its shared words, accesses "
+                   "and barriers), for herd7.")
 @family_file_option
 def replay(trace, as_json, events, full, original, mail, procs, html_file, perfetto_file,
-           as_test):
+           as_test, as_litmus):
     """Replay a trace file exactly and show its interleaving table."""
     from .explore import replay as run_replay
+    if as_litmus:
+        from .litmus.export import export_trace
+        r = run_replay(trace, record=False, original=original)
+        if r.outcome in ("nondeterminism", "error"):
+            raise InputProblem(f"{trace}: the trace does not replay ({r.outcome})")
+        text = export_trace(r)
+        if text is None:
+            raise InputProblem(f"{trace}: no Shared word is written by one task and read "
+                               "by another: nothing to export")
+        click.echo(text, nl=False)
+        return EXIT_OK
     from .report import ftrace_text, header_line, interleaving_table
     from .explore.watchdog import watchdog
     t0 = time.perf_counter()
@@ -715,6 +730,29 @@ def _write_text(path, text):
             f.write(text)
     except OSError as e:
         raise InputProblem(f"{path}: {e.strerror or e}") from None
+
+
+@cli.command("litmus")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--model", "models", default="sc,tso,lkmm", show_default=True,
+              help="Memory models, comma-separated.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def litmus_cmd(files, models, as_json):
+    """Run C litmus tests (the kernel's herd7 dialect) under the memory
+    models with exhaustive DFS; exit 1 when a verdict differs from the
+    test's "Result:" line."""
+    from .litmus.reader import LitmusError
+    from .litmus.table import parse_models, render, run_files, to_json
+    try:
+        mdl = parse_models(models)
+        rows = run_files(files, mdl)
+    except LitmusError as e:
+        raise InputProblem(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(to_json(rows, mdl), indent=1))
+    else:
+        click.echo(render(rows, mdl), nl=False)
+    return EXIT_FAILURE if any(bad for *_x, bad in rows) else EXIT_OK
 
 
 # ------------------------------------------------------- compare / reproduce
@@ -997,9 +1035,12 @@ def _table_status(ok, cells):
 @click.option("--family", "-f", "family_names", multiple=True, metavar="NAME|FILE",
               help="Only these families (default: all): a family's name, or a family "
                    "file of your own (docs/writing-a-family.md).")
+@click.option("--lkmm", "lkmm_diff", is_flag=True,
+              help="Also run every cell under memory_model=lkmm and show the cells whose "
+                   "verdict differs as a table of their own (doubles the time).")
 @_with_table_options
-def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_progress, jobs,
-              sets, backend, address, run_dir, resume):
+def reproduce(family_names, lkmm_diff, budget, dfs_budget, seed, trace_dir, as_json,
+              no_progress, jobs, sets, backend, address, run_dir, resume):
     """Every scenario of every family under every variant: the fidelity
     table.  Exit 0 when every cell is as expected, 1 otherwise."""
     from .explore.registry import families, find_family, load_family_file, variant_patches
@@ -1034,6 +1075,18 @@ def reproduce(family_names, budget, dfs_budget, seed, trace_dir, as_json, no_pro
             click.echo(verdict_table(fam.name, [c[0] for c in columns], rows,
                                      trace_dir=trace_dir, interrupted=interrupted,
                                      era=getattr(fam, "era", None)))
+        if lkmm_diff and not interrupted:
+            from .report.model_diff import diff_rows, diff_table
+            rows2, interrupted = _run_table(
+                fam, list(fam.scenarios), columns, budget=budget, dfs_budget=dfs_budget,
+                seed=seed, trace_dir=trace_dir, progress=_progress_wanted(no_progress, as_json),
+                settings_by_scenario=_settings_by_scenario(
+                    fam.scenarios, list(sets) + ["memory_model=lkmm"]),
+                runner=runner, rundir=None)     # not journaled: its keys are the tso run's
+            diffs = diff_rows(rows, rows2)
+            ncells = sum(1 for _, row in rows for v in row.values() if v.outcome != "n/a")
+            if not as_json:
+                click.echo(diff_table(fam.name, diffs, ncells))
         if interrupted:
             break
     secs = time.perf_counter() - t0

@@ -42,7 +42,7 @@ def version():
             _VERSION = mod.__version__
     return _VERSION
 
-MEMORY_MODEL_NAMES = {"sc": "SC", "tso": "x86-TSO"}
+MEMORY_MODEL_NAMES = {"sc": "SC", "tso": "x86-TSO", "lkmm": "LKMM"}
 
 
 def model_hash():

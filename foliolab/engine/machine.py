@@ -28,7 +28,10 @@ Scheduling rules (see docs/architecture.md):
   :class:`~foliolab.engine.memory.Shared` locations wait in a per-CPU store
   buffer; every buffer has a pseudo-task ``sb/N`` whose step makes the oldest
   store visible; locked operations, full barriers and context switches drain
-  the buffer).
+  the buffer); ``lkmm`` (the Linux-kernel memory model,
+  :mod:`~foliolab.engine.lkmm`: per-CPU copies of every ``Shared`` word,
+  one ``prop/N:word`` pseudo-task per CPU and word that brings the copy one
+  store forward; barriers, releases and acquires as LKMM orders them).
 
 The enabled set is maintained incrementally: after a step only the CPU of
 the stepped task and the CPUs marked by wake-ups, lock hand-overs and remote
@@ -54,13 +57,14 @@ from .oracles import (
     Livelock,
     SchedulingWhileAtomic,
 )
+from .lkmm import CpuState, smp_mb as lkmm_mb
 from .retry import watch_step
 
 PREEMPT_NONE = "none"
 PREEMPT_VOLUNTARY = "voluntary"
 PREEMPT_FULL = "full"
 PREEMPT_MODELS = (PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL)
-MEMORY_MODELS = ("sc", "tso")
+MEMORY_MODELS = ("sc", "tso", "lkmm")
 # the Kconfig name of each preemption model, for headers and certificates
 PREEMPT_KCONFIG = {PREEMPT_NONE: "CONFIG_PREEMPT_NONE",
                    PREEMPT_VOLUNTARY: "CONFIG_PREEMPT_VOLUNTARY",
@@ -100,7 +104,7 @@ class Task:
         "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
-        "pid", "invisible", "want", "in_en", "acc", "deadline",
+        "pid", "invisible", "want", "in_en", "acc", "deadline", "mem",
     )
 
     def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
@@ -136,6 +140,7 @@ class Task:
         self.in_en = False
         self.acc = 0
         self.deadline = NEVER
+        self.mem = None            # lkmm: the propagation this pseudo-task runs
 
     def __repr__(self):
         return f"<Task {self.tid} {self.name} cpu{self.cpu} {STATE_NAMES[self.state]}>"
@@ -143,7 +148,7 @@ class Task:
 
 class Cpu:
     __slots__ = ("id", "curr", "tasks", "single", "sb", "sb_task", "nr_switches", "en",
-                 "key", "sbkey", "rcukey")
+                 "key", "sbkey", "rcukey", "props")
 
     def __init__(self, cpu_id):
         self.id = cpu_id
@@ -157,6 +162,7 @@ class Cpu:
         self.key = cpu_key(cpu_id)
         self.sbkey = sbuf_key(cpu_id)
         self.rcukey = rcu_view_key(cpu_id)
+        self.props = []            # lkmm: propagation pseudo-tasks into this CPU
 
 
 class RunResult:
@@ -196,6 +202,9 @@ class Machine:
         self.preempt_full = preempt == PREEMPT_FULL
         self.preempt_voluntary = preempt == PREEMPT_VOLUNTARY
         self.tso = memory_model == "tso"
+        self.lkmm = memory_model == "lkmm"
+        self.lkmm_words = []           # lkmm: the Shared words, in creation order
+        self.lkmm_cpu = [CpuState() for _ in range(ncpus)] if self.lkmm else None
         self.memory_model = memory_model
         self.fair_bound = fair_bound
         self.max_steps = max_steps
@@ -211,6 +220,7 @@ class Machine:
         # observers (set by explore/ or report/): called after every step
         self.labels = None             # list of labels when recording
         self.mem_notes = None          # when recording: what a step did in memory (TSO)
+        self.mem_log = None            # replay --litmus: [(tid, op, Shared, value)]
         self.on_step = None
         # systematic search: footprints of the current step, and the hook
         # that receives them: on_event(m, task, enabled, reads, writes, woke,
@@ -220,6 +230,11 @@ class Machine:
         self.fp_woke = None
         self.fp_acquired = None
         self.fp_drained = None
+        # lkmm: pseudo-tasks the current step disabled or moved without
+        # running them, [(tid, reads, writes)] (their pending step);
+        # step_pending: the list of the last step, for on_event
+        self.fp_pending = None
+        self.step_pending = ()
         self.on_event = None
         # idle retries (engine/retry.py): on, every step goes through the
         # footprint path; watches: (tid, site) -> RetryWatch
@@ -265,12 +280,23 @@ class Machine:
         self.tasks.append(t)
         c = self.cpus[cpu]
         c.tasks.append(t)
-        c.single = len(c.tasks) == 1
+        c.single = len(c.tasks) == 1 and not self.lkmm
         if not daemon:
             self.nr_live += 1
         self._dirty.append(t)
         if self.fp_woke is not None:
             self.fp_woke.append(t.tid)     # spawned by this step: happens after it
+        return t
+
+    def add_mem_task(self, name, cpu, mem):
+        """lkmm: a pseudo-task (a daemon that never holds its CPU) whose
+        step is ``mem.step()``, enabled while ``mem.pending()``."""
+        t = Task(len(self.tasks), name, cpu, None, daemon=True, is_sb=True)
+        t.mem = mem
+        self.tasks.append(t)
+        self.cpus[cpu].props.append(t)
+        self.cpus[cpu].single = False
+        self._dirty.append(t)
         return t
 
     def task_by_name(self, name):
@@ -322,6 +348,8 @@ class Machine:
         # schedule() is a full barrier and a quiescent state
         if self.tso and self.cpus[t.cpu].sb:
             self.drain_store_buffer(t.cpu)
+        elif self.lkmm:
+            lkmm_mb(self, t.cpu)
         if self.rcu_gps:
             self.rcu_report_qs(t.cpu)
 
@@ -351,7 +379,9 @@ class Machine:
 
     # ------------------------------------------------------------ memory model
     def full_barrier(self, cpu):
-        if self.cpus[cpu].sb:
+        if self.lkmm:
+            lkmm_mb(self, cpu)
+        elif self.cpus[cpu].sb:
             self.drain_store_buffer(cpu)
 
     def drain_store_buffer(self, cpu):
@@ -388,6 +418,8 @@ class Machine:
                 gp.pending &= ~bit
                 if self.cpus[cpu].sb:
                     self.drain_store_buffer(cpu)   # QS reports imply a full barrier
+                elif self.lkmm:
+                    lkmm_mb(self, cpu)
                 if not gp.pending:
                     done = done or []
                     done.append(gp)
@@ -463,6 +495,9 @@ class Machine:
             for c in self.cpus:
                 if c.sb:
                     en.append(c.sb_task)
+        if self.lkmm:
+            for c in self.cpus:
+                en.extend(t for t in c.props if t.mem.pending())
         return en
 
     def _refresh_cpu(self, c, step):
@@ -504,6 +539,8 @@ class Machine:
             new = self._cpu_enabled(c)
             if c.sb:
                 new.append(c.sb_task)
+            if c.props:
+                new += [t for t in c.props if t.mem.pending()]
             if new == old:
                 return False
         fair = self.fair_bound
@@ -528,6 +565,13 @@ class Machine:
         """The enabled tasks, in CPU order, store-buffer pseudo-tasks last
         (each CPU's own is last in its ``en``)."""
         cpus = self.cpus
+        if self.lkmm:
+            en = []
+            props = []
+            for c in cpus:
+                for t in c.en:
+                    (props if t.is_sb else en).append(t)
+            return en + props
         if self.tso:
             en = []
             sbs = []
@@ -590,7 +634,8 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
-        tso = self.tso
+        tso = self.tso or self.lkmm
+        lkmm = self.lkmm
         steps = self.steps
         for c in cpus:
             refresh(c, steps)
@@ -637,16 +682,22 @@ class Machine:
             elif t.is_sb:
                 # a store becoming visible is not a context switch: it
                 # neither costs a preemption nor ends the running task's turn
-                var, value = c.sb.pop(0)
-                var.v = value
+                if t.mem is not None:
+                    label = t.mem.step()
+                else:
+                    var, value = c.sb.pop(0)
+                    var.v = value
+                    label = f"store {var.name} = {value} becomes visible"
                 if labels is not None:
-                    labels.append(f"store {var.name} = {value} becomes visible")
+                    labels.append(label)
                     on_step and on_step(t)
                 changed = refresh(c, steps)
             else:
                 self.last = last = t
                 if c.curr is not t:
                     # context switch: full barrier and a quiescent state
+                    if lkmm and c.curr is not None:
+                        lkmm_mb(self, t.cpu)
                     c.curr = t
                     c.nr_switches += 1
                     if c.sb:
@@ -750,10 +801,17 @@ class Machine:
         fpw = self.fpw = []
         woke = self.fp_woke = []
         drained = self.fp_drained = []
+        if self.lkmm:
+            pending = self.fp_pending = []
         self.fp_acquired = None
         q0 = _rcu_view(c)
         e0 = c.en
-        if t.is_sb:
+        if t.is_sb and t.mem is not None:
+            label = t.mem.step()
+            if labels is not None:
+                labels.append(label)
+                on_step and on_step(t)
+        elif t.is_sb:
             var, value = c.sb.pop(0)
             var.v = value
             fpw.append(c.sbkey)
@@ -765,6 +823,8 @@ class Machine:
         else:
             self.last = t
             if c.curr is not t:
+                if self.lkmm and c.curr is not None:
+                    lkmm_mb(self, t.cpu)
                 c.curr = t
                 c.nr_switches += 1
                 if c.sb:
@@ -808,6 +868,9 @@ class Machine:
                 # orders itself against every change
                 fpr.append(c.rcukey)
         self.fpr = self.fpw = self.fp_woke = self.fp_drained = None
+        if self.lkmm:
+            self.fp_pending = None
+            self.step_pending = pending
         if self.watches:
             watch_step(self.watches, t, fpr, fpw, woke, drained)
         on_event(self, t, en, fpr, fpw, woke, self.fp_acquired, drained)

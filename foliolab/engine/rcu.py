@@ -13,7 +13,9 @@ only after c has passed a quiescent state:
 Memory ordering: when synchronize_rcu() returns, every CPU has executed a
 full memory barrier since the grace period began (the documented guarantee
 of Documentation/RCU/Design/Memory-Ordering); the model drains a CPU's
-store buffer when it reports its quiescent state.
+store buffer when it reports its quiescent state (TSO), or pushes its copy
+of memory to every CPU (LKMM, where synchronize_rcu() is also a full
+barrier at both ends).
 
 So the two forms close the same window; they differ in latency only (the
 cost model of measure/ gives the normal one its milliseconds).
@@ -60,6 +62,10 @@ def _synchronize(m, expedited):
     m.might_sleep(t, name)
     pending = 0
     touch_write(m, RCU_KEY)
+    # synchronize_rcu() starts with a full barrier (the updater's stores
+    # before it are visible before any CPU is found quiescent: TSO drains
+    # the store buffer, LKMM pushes the CPU's copy)
+    m.full_barrier(t.cpu)
     for c in m.cpus:
         if c.id == t.cpu:
             continue                  # we are about to sleep: a context switch
@@ -75,6 +81,8 @@ def _synchronize(m, expedited):
         pending |= 1 << c.id
         touch_write(m, rcu_cpu_key(c.id))
     if not pending:
+        if m.lkmm:
+            m.full_barrier(t.cpu)
         yield f"{name}: every CPU already quiescent"
         return
     gp = GracePeriod(pending, expedited, t)
@@ -83,6 +91,8 @@ def _synchronize(m, expedited):
         m.block(t, gp)
         yield f"{name}: waits for {gp}"
         touch_read(m, RCU_KEY)
+    if m.lkmm:
+        m.full_barrier(t.cpu)         # ... and ends with one
 
 
 def synchronize_rcu(m):

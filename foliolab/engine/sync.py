@@ -23,6 +23,7 @@ raises :class:`~foliolab.engine.oracles.LockdepSplat`.
 
 from __future__ import annotations
 
+from . import lkmm as _lkmm
 from .footprint import touch_read, touch_write
 from .machine import SCHED_ALWAYS, SCHED_VOLUNTARY
 from .memory import locked_op
@@ -31,10 +32,11 @@ from .oracles import KernelBug, LockdepSplat
 
 # ------------------------------------------------------------------ lockdep
 class _Lock:
-    __slots__ = ("m", "name", "cls", "owner", "waiters", "fpk")
+    __slots__ = ("m", "name", "cls", "owner", "waiters", "fpk", "lkmm_mv")
 
     def __init__(self, m, name, cls=None):
         self.m = m
+        self.lkmm_mv = None           # lkmm: the view the last unlock released
         self.name = name
         self.cls = cls or name
         self.owner = None
@@ -286,6 +288,8 @@ def _spin_acquire(lock, t, text):
     if m.tso and m.cpus[t.cpu].sb:
         m.drain_store_buffer(t.cpu)       # a locked instruction
     lock.owner = t
+    if m.lkmm:
+        _lkmm.lock_acquired(m, lock)      # an acquire
     t.held.append(lock)
     w = m.fpw
     if w is not None:
@@ -325,6 +329,8 @@ def spin_unlock(lock):
         _lockdep_release(m, t, lock)
     if m.fpw is not None:
         m.fpw.append(lock.fpk)
+    if m.lkmm:
+        _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
         m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
@@ -351,6 +357,8 @@ def spin_unlock_irq(lock):
         _lockdep_release(m, t, lock)
     if m.fpw is not None:
         m.fpw.append(lock.fpk)
+    if m.lkmm:
+        _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
         m._dirty += lock.waiters          # one of them may take it now (lock_changed)
     t.preempt_count -= 1
@@ -472,6 +480,8 @@ def atomic_dec(a):
 
 def atomic_inc_return(a):
     _atomic_rmw(a)
+    if a.m.lkmm:
+        locked_op(a.m)                # value-returning: fully ordered
     a.counter += 1
     v = a.counter                     # the value of the RMW, not a later read
     yield f"atomic_inc_return({a.name}) -> {v}"
@@ -480,6 +490,8 @@ def atomic_inc_return(a):
 
 def atomic_dec_return(a):
     _atomic_rmw(a)
+    if a.m.lkmm:
+        locked_op(a.m)
     a.counter -= 1
     v = a.counter
     yield f"atomic_dec_return({a.name}) -> {v}"
@@ -488,6 +500,8 @@ def atomic_dec_return(a):
 
 def atomic_inc_not_zero(a):
     _atomic_rmw(a)
+    if a.m.lkmm:
+        locked_op(a.m)
     if a.counter == 0:
         yield f"atomic_inc_not_zero({a.name}) fails (0)"
         return False

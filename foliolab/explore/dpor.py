@@ -220,6 +220,7 @@ class Systematic(Strategy):
         if self.complete:
             return None
         self._events = []
+        self._pending = {}             # lkmm: step -> pseudo-task steps it disabled
         self._grab = []                # per step: the locks its task holds after it
         self._lock_users = {}          # lock -> the tids that held it in this run
         self._last_vis = None
@@ -354,6 +355,10 @@ class Systematic(Strategy):
                 users.setdefault(key, set()).add(t.tid)
         else:
             self._grab.append(None)
+        pend = m.step_pending
+        if pend:
+            self._pending[i] = [(tid, Event(tid, frozenset(r), frozenset(w)))
+                                for tid, r, w in pend]
         if drained:
             whole = set(wset)
             for sb, sbkey, key, ekey in drained:
@@ -401,9 +406,18 @@ class Systematic(Strategy):
         # A wakeup sequence needs the whole run (the steps after the race
         # that do not happen after it): races wait for the end of it.
         later = [] if self.optimal else None
+        pending = self._pending
         for i in range(start, len(events)):
             ev, invisible, drained = events[i]
             tr.first.append(tr.n)
+            # lkmm: a propagation this step disabled without running: its
+            # pending step races like any other (Flanagan & Godefroid)
+            for q, qev in pending.get(i, ()):
+                for j in tr.event_races(q, qev):
+                    if later is None:
+                        add(j, q, None, False)
+                    else:
+                        later.append((j, q, None))
             for sb, sbkey, key, ekey in drained:
                 commit = Event(sb, frozenset(), frozenset((sbkey, key, ekey)))
                 for j, p, vc in tr.push(commit, False, i):
@@ -1020,6 +1034,26 @@ class RaceTracker:
                     if q != p and j > cand.get(q, -1):
                         cand[q] = j
         return cand
+
+    def event_races(self, p, ev):
+        """The last steps (of other tasks, not already before ``p``'s last
+        step) that task ``p``'s next step ``ev`` would race with."""
+        prev_i = self.last[p] if p < self.ntask else -1
+        prev = self.vc[prev_i] if prev_i >= 0 else None
+        seq = self.seq
+        out = set()
+        for key in ev.writes:
+            for src in (self.lastw.get(key), self.lastr.get(key)):
+                for q, j in (src or {}).items():
+                    if q != p and (prev is None or prev[q] < seq[j]):
+                        out.add(j)
+        for key in ev.reads:
+            for q, j in (self.lastw.get(key) or {}).items():
+                if q != p and (prev is None or prev[q] < seq[j]):
+                    out.add(j)
+        if self.opaque_at >= 0:
+            out.add(self.opaque_at)
+        return sorted(out)
 
     def pending_races(self, p):
         """Steps a task's unknown next step would race with: each other

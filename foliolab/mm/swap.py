@@ -435,7 +435,8 @@ def cpu_needs_drain(k, cpu):
 
 
 def do_lru_add_drain_all(k, *, force_all_cpus=False, queue_on_all_cpus=False,
-                         mb_before_gen_load=True, mb_after_gen_bump=True, local_first=False):
+                         mb_before_gen_load=True, mb_after_gen_bump=True, acquire_gen_load=True,
+                         local_first=False):
     """The body of lru_add_drain_all() / __lru_add_drain_all(force) (v5.10+,
     generation shortcut of 6446a5131e24, v5.10), shared by the baseline and the
     patches that change it:
@@ -445,6 +446,8 @@ def do_lru_add_drain_all(k, *, force_all_cpus=False, queue_on_all_cpus=False,
       (the v5.13 - v5.17 forced mode; ff042f4a9b05 dropped it);
     * ``mb_before_gen_load`` / ``mb_after_gen_bump``: the smp_mb() at (A) and
       (D) of the swap.c comment; the mutant patches remove one;
+    * ``acquire_gen_load``: the smp_load_acquire() at (B); the mutant
+      without it loads with READ_ONCE();
     * ``local_first``: drain this CPU's batches (lru_add_drain) after
       loading the generation and before taking the mutex (Hugh Dickins,
       "mm: lru_add_drain_all() do local lru_add_drain() first", v6.18).
@@ -457,7 +460,10 @@ def do_lru_add_drain_all(k, *, force_all_cpus=False, queue_on_all_cpus=False,
     m = k.m
     if mb_before_gen_load:
         smp_mb(m)                                          # (A)
-    this_gen = smp_load_acquire(k.lru_drain_gen)           # (B)
+    if acquire_gen_load:
+        this_gen = smp_load_acquire(k.lru_drain_gen)       # (B)
+    else:
+        this_gen = READ_ONCE(k.lru_drain_gen)
     yield f"lru_add_drain_all: this_gen = {this_gen}"
     if local_first:
         yield from k.fn.lru_add_drain()

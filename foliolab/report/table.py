@@ -275,7 +275,8 @@ def legend_lines(scenario_legend=None):
     out = ["legend: '... N similar steps (R x P) ...' = R repetitions of a block of P "
            "rows left out between its first and last copies; '> ' rows = what a step "
            "did in memory under TSO (a buffered store, a stale load); sb/N = CPU N's "
-           "store buffer making its oldest store visible"]
+           "store buffer making its oldest store visible; prop/N:word (LKMM) = a store "
+           "to word reaching CPU N"]
     if scenario_legend:
         out.append("state: " + scenario_legend)
     return out

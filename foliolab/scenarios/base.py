@@ -65,7 +65,7 @@ SETTING_RANGES = {
 SETTING_MULTIPLE = {"zone_pages": 1024}    # MAX_ORDER_NR_PAGES
 SETTING_CHOICES = {
     "preempt": ("none", "voluntary", "full"),
-    "memory_model": ("sc", "tso"),
+    "memory_model": ("sc", "tso", "lkmm"),
     "fault_mode": ("kernel", "user", "gup", "foll_migration"),
 }
 

@@ -241,6 +241,14 @@ class ReaddAfterDrain(LruCacheScenario):
     d=3 at 551, random walk at 692 (about 1 schedule in 3000), DFS k=2 at
     82.  Under SC the k=2 DFS certifies it (1196 schedules): U's counter
     store precedes its read of the count, so the drain sees it.
+
+    Under lkmm (engine/lkmm.py; tests/test_lkmm.py runs every cell): the
+    same verdicts.  The mhocko-atomic failure is the same SB shape -- U's
+    counter store has not reached cpu0 when M's drain reads it -- and LKMM
+    forbids nothing TSO allows here.  Minchan's RFC stays safe: its dummy
+    work runs on every CPU through a context switch (a full barrier: U's
+    batch is drained whatever M read), and its plain, non-atomic counter
+    has one writer in this scenario.
     """
 
     slug = "readd-after-drain"
@@ -278,6 +286,8 @@ class AddAfterDrain(LruCacheScenario):
     at schedule 121, PCT d=3 at 107, sticky walk at 247 (2.5% of sticky
     schedules fail), random walk at 686, DFS k=2 at 54; shrunk to one
     preemption.  Under SC the k=2 DFS certifies it (844 schedules).
+
+    Under lkmm: the same verdicts as TSO (see readd-after-drain).
     """
 
     slug = "add-after-drain"
@@ -325,6 +335,12 @@ class NestedDisablers(LruCacheScenario):
     atomic-counter sketch (mhocko-atomic) have no lru_cache_disable(): not
     applicable; the sketch's single-caller race under TSO is already the one
     of readd-after-drain and add-after-drain.
+
+    Under lkmm the v2 race is easier to reach: CPU0's batch store reaches
+    CPU2 through a propagation pseudo-task of its own, which PCT can give a
+    low priority -- PCT d=3 finds it (seed 0: 2 schedules in 2,000), where
+    under TSO only the sticky walk does (random walk and PCT d<=3: none in
+    2,000 each).  The other cells keep their verdicts.
     """
 
     slug = "nested-disablers"
@@ -389,6 +405,8 @@ class BusyCpu(LruCacheScenario):
     lru_cache_disable() design touches it (6.x drains pcp lists remotely
     under pcp->lock instead).  The scenario keeps X's pcp lists empty, the
     situation of Marcelo's report (an isolated CPU that never allocates).
+
+    Under lkmm: the same verdicts (the hangs are scheduling, not ordering).
     """
 
     slug = "busy-cpu"
@@ -443,6 +461,10 @@ class DrainTransient(LruCacheScenario):
     finds the isolation-window failure, after PCT d=2 and d=3 found nothing
     in 3,000 schedules each); its store-buffering race does not show here,
     since D drains its own batch right after the add.
+
+    Under lkmm: every cell still fails within the verdict's budget (2,250
+    portfolio schedules; the sticky walk finds the four slowest at schedules
+    421-695 under lkmm).
     """
 
     slug = "drain-transient"
@@ -477,6 +499,17 @@ class DrainGenShortcut(LruCacheScenario):
     included: its lru_add_drain_all() is v0's and x reads a count of 0) the
     model certifies it; removing smp_mb() (A) or (D) lets x exit at the
     shortcut undrained under TSO.
+
+    Under lkmm: the same.  Both mutants fail (without (A) the portfolio finds
+    it at schedule 95, without (D) at 31); the mutant without (B)
+    (no-acquire-gen-load, READ_ONCE instead of smp_load_acquire) stays
+    safe, and LKMM agrees that (B) is not needed for this guarantee: the
+    acquire only keeps the load of lru_drain_gen before mutex_lock();
+    loaded later, it can only return the same or a newer generation (CoRR
+    with the load at (C)), which sends x to drain every CPU itself
+    (patches/drain_gen_barriers.py).  The failing run of the (A) mutant,
+    exported with ``foliolab replay --litmus``, is a 3-process litmus test
+    that is Sometimes under tso and lkmm and Never under sc.
     """
 
     slug = "drain-gen-shortcut"
@@ -535,6 +568,8 @@ class UnpairedDisable(LruCacheScenario):
     hotplug (its migrate_prep/migrate_finish pairing has the same hazard and
     the same check), nor does Michal's atomic-counter sketch (mhocko-atomic:
     the same pairing, the same check), and v0 has no counter: not applicable.
+
+    Under lkmm: the same verdicts (the leak does not depend on ordering).
     """
 
     slug = "unpaired-disable"
