@@ -10,26 +10,15 @@ import io
 import pathlib
 import re
 
+from docblocks import marked_blocks
+
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 HASH = re.compile(r"\(model [0-9a-f]{12}\)")
 
 
 def _examples():
-    lines = README.read_text().splitlines()
-    out = []
-    for i, ln in enumerate(lines):
-        m = re.match(r"<!-- readme-example: (.*) -->$", ln)
-        if not m:
-            continue
-        block = []
-        for x in lines[i + 1:]:
-            if x and not x.startswith("    "):
-                break
-            block.append(x[4:])
-        while block and not block[-1]:
-            block.pop()
-        out.append((m.group(1).split(), block))
-    return out
+    return [(m.group(1).split(), block)
+            for m, block in marked_blocks(README, r"<!-- readme-example: (.*) -->$")]
 
 
 def test_readme_examples_are_real_output(tmp_path, monkeypatch):

@@ -12,25 +12,16 @@ import shlex
 import subprocess
 import sys
 
+from docblocks import marked_blocks
+
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"
 MARK = re.compile(r"<!-- tutorial-(file|run): (.*) -->$")
 EXPECT = re.compile(r'expect="((?:[^"\\]|\\.)*)"')
 
 
 def steps():
-    lines = DOC.read_text().splitlines()
     out = []
-    for i, ln in enumerate(lines):
-        m = MARK.match(ln)
-        if not m:
-            continue
-        block = []
-        for x in lines[i + 1:]:
-            if x and not x.startswith("    "):
-                break
-            block.append(x[4:])
-        while block and not block[-1]:
-            block.pop()
+    for m, block in marked_blocks(DOC, MARK.pattern):
         if m.group(1) == "file":
             out.append(("file", m.group(2).strip(), "\n".join(block) + "\n"))
         else:
