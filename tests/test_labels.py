@@ -62,3 +62,19 @@ def test_the_cpus_a_drain_skips_are_named():
     drain = [x for f, x in labels if "pcp->count" in x]
     assert drain and ("skips" in drain[0] or "drains" in drain[0]), labels
     assert not any(x == "mutex_unlock(pcpu_drain_mutex)" for _, x in labels)
+
+
+def test_a_failure_names_the_batch_in_the_eras_words():
+    """A v5.12 failure names the per-CPU pagevec (lru_pvecs.lru_add), not the
+    v5.12 move function that shares the modern batch's name
+    (__pagevec_lru_add_fn)."""
+    from foliolab.explore.explorer import explore
+    from foliolab.explore.registry import find_scenario, find_variant, variant_patches
+
+    fam, sc = find_scenario("drain-gen-shortcut")
+    v = "no-mb-after-gen-bump"
+    ex = explore(sc, v, variant_patches(find_variant(fam, v)), "portfolio", 500, 0,
+                 trace_dir=None, progress=False, shrink=False, record=False, family=fam.name)
+    assert ex.failure is not None
+    assert "cpu0's lru_pvecs.lru_add batch" in ex.failure.message
+    assert "__pagevec_lru_add_fn" not in ex.failure.message

@@ -550,9 +550,9 @@ def add_then_drain_all(k, F):
     if any(cpu == 0 for cpu, _ in folio_in_cpu_batches(k, F)):
         raise PropertyViolation(
             "lru_add_drain_all() drains the caller's earlier adds",
-            "lru_add_drain_all() returned on cpu0 with F still in cpu0's lru_add batch "
-            "(exited at the generation shortcut; the drainer that bumped the generation "
-            "did not see cpu0's add)")
+            "lru_add_drain_all() returned on cpu0 with F still in cpu0's "
+            "cpu_fbatches.lru_add batch (exited at the generation shortcut; the drainer "
+            "that bumped the generation did not see cpu0's add)")
     yield "x: F drained"
 
 
