@@ -26,6 +26,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from interrupt import sigint_after_results                  # noqa: E402
 from test_cli import TOY, ROOT                              # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -247,19 +248,7 @@ def test_ctrl_c_on_the_driver_keeps_the_finished_cells(cluster, tmp_path):
          "--backend", "ray", "--address", address, "--trace-dir", str(tmp_path),
          "--run-dir", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env, cwd=ROOT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(runs.glob("compare-*/results.jsonl")) or \
-                not next(runs.glob("compare-*/results.jsonl")).stat().st_size:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no cell finished in 120 s"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = sigint_after_results(proc, runs, "compare-*/results.jsonl")
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err
     lines = out.splitlines()

@@ -20,6 +20,7 @@ from foliolab.runner import InlineRunner, PoolRunner, Unit, make_runner, Backend
 from foliolab.runner import units as unit_mod
 from foliolab.runner.rundir import RunDir, RunDirError, fingerprint
 
+from interrupt import sigint_after_results
 from test_cli import TOY, ROOT, foliolab, one_line_error
 from test_dpor import SETTINGS, TooBig, behaviour, classes, make_program, programs
 
@@ -287,21 +288,7 @@ def test_ctrl_c_then_resume_finishes_the_run(tmp_path, jobs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
                             cwd=ROOT, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            res = list(runs.glob("explore-*/results.jsonl"))
-            if res and res[0].read_text().count("\n") >= 3:
-                break
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = sigint_after_results(proc, runs, "explore-*/results.jsonl", lines=3)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err
     (run,) = runs.glob("explore-*")

@@ -189,25 +189,26 @@ def _nonatomic_clear(page, bit):
 def __folio_set_flag(k, folio, bit):
     """__SetPageX()/__folio_set_X() (v5.12 page-flags.h __SETPAGEFLAG):
     ``__set_bit(bit, &page->flags)`` -- a load step, then a store step."""
-    what = f"__SetPage{_flag_title(bit)}"
-    page_fp_read(folio)
-    old = folio.flags
-    yield f"{what}({folio.label}): load {folio.label}->flags = {_flags_text(old)}"
-    page_fp_write(folio)
-    folio.flags = old | 1 << bit
-    yield f"{what}({folio.label}): store {folio.label}->flags = {_flags_text(folio.flags)}"
+    yield from _flags_load_store(folio, f"__SetPage{_flag_title(bit)}",
+                                 lambda old: old | 1 << bit)
 
 
 @kfunc(name="__folio_clear_flag")
 def __folio_clear_flag(k, folio, bit):
     """__ClearPageX()/__folio_clear_X() (v5.12 page-flags.h __CLEARPAGEFLAG):
     ``__clear_bit(bit, &page->flags)`` -- a load step, then a store step."""
-    what = f"__ClearPage{_flag_title(bit)}"
+    yield from _flags_load_store(folio, f"__ClearPage{_flag_title(bit)}",
+                                 lambda old: old & ~(1 << bit))
+
+
+def _flags_load_store(folio, what, update):
+    """A non-atomic read-modify-write of page->flags: the load is one step,
+    the store of ``update(old)`` the next."""
     page_fp_read(folio)
     old = folio.flags
     yield f"{what}({folio.label}): load {folio.label}->flags = {_flags_text(old)}"
     page_fp_write(folio)
-    folio.flags = old & ~(1 << bit)
+    folio.flags = update(old)
     yield f"{what}({folio.label}): store {folio.label}->flags = {_flags_text(folio.flags)}"
 
 
