@@ -329,13 +329,11 @@ def _era_contains(fam):
 
 
 def _expect_text(e):
-    from .scenarios.base import NA, SAFE
-    if e.outcome == NA:
-        return "-"
-    if e.outcome == SAFE:
-        # why the bound is below 2, when it is (Expect.note)
-        return f"safe k<={e.preemptions}" + (f" [{e.note}]" if e.note else "")
-    return e.outcome + (f" ({', '.join(e.kinds)})" if e.kinds else "")
+    from .report.catalogue import expect_text
+    from .scenarios.base import SAFE
+    # a safe cell also says why its bound is below 2, when it is (Expect.note)
+    note = f" [{e.note}]" if e.outcome == SAFE and e.note else ""
+    return expect_text(e) + note
 
 
 # ------------------------------------------------------------------- explore

@@ -20,7 +20,8 @@ certificate covers.
 """
 
 
-def _expect(e):
+def expect_text(e):
+    """An expected outcome as tables print it: ``-``, ``safe k<=K``, ``bug (kinds)``."""
     from ..scenarios.base import NA, SAFE
     if e.outcome == NA:
         return "-"
@@ -72,7 +73,7 @@ def catalogue_markdown(fams):
             out.append("")
             out.append("| " + " | ".join(f"`{v}`" for v in fam.variants) + " |")
             out.append("|" + "---|" * len(fam.variants))
-            out.append("| " + " | ".join(_cell(_expect(s.expect(v))) for v in fam.variants)
+            out.append("| " + " | ".join(_cell(expect_text(s.expect(v))) for v in fam.variants)
                        + " |")
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
