@@ -798,26 +798,10 @@ def _runner_and_dir(command, backend, address, jobs, run_dir, resume, default_pa
     from .runner import make_runner
     from .runner.drive import open_rundir
     runner = make_runner(backend, jobs, address)
-    argv = [a for a in _RUN_ARGV] or [command]
-    rd = open_rundir(command, _strip_resume(argv), _work_argv(argv),
+    argv = list(_RUN_ARGV) or [command]
+    rd = open_rundir(command, argv, _work_argv(argv),
                      run_dir=run_dir or default_parent, resume=resume)
     return runner, rd
-
-
-def _strip_resume(argv):
-    out = []
-    skip = False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == "--resume":
-            skip = True
-            continue
-        if a.startswith("--resume="):
-            continue
-        out.append(a)
-    return out
 
 
 def _close_run(rd, interrupted, command):
@@ -830,10 +814,7 @@ def _close_run(rd, interrupted, command):
 
 
 # ------------------------------------------------------- compare / reproduce
-_CELLS = []          # the cells of the table being computed (for _cell_groups)
-
-
-def _cell_groups():
+def _cell_groups(cells):
     """The cells as groups for the worker processes: cells of one scenario
     whose first schedule looks up the same functions (the same code under
     the same names, the same init hooks) go together; every other cell
@@ -844,7 +825,7 @@ def _cell_groups():
     from .explore import explore
     from .scenarios.base import NA
     groups = {}
-    for i, (s, _col, vname, patches, e, _judged, kw) in enumerate(_CELLS):
+    for i, (s, _col, vname, patches, e, _judged, kw) in enumerate(cells):
         key = ("cell", i)
         if e.outcome != NA:
             try:
@@ -863,17 +844,15 @@ def _cell_groups():
 
 
 def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
-               progress, settings_by_scenario=None, jobs=1, runner=None, rundir=None,
-               patch_files=()):
+               progress, runner, settings_by_scenario=None, rundir=None, patch_files=()):
     """columns: [(column name, variant name, patches, judged)] -> rows.
     Cells are independent (fixed seeds): every runner (foliolab/runner) and
     every number of workers gives the same table.  ``patch_files``: the
     user's patch files of the unjudged columns (workers load them)."""
-    from .runner import InlineRunner, make_runner
+    from .runner import InlineRunner
     from .runner.drive import run_cells
     from .scenarios.base import NA, SAFE, Expect
-    global _CELLS
-    _CELLS = []
+    cells = []
     payloads = []
     for s in scenarios:
         for col, vname, patches, judged in columns:
@@ -887,14 +866,17 @@ def _run_table(fam, scenarios, columns, *, budget, dfs_budget, seed, trace_dir,
             kw = dict(family=fam.name, budget=budget, dfs_budget=dfs_budget, seed=seed,
                       trace_dir=trace_dir, watchdog=WATCHDOG_SECONDS,
                       settings=(settings_by_scenario or {}).get(s.slug))
-            payloads.append({"index": len(_CELLS), "family": fam.name, "scenario": s.slug,
+            payloads.append({"index": len(cells), "family": fam.name, "scenario": s.slug,
                              "variant": vname, "expect": e, "judged": judged, "kw": kw,
                              "patch_files": [] if judged else
                              [os.path.abspath(f) for f in patch_files]})
-            _CELLS.append((s, col, vname, patches, e, judged, kw))
-    runner = runner or make_runner("local", jobs)
-    groups = _cell_groups() if not isinstance(runner, InlineRunner) and len(_CELLS) > 1 \
-        else [[i] for i in range(len(_CELLS))]
+            cells.append((s, col, vname, patches, e, judged, kw))
+    # in-process every cell is a unit of its own, in table order (the
+    # process's cell cache spans them all); worker processes get groups
+    if isinstance(runner, InlineRunner) or len(cells) < 2:
+        groups = [[i] for i in range(len(cells))]
+    else:
+        groups = _cell_groups(cells)
     results, interrupted = run_cells(runner, payloads, groups, rundir=rundir,
                                      progress=progress, desc=fam.name)
     rows = []

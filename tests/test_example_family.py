@@ -108,6 +108,9 @@ def test_families_from_entry_points(tmp_path, monkeypatch):
 
     monkeypatch.setattr(md, "entry_points", fake)
     monkeypatch.setattr(registry, "_entry_points", None)
+    # a --family FILE load of the same family by an earlier test in this
+    # process would shadow the plugin
+    monkeypatch.setattr(registry, "_files", {})
     try:
         fams = registry.families()
         assert "flags_race" in fams

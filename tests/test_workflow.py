@@ -83,9 +83,6 @@ def test_a_contained_fix_is_removable_by_its_revert():
 
 
 def test_a_revert_is_accepted_by_patch_and_named_in_the_column(tmp_path):
-    rc, out, err = cli("explore", "sb-tso", "--patch", "revert-ad53f92eb416", "-n", "1",
-                       "--trace-dir", str(tmp_path))
-    # sb-tso is the toy family's: not loaded here; the name is what matters
     rc, out, err = cli("explore", "readd-after-drain", "--patch", "revert-ad53f92eb416",
                        "-s", "random", "-n", "1", "--json", "--no-shrink",
                        "--trace-dir", str(tmp_path))

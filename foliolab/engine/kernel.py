@@ -98,7 +98,7 @@ def build_table(patches):
         for key, f in p.replaced.items():
             if key not in table:
                 raise PatchError(f"patch {p.name}: replaces {key}, which the kernel does not "
-                                 f"have{_did_you_mean(key, table)}")
+                                 f"have{did_you_mean(key, table)}")
             old = table[key]
             if inspect.isgeneratorfunction(old) != inspect.isgeneratorfunction(f):
                 kind = "a generator (it yields)" if inspect.isgeneratorfunction(old) else "a plain function"
@@ -107,14 +107,15 @@ def build_table(patches):
         for key, f in p.wrapped.items():
             if key not in table:
                 raise PatchError(f"patch {p.name}: wraps {key}, which the kernel does not "
-                                 f"have{_did_you_mean(key, table)}")
+                                 f"have{did_you_mean(key, table)}")
             table[key] = _wrap(f, table[key])
     return table
 
 
-def _did_you_mean(key, table):
+def did_you_mean(name, known):
+    """`` (did you mean 'x'?)`` for a near miss among ``known``, or ""."""
     import difflib
-    close = difflib.get_close_matches(key, list(table), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -201,7 +202,7 @@ class FunctionTable:
             f = self._table[key]
         except KeyError:
             raise AttributeError(f"the kernel has no function {key}"
-                                 f"{_did_you_mean(key, self._table)}") from None
+                                 f"{did_you_mean(key, self._table)}") from None
         bound = functools.partial(f, self._k)
         setattr(self, key, bound)
         return bound

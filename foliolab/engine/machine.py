@@ -346,10 +346,7 @@ class Machine:
         t.blocked_since = self.steps
         self._dirty.append(t)
         # schedule() is a full barrier and a quiescent state
-        if self.tso and self.cpus[t.cpu].sb:
-            self.drain_store_buffer(t.cpu)
-        elif self.lkmm:
-            lkmm_mb(self, t.cpu)
+        self.full_barrier(t.cpu)
         if self.rcu_gps:
             self.rcu_report_qs(t.cpu)
 
@@ -416,10 +413,7 @@ class Machine:
                     w.append(rcu_cpu_key(cpu))
                     w.append(RCU_KEY)
                 gp.pending &= ~bit
-                if self.cpus[cpu].sb:
-                    self.drain_store_buffer(cpu)   # QS reports imply a full barrier
-                elif self.lkmm:
-                    lkmm_mb(self, cpu)
+                self.full_barrier(cpu)             # QS reports imply a full barrier
                 if not gp.pending:
                     done = done or []
                     done.append(gp)
@@ -687,9 +681,10 @@ class Machine:
                 else:
                     var, value = c.sb.pop(0)
                     var.v = value
-                    label = f"store {var.name} = {value} becomes visible"
+                    label = None
                 if labels is not None:
-                    labels.append(label)
+                    labels.append(label if label is not None
+                                  else f"store {var.name} = {value} becomes visible")
                     on_step and on_step(t)
                 changed = refresh(c, steps)
             else:

@@ -132,8 +132,6 @@ def WRITE_ONCE(var: Shared, value) -> None:
 def smp_load_acquire(var: Shared):
     """A plain load on TSO; under LKMM later stores carry what it read."""
     m = var.m
-    if m.mem_log is not None:
-        _log(m, "smp_load_acquire", var, None)
     if m.lkmm:
         v = _lkmm.load(var)
         c = m.current
@@ -141,12 +139,10 @@ def smp_load_acquire(var: Shared):
             msg = var.co[var.seen[c.cpu]]
             if msg.mv:
                 m.lkmm_cpu[c.cpu].acquire(m, c.cpu, msg.mv)
-        if m.mem_log is not None:
-            m.mem_log[-1] = m.mem_log[-1][:3] + (v,)
-        return v
-    v = _read_once(var)
+    else:
+        v = _read_once(var)
     if m.mem_log is not None:
-        m.mem_log[-1] = m.mem_log[-1][:3] + (v,)
+        _log(m, "smp_load_acquire", var, v)
     return v
 
 

@@ -79,6 +79,15 @@ from .strategies import Strategy
 INF = None
 
 
+def preemption_cost(last, tid, en, free):
+    """Preemptions that choosing task ``tid`` costs where ``last`` ran the
+    previous visible step and ``en`` (task ids) can run: one when ``last``
+    could go on, none for a store-buffer commit (``free``)."""
+    if last is None or last == tid or tid in free or last not in en:
+        return 0
+    return 1
+
+
 class Node:
     """The state before step ``i`` of the current run."""
 
@@ -112,10 +121,7 @@ class Node:
 
     def cost(self, tid):
         """Preemptions choosing ``tid`` here adds."""
-        last = self.last
-        if last is None or last == tid or tid in self.free or last not in self.en:
-            return 0
-        return 1
+        return preemption_cost(self.last, tid, self.en, self.free)
 
 
 class Systematic(Strategy):
@@ -143,7 +149,6 @@ class Systematic(Strategy):
             raise ValueError(f"unknown reduction {reduction!r} (known: dpor, none)")
         self.bound = preemptions
         self.reduction = reduction
-        self.sleep_sets = True
         # Unbounded: races add wakeup sequences (optimal DPOR), not tasks;
         # decided on the first run (_plain_machine), None until then.
         self.optimal = None if preemptions is None and reduction == "dpor" else False
@@ -671,7 +676,7 @@ class Systematic(Strategy):
             node = nodes[-1]
             # the subtree of node.chosen is done: it sleeps here from now on,
             # unless the bound cut something below (conservative sleep sets)
-            if dpor and self.sleep_sets and not node.bound_exceeded:
+            if dpor and not node.bound_exceeded:
                 ev = node.events.get(node.chosen)
                 if ev is not None:
                     node.slept[node.chosen] = ev

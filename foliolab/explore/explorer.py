@@ -227,6 +227,16 @@ def _estimate(bar, strat, budget):
     bar.set_postfix_str(f"{lvl}: est. {est:,} schedules", refresh=False)
 
 
+def with_strategy_settings(full, settings, strat):
+    """``full`` (a scenario's settings) with what the strategy changes: a
+    systematic search replaces the fairness bound by its preemption bound,
+    and collapses retries unless the user's ``settings`` set
+    retry_collapse.  Returns ``full``."""
+    full.update({key: val for key, val in getattr(strat, "settings_overrides", {}).items()
+                 if key != "retry_collapse" or key not in (settings or {})})
+    return full
+
+
 def explore(*args, watchdog=None, **kw):
     """:func:`_explore` (its docstring) with the soft-lockup watchdog on:
     ``watchdog`` seconds of wall time a step may run without yielding
@@ -273,10 +283,7 @@ def _explore(scenario, variant, patches, strategy="random", budget=1000, seed=0,
         raise ValueError("the budget must be at least 1 schedule")
     full = scenario.settings(settings)
     validate_settings(full, scenario)       # impossible settings: the user's error
-    # a systematic search replaces the fairness bound by its preemption bound
-    # (retry_collapse: unless the user set it)
-    full.update({key: val for key, val in getattr(strat, "settings_overrides", {}).items()
-                 if key != "retry_collapse" or key not in (settings or {})})
+    with_strategy_settings(full, settings, strat)
     prepare = getattr(strat, "prepare", None)
     if setup is not None:
         # a caller's hook (the footprint checker) runs after the strategy's

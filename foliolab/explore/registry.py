@@ -34,7 +34,7 @@ import importlib.util
 import os
 import pathlib
 
-from ..engine.kernel import Patch, PatchError
+from ..engine.kernel import Patch, PatchError, did_you_mean
 from ..scenarios import FAMILY_MODULES, LookupFailure
 from ..scenarios.base import make_run
 
@@ -266,8 +266,9 @@ def find_scenario(slug):
         s = fam.scenario(slug)
         if s is not None:
             return fam, s
-    known = ", ".join(s.slug for f in fams.values() for s in f.scenarios)
-    raise LookupFailure(f"unknown scenario {slug!r}{did_you_mean(slug, [s.slug for f in fams.values() for s in f.scenarios])} "
+    slugs = [s.slug for f in fams.values() for s in f.scenarios]
+    known = ", ".join(slugs)
+    raise LookupFailure(f"unknown scenario {slug!r}{did_you_mean(slug, slugs)} "
                         f"(known: {known or 'none'}; a scenario of your own: --family FILE)")
 
 
@@ -322,13 +323,6 @@ def builder(scenario):
         return make_run(scenario, patches, settings)
 
     return build
-
-
-def did_you_mean(name, known):
-    """`` (did you mean 'x'?)`` for a near miss among ``known``, or ""."""
-    import difflib
-    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 __all__ = [

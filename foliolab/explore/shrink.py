@@ -11,7 +11,7 @@ kind, property and message class (``FailureInfo.same_failure``: the message
 with its figures masked), so that the shrunk table shows the symptom that
 was found, not another one the fewer preemptions happen to reach.
 When that leaves more than one preemption, a preemption-bounded DFS with a
-smaller bound looks for a failure of the same kind with fewer preemptions
+smaller bound looks for the same failure with fewer preemptions
 (ddmin only removes decisions; it cannot move one).  Effort is bounded by a
 number of replays.
 """

@@ -30,7 +30,8 @@ order) on any backend.  The subtrees run without iterative deepening
 from __future__ import annotations
 
 from ..engine.machine import ScheduleAborted
-from .dpor import Systematic
+from .dpor import Systematic, preemption_cost
+from .explorer import with_strategy_settings
 from .registry import builder
 from .run import NondeterminismError, run_schedule
 
@@ -57,10 +58,10 @@ def _probe(scenario, patches, full, build, prefix, bound):
         last = state["last"]
         tids = [t.tid for t in vis]
 
+        free = [t.tid for t in vis if t.is_sb]
+
         def cost(t):
-            if last is None or last == t.tid or t.is_sb or last not in tids:
-                return 0
-            return 1
+            return preemption_cost(last, t.tid, tids, free)
 
         if i < len(prefix):
             pick = next((t for t in en if t.tid == prefix[i]), None)
@@ -92,9 +93,7 @@ def split_prefixes(scenario, patches, settings, preemptions, target=DEFAULT_SPLI
     """[prefix (task ids by step)], in serial order, and whether the bound
     refused a choice at a split node (then the search is not exhaustive)."""
     build = build or builder(scenario)
-    full = scenario.settings(settings)
-    full.update({k: v for k, v in Systematic.settings_overrides.items()
-                 if k != "retry_collapse" or k not in (settings or {})})
+    full = with_strategy_settings(scenario.settings(settings), settings, Systematic)
     frontier = [[]]
     leaves = set()                 # indexes of prefixes with no branch below
     cut_any = False

@@ -34,7 +34,7 @@ from ..engine.sync import (
 )
 from .errno import EEXIST, ENOMEM
 from .page import (
-    PG_locked, PG_uptodate, PG_waiters, _clear, _set, folio_get, folio_nr_pages,
+    PG_locked, PG_uptodate, PG_waiters, _clear, _rmw, _set, folio_get, folio_nr_pages,
     folio_test_locked, folio_test_set_locked, folio_try_get, page_fp_read, page_fp_write,
 )
 from .page_alloc import GFP_HIGHUSER_MOVABLE
@@ -125,7 +125,6 @@ def clear_bit_unlock_is_negative_byte(folio):
     """clear_bit_unlock_is_negative_byte(PG_locked, &page->flags) (x86,
     v4.10 - v5.15): one locked instruction clears PG_locked and tells
     whether PG_waiters (bit 7, the byte's sign) was set."""
-    from .page import _rmw
     _rmw(folio)
     waiters = folio.flags >> PG_waiters & 1 == 1
     folio.flags &= ~(1 << PG_locked)
@@ -136,10 +135,8 @@ def folio_wake_bit(k, folio):
     """wake_up_page_bit(page, PG_locked) (v5.12): under the wait queue's
     lock, wake the page's waiters; ClearPageWaiters when none is left."""
     q = folio_waitqueue(folio)
-    touch_write(k.m, q.fpk)
     wake_up(q)
-    if not q.waiters:
-        _clear(folio, PG_waiters)
+    _clear(folio, PG_waiters)         # wake-all: no waiter is left
 
 
 @kfunc

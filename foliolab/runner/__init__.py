@@ -95,7 +95,6 @@ class Outcome:
         self.stopped_at = None
         self.interrupted = False
         self.reused = []
-        self.retried = 0            # units run again after their worker died
 
 
 class Runner:
@@ -146,7 +145,7 @@ class Runner:
         todo = [u for u in todo if order[u.key] < threshold[0]]
         try:
             self._drive(todo, finish, lambda u: order[u.key] < threshold[0],
-                        interrupted or (lambda r: False), out)
+                        interrupted or (lambda r: False), out, order)
         except KeyboardInterrupt:
             out.interrupted = True
         # deterministic: nothing after the first stopping unit counts
@@ -156,7 +155,8 @@ class Runner:
             out.results = {k: v for k, v in out.results.items() if k in keep}
         return out
 
-    def _drive(self, todo, finish, wanted, interrupted, out):
+    def _drive(self, todo, finish, wanted, interrupted, out, order):
+        """Run ``todo``; ``order``: unit key -> its serial index."""
         raise NotImplementedError
 
 
@@ -165,12 +165,11 @@ class InlineRunner(Runner):
 
     name = "in-process"
 
-    def _drive(self, todo, finish, wanted, interrupted, out):
-        env = None
+    def _drive(self, todo, finish, wanted, interrupted, out, order):
         for u in todo:
             if not wanted(u):
                 continue
-            r = execute(u.kind, u.payload, env)
+            r = execute(u.kind, u.payload, None)
             if interrupted(r):
                 out.results[u.key] = r
                 out.interrupted = True
@@ -194,12 +193,11 @@ class PoolRunner(Runner):
     def describe(self):
         return f"process pool, {self.jobs} worker{'s' if self.jobs != 1 else ''}"
 
-    def _drive(self, todo, finish, wanted, interrupted, out):
+    def _drive(self, todo, finish, wanted, interrupted, out, order):
         import concurrent.futures as cf
         import multiprocessing
         from concurrent.futures.process import BrokenProcessPool
         ctx = multiprocessing.get_context("fork")
-        env = None
         pending = list(todo)
         tries = {}
         while pending:
@@ -207,26 +205,28 @@ class PoolRunner(Runner):
                                         initializer=_worker_init)
             futs = {}
             broken = False
+            lost_here = []          # in flight when the pool broke
             try:
                 while pending or futs:
                     while pending and len(futs) < 2 * self.jobs and not broken:
                         u = pending.pop(0)
                         if wanted(u):
                             try:
-                                futs[ex.submit(execute, u.kind, u.payload, env)] = u
+                                futs[ex.submit(execute, u.kind, u.payload, None)] = u
                             except BrokenProcessPool:
                                 broken = True
                                 pending.insert(0, u)
                     if broken or not futs:
                         break
                     fin, _ = cf.wait(futs, return_when=cf.FIRST_COMPLETED)
-                    for f in sorted(fin, key=lambda f: todo.index(futs[f])):
+                    for f in sorted(fin, key=lambda f: order[futs[f].key]):
                         u = futs.pop(f)
                         try:
                             r = f.result()
                         except BrokenProcessPool:
                             broken = True
                             pending.insert(0, u)
+                            lost_here.append(u)
                             continue
                         if interrupted(r):
                             out.interrupted = True
@@ -244,14 +244,14 @@ class PoolRunner(Runner):
                 _stop_pool(ex)
             if broken:
                 # the units the dead worker's pool held, in serial order
-                lost = sorted(set(pending) | set(futs.values()), key=todo.index)
-                for u in lost:
+                # (only the units that were in flight count a try: a
+                # queued one never ran)
+                for u in lost_here + list(futs.values()):
                     tries[u.key] = tries.get(u.key, 0) + 1
                     if tries[u.key] > MAX_UNIT_RETRIES:
                         raise RuntimeError(f"unit {u.key}: its worker died "
                                            f"{tries[u.key]} times")
-                out.retried += len(futs)
-                pending = lost
+                pending = sorted(set(pending) | set(futs.values()), key=lambda u: order[u.key])
 
 
 def _stop_pool(ex):
@@ -296,7 +296,6 @@ class RayRunner(Runner):
             import ray  # noqa: F401
         except ImportError:
             raise BackendError("--backend ray needs Ray: pip install 'foliolab[ray]'") from None
-        self._ray = None
 
     def describe(self):
         return f"ray at {self.address}"
@@ -330,10 +329,9 @@ class RayRunner(Runner):
             except Exception as e:     # ConnectionError, ValueError, RuntimeError ...
                 raise BackendError(f"no Ray cluster at {self.address}: "
                                    f"{' '.join(str(e).split())[:200]}") from None
-        self._ray = ray
         return ray
 
-    def _drive(self, todo, finish, wanted, interrupted, out):
+    def _drive(self, todo, finish, wanted, interrupted, out, order):
         ray = self._connect()
         remote = ray.remote(num_cpus=1, max_retries=MAX_UNIT_RETRIES,
                             retry_exceptions=False)(execute)
@@ -352,7 +350,7 @@ class RayRunner(Runner):
                 if not refs:
                     break
                 ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
-                for ref in sorted(ready, key=lambda r: todo.index(refs[r])):
+                for ref in sorted(ready, key=lambda r: order[refs[r].key]):
                     u = refs.pop(ref)
                     r = ray.get(ref)
                     if interrupted(r):

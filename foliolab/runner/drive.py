@@ -26,11 +26,8 @@ def open_rundir(command, argv, params, run_dir=None, resume=None):
 # ---------------------------------------------------------------- cells
 def run_cells(runner, cells, groups, *, rundir=None, progress=False, desc="cells"):
     """Verdict cells through ``runner``.  ``cells``: the payloads (dicts
-    with ``index``), ``groups``: lists of indexes run together (pool, Ray;
-    in-process every cell is a unit of its own, in table order, and the
-    process's cell cache spans them all).  Returns ({index: Verdict},
-    interrupted)."""
-    from . import InlineRunner
+    with ``index``), ``groups``: lists of indexes run together, one unit
+    each.  Returns ({index: Verdict}, interrupted)."""
     done = {}
     prefix = "cells:" + (getattr(rundir, "prefix", "") or "")
     if rundir is not None:
@@ -38,8 +35,6 @@ def run_cells(runner, cells, groups, *, rundir=None, progress=False, desc="cells
             if key.startswith(prefix) and "/" not in key[len(prefix):]:
                 for i, v in res:
                     done[i] = v
-    if isinstance(runner, InlineRunner):
-        groups = [[c["index"]] for c in cells]
     by_index = {c["index"]: c for c in cells}
     cwd = os.getcwd()
     units = []
@@ -94,7 +89,8 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     from ..explore import explore
     from ..explore.explorer import Exploration
     from ..explore.split import PrefixSystematic
-    from ..explore.dpor import scope_text
+    from ..explore.dpor import scope, scope_text
+    from ..explore.explorer import with_strategy_settings
     t0 = time.perf_counter()
     units, cut = dfs_units(scenario, family, variant, patches, patch_files,
                            preemptions=preemptions, seed=seed, settings=settings,
@@ -113,9 +109,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
         bar.close()
     res = [out.results[u.key] for u in units if u.key in out.results]
     strat = PrefixSystematic([], preemptions)
-    full = scenario.settings(settings)
-    full.update({k: v for k, v in strat.settings_overrides.items()
-                 if k != "retry_collapse" or k not in (settings or {})})
+    full = with_strategy_settings(scenario.settings(settings), settings, strat)
     schedules = sum(r["schedules"] for r in res)
     if out.stopped_at is not None:
         stop = out.results[out.stopped_at]
@@ -161,9 +155,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
                  "runs": schedules, "complete_runs": ex.distinct_schedules,
                  "sleep_blocked": blocked, "pruned_branches": pruned,
                  "subtrees": len(units), "subtrees_finished": len(res),
-                 "scope": None}
-    from ..explore.dpor import scope
-    ex.search["scope"] = scope(full)
+                 "scope": scope(full)}
     if complete and not out.interrupted:
         ex.outcome = "certified"
         what = ("no failure in any schedule (exhaustive; " if exhaustive else
