@@ -47,6 +47,19 @@ def _free_ports(n):
     return ports
 
 
+def _cluster_ports():
+    """The head's GCS port and 7 ports per node; each node's worker range
+    (its last port and the 40 after it) overlaps none of the others, which
+    Ray refuses at start (the ports are drawn one by one, so it happened)."""
+    while True:
+        gcs, rest = _cluster_ports()
+        ranges = [range(rest[6], rest[6] + 41), range(rest[13], rest[13] + 41)]
+        others = [gcs] + rest[:6] + rest[7:13]
+        if not any(p in r for r in ranges for p in others) and \
+                abs(rest[6] - rest[13]) > 40:
+            return gcs, rest
+
+
 def _node_args(ports):
     om, nm, dal, dag, rte, me, wlo = ports
     return ["--node-ip-address", "127.0.0.1", "--num-cpus", "1",
