@@ -368,3 +368,19 @@ def test_a_dropped_dependency_loses_schedules(monkeypatch):
         explore(lost, "plain", [], "random", 3, trace_dir=None, progress=False,
                 setup=chk.prepare, shrink=False, record=False)
     assert chk.violations and "Var.v" in str(chk.violations[0])
+
+
+# Found by the generated tests run with 400 random examples (not the 60
+# derandomized ones above): without a bound, on a machine with a shared CPU
+# (source sets, _plain_machine), the search misses one behaviour of this
+# program -- T1 reading x1 as 0 and then 204 while T2 reads x0 as 0 twice.
+# No family cell certifies without a bound (the CLI's -k is a bound), but a
+# program searched through the API with preemptions=None can be affected.
+# Known and not yet mended: strict, so the fix shows as XPASS.
+@pytest.mark.xfail(strict=True, reason="unbounded source-set DPOR on a shared CPU misses a "
+                   "behaviour (known, not yet mended)")
+def test_unbounded_search_with_a_shared_cpu_and_no_preemption():
+    threads = [[("mlock",), ("munlock",), ("done", 0)],
+               [("r", 1), ("mlock",), ("r", 1), ("munlock",), ("sync",)],
+               [("wait", 0), ("r", 0), ("pd",), ("r", 0), ("w", 1), ("pe",)]]
+    check_program(make_program(threads, cpus=[0, 1, 1], preempt="none"), bounds=(None,))
