@@ -52,7 +52,7 @@ def _cluster_ports():
     (its last port and the 40 after it) overlaps none of the others, which
     Ray refuses at start (the ports are drawn one by one, so it happened)."""
     while True:
-        gcs, rest = _cluster_ports()
+        gcs, *rest = _free_ports(15)
         ranges = [range(rest[6], rest[6] + 41), range(rest[13], rest[13] + 41)]
         others = [gcs] + rest[:6] + rest[7:13]
         if not any(p in r for r in ranges for p in others) and \
@@ -113,7 +113,7 @@ def cluster(tmp_path_factory):
     env = dict(os.environ, **{MARK: mark, "FOLIOLAB_FAMILIES": TOY,
                               "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"})
     env.pop("RAY_ADDRESS", None)
-    gcs, *rest = _free_ports(15)
+    gcs, rest = _cluster_ports()
     nodes = []
     logs = tmp_path_factory.mktemp("ray")
     try:
