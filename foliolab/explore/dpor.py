@@ -31,7 +31,14 @@ Godefroid 1996), with the refinements of Coons' thesis:
   bound was actually exceeded;
 * sleep sets are used only where the bound did not cut the subtree they
   summarise ("conservative sleep sets"): a task explored from a state whose
-  subtree was cut is woken up again.
+  subtree was cut is woken up again;
+* so under a bound one trace is run many times, and a state cache stops a
+  run at a state whose subtree was searched before, reached by another
+  order of the same steps (_cached: the key, and what is replayed above
+  it).  This is stateful search on top of DPOR, in the spirit of Yang,
+  Chen, Gopalakrishnan, Kirby, "Efficient stateful dynamic partial order
+  reduction" (SPIN 2008): the search below a state also adds backtrack
+  points above it, and a state cut short must add them too.
 
 Races that cannot be reversed are not races: the step that woke a task (a
 wait queue, a completion, flush_work, the lock release a spinner waited
@@ -93,7 +100,7 @@ class Node:
 
     __slots__ = ("en", "chosen", "events", "backtrack", "pending", "done",
                  "sleep", "slept", "bound_exceeded", "last", "pre", "free", "waiting",
-                 "wut", "sub")
+                 "wut", "sub", "key", "races", "spill")
 
     def __init__(self, en, last, pre, sleep, free):
         self.en = en                 # enabled (visible) task ids, in machine order
@@ -115,6 +122,15 @@ class Node:
         # branches below the one running now, for the next node.
         self.wut = []
         self.sub = None
+        # The state cache (bounded search, Systematic._cached): the key of
+        # this state (its trace, tail, preemptions and sleep set); the races
+        # of the steps below it with the steps above it, as (task, step
+        # number, racing task, initials); and the races below that added
+        # points above it, as (racing task, the task of the first task step
+        # below it).
+        self.key = None
+        self.races = None
+        self.spill = None
 
     def asleep(self, tid):
         return tid in self.sleep or tid in self.slept
@@ -142,13 +158,14 @@ class Systematic(Strategy):
     # would make giving up far likelier than it is)
     settings_overrides = {"fair_bound": 0, "retry_collapse": True}
 
-    def __init__(self, preemptions=2, reduction="dpor", iterative=True):
+    def __init__(self, preemptions=2, reduction="dpor", iterative=True, state_cache=True):
         if preemptions is not None and preemptions < 0:
             raise ValueError("the preemption bound must be at least 0")
         if reduction not in ("dpor", "none"):
             raise ValueError(f"unknown reduction {reduction!r} (known: dpor, none)")
         self.bound = preemptions
         self.reduction = reduction
+        self.state_cache = state_cache
         # Unbounded: races add wakeup sequences (optimal DPOR), not tasks;
         # decided on the first run (_plain_machine), None until then.
         self.optimal = None if preemptions is None and reduction == "dpor" else False
@@ -176,6 +193,16 @@ class Systematic(Strategy):
         self._exceeded = False        # the bound cut something at this level
         self._tracker = None          # RaceTracker of the current run's steps
         self._sb = frozenset()        # store-buffer pseudo-task ids
+        # The state cache (bounded search, see _cached): completed states by
+        # the trace that reached them; runs cut short at one.
+        self.cache = None             # None: off; else {Node.key: (races, users, spill, cut)}
+        self.cached = 0               # runs cut short, every level
+        self.level_cached = 0
+        self._hs = [(0, 0)]           # per run step: the hash of the trace before it
+        self._raced = []              # races of the run's new steps, in order
+        self._replay = None           # what a run cut short replays (_cached)
+        self._all_users = {}          # lock -> tids that held it, this level
+        self._touch = 1 << 30         # the lowest state a race added points at
 
     # ----------------------------------------------------------- interface
     def fraction_done(self):
@@ -220,6 +247,19 @@ class Systematic(Strategy):
             self.optimal = _plain_machine(k.m)
         if not getattr(getattr(k, "scenario", None), "footprints", False):
             self.opaque = True
+        if self.cache is None and self.state_cache and not self.optimal and not self.opaque and \
+                self.reduction == "dpor" and self.level is not None:
+            self.cache = {}
+        # The race analysis runs along the run (the state cache needs the
+        # trace of every prefix): back to the end of the replayed prefix.
+        tr = self._tracker
+        if tr is None or tr.ntask < len(k.m.tasks):
+            tr = self._tracker = RaceTracker(len(k.m.tasks) + 4)
+        tr.truncate_node(self.prefix_len)
+        del self._hs[len(tr.first) + 1:]
+        self._start = len(tr.first)     # the steps from here on are new
+        self._raced = []
+        self._replay = None
 
     def next_choose(self):
         if self.complete:
@@ -248,6 +288,18 @@ class Systematic(Strategy):
         node = self._new_node(en)
         node.waiting = [t.tid for t in m.tasks
                         if t.want is not None and t.want.owner is not None]
+        if self.cache is not None:
+            # (the tail: the last task step and the store-buffer commits
+            # after it -- where BPOR puts the point of a context switch
+            # right at this state)
+            events = self._events
+            tail = tuple(events[x][0].tid for x in range(max(self._last_task_step(i), 0), i))
+            node.key = (self._hs[i], tail, node.pre, frozenset(node.sleep))
+            if i > self.floor and self._cached(node, i):
+                nodes.pop()
+                self.cached += 1
+                self.level_cached += 1
+                raise ScheduleAborted("a state explored before")
         tid = None
         if self.optimal and len(nodes) > 1:
             # the rest of the wakeup sequence the parent follows
@@ -375,9 +427,68 @@ class Systematic(Strategy):
         else:
             node.events[t.tid] = ev
             self._events.append((ev, t.invisible, ()))
+        if self.reduction == "none":
+            return
+        tr = self._tracker
+        if tr.ntask <= max(t.tid, max(ev.woke, default=0)) or \
+                tr.ntask < len(m.tasks):
+            # a task spawned beyond the tracker's size: start it over
+            self._tracker = RaceTracker(len(m.tasks) + 4)
+            self._hs = [(0, 0)]
+            self._raced = []
+            self._start = 0
+            for x in range(i):
+                self._track(x)
+        if i >= len(self._tracker.first):
+            self._track(i)
+
+    def _track(self, i):
+        """Race analysis of run step ``i`` (the tracker holds the steps
+        before it): its races (and those of the commits it drained), and
+        the hash of the trace up to it."""
+        tr = self._tracker
+        ev, invisible, drained = self._events[i]
+        out = self._raced if i >= self._start else None
+        n0 = tr.n
+        tr.first.append(n0)
+        # lkmm: a propagation this step disabled without running: its
+        # pending step races like any other (Flanagan & Godefroid)
+        for q, qev in self._pending.get(i, ()):
+            for j in tr.event_races(q, qev):
+                if out is not None:
+                    out.append((i, j, q, None))
+        for sb, sbkey, key, ekey in drained:
+            commit = Event(sb, frozenset(), frozenset((sbkey, key, ekey)))
+            for j, p, vc in tr.push(commit, False, i):
+                if out is not None:
+                    out.append((i, j, p, vc))
+        for j, p, vc in tr.push(ev, invisible, i):
+            if out is not None:
+                out.append((i, j, p, vc))
+        if self.cache is not None:
+            # The trace as a set of steps, each with its footprint and vector
+            # clock: equal for two runs that order only independent steps
+            # differently (the hash of each step, summed: order-free).
+            h1, h2 = self._hs[-1]
+            vcs, tids, seq = tr.vc, tr.tid, tr.seq
+            for x in range(n0, tr.n):
+                if x == tr.n - 1:
+                    e = (frozenset(ev.reads), frozenset(ev.writes),
+                         ev.opaque) if not invisible else None
+                else:
+                    c = drained[x - n0]
+                    e = c[1:]
+                s = (tids[x], seq[x], tuple(vcs[x]), e)
+                h1 = (h1 + hash(s)) & _MASK
+                h2 = (h2 + hash((s, 1))) & _MASK
+            self._hs.append((h1, h2))
 
     # ----------------------------------------------------------- after a run
     def after(self, res):
+        if self.cache is not None:
+            users = self._all_users
+            for key, tids in self._lock_users.items():
+                users.setdefault(key, set()).update(tids)
         events = self._events
         n = len(events)
         if n > self.max_depth:
@@ -394,49 +505,24 @@ class Systematic(Strategy):
 
     # ------------------------------------------------------- race analysis
     def _analyse(self, res):
-        """Vector clocks over the run (incrementally: the steps replayed
-        from the tree were analysed by an earlier run), races of the new
-        steps, backtrack points (BPOR)."""
+        """Backtrack points (BPOR) for the races of the run's new steps
+        (found along the run, _track), and for the races a run cut short by
+        the state cache would have met below (_cached)."""
         tr = self._tracker
-        if tr is None or tr.ntask < len(res.machine.tasks):
-            tr = self._tracker = RaceTracker(len(res.machine.tasks) + 4)
-            start = 0
-        else:
-            start = min(self.prefix_len, len(tr.first))
-        tr.truncate_node(start)
         events = self._events
         self._last_drain = max((y for y in range(len(events)) if events[y][2]), default=-1)
         self._plain_run = _plain_machine(res.machine)
         add = self._add_backtrack
-        # A wakeup sequence needs the whole run (the steps after the race
-        # that do not happen after it): races wait for the end of it.
-        later = [] if self.optimal else None
-        pending = self._pending
-        for i in range(start, len(events)):
-            ev, invisible, drained = events[i]
-            tr.first.append(tr.n)
-            # lkmm: a propagation this step disabled without running: its
-            # pending step races like any other (Flanagan & Godefroid)
-            for q, qev in pending.get(i, ()):
-                for j in tr.event_races(q, qev):
-                    if later is None:
-                        add(j, q, None, False)
-                    else:
-                        later.append((j, q, None))
-            for sb, sbkey, key, ekey in drained:
-                commit = Event(sb, frozenset(), frozenset((sbkey, key, ekey)))
-                for j, p, vc in tr.push(commit, False, i):
-                    if later is None:
-                        add(j, p, vc, False)
-                    else:
-                        later.append((j, p, vc))
-            for j, p, vc in tr.push(ev, invisible, i):
-                if later is None:
-                    add(j, p, vc, False)
-                else:
-                    later.append((j, p, vc))
-        for j, p, vc in later or ():
-            add(j, p, vc, False)
+        if self.optimal:
+            # A wakeup sequence needs the whole run (the steps after the
+            # race that do not happen after it): races wait for its end.
+            for _i, j, p, vc in self._raced:
+                add(j, p, vc, False)
+        else:
+            for i, j, p, vc in self._raced:
+                self._add_top(j, p, vc, i)
+        if self._replay is not None:
+            self._replay_races(*self._replay)
         if res.failure is None and not res.aborted:
             # Tasks still enabled when the run ended (a store buffer not yet
             # drained, a kworker with work): their next steps never ran, so
@@ -444,14 +530,21 @@ class Systematic(Strategy):
             for t in res.machine.enabled():
                 if not t.invisible:
                     for j in tr.pending_races(t.tid):
-                        add(j, t.tid, None, False)
+                        if self.optimal:
+                            add(j, t.tid, None, False)
+                        else:
+                            self._add_top(j, t.tid, None, len(events))
 
-    def _add_backtrack(self, j, p, ivc, conservative, lock=None):
+    def _add_backtrack(self, j, p, ivc, conservative, lock=None, pos=None, initials=None):
         """Backtrack point for task ``p`` at the state before step ``j``
         (Coons et al.: ``p`` if it can run there, else a single alternative
         task whose steps after ``j`` happen before ``p``'s racing step
         (``ivc``, its vector clock), else every awake enabled task), plus the
-        conservative point at the last context switch before ``j``."""
+        conservative point at the last context switch before ``j``.
+
+        ``pos``: the run step of ``p``'s racing step (the states between
+        ``j`` and it remember the race for the state cache); ``initials``:
+        the race as remembered, replayed (_replay_races)."""
         if self.optimal and self._wakeup(j, p):
             return
         nodes = self.nodes
@@ -462,10 +555,21 @@ class Systematic(Strategy):
         node = nodes[nj]
         target = node.pending if conservative else node.backtrack
         alt = None
-        initials = ()
+        if nj < self._touch:
+            self._touch = nj
+        if pos is not None and self.cache is not None:
+            if ivc is not None and initials is None:
+                initials = self._initials(j, ivc)
+            race = (tr.tid[j], tr.seq[j], p, initials)
+            for x in range(nj + 1, min(pos + 1, len(nodes))):
+                r = nodes[x].races
+                if r is None:
+                    nodes[x].races = {race}
+                else:
+                    r.add(race)
         if p in node.en and not node.asleep(p):
             alt = p
-        elif ivc is not None:
+        elif initials is not None or ivc is not None:
             # The initials of v = notdep(j).e' (Abdulla et al., source sets):
             # steps after j that do not happen after it and happen before
             # e', with no such step before them; the cheapest enabled one.
@@ -475,19 +579,10 @@ class Systematic(Strategy):
             # locked increments 2,693 runs against 12,107; on the lru_cache
             # cells the two cost the same.  Without a bound, wakeup trees
             # (_wakeup) remove the sleep-blocked runs where they apply.)
-            seq = tr.seq
-            tids = tr.tid
-            vcs = tr.vc
-            sj, pj = seq[j], tids[j]
-            v = [x for x in range(j + 1, tr.n)
-                 if vcs[x][pj] < sj and ivc[tids[x]] >= seq[x]]
-            initials = []
+            if initials is None:
+                initials = self._initials(j, ivc)
             best = None
-            for a, x in enumerate(v):
-                q = tids[x]
-                if any(vcs[x][tids[y]] >= seq[y] for y in v[:a]):
-                    continue                  # not an initial
-                initials.append(q)
+            for q in initials:
                 if q not in node.en or node.asleep(q):
                     continue
                 c = node.cost(q)
@@ -495,6 +590,8 @@ class Systematic(Strategy):
                     best = (c, q)
             if best is not None:
                 alt = best[1]
+        else:
+            initials = ()
         if alt is not None:
             if conservative and alt in self._sb:
                 return                  # a commit costs nothing anywhere
@@ -524,6 +621,8 @@ class Systematic(Strategy):
                 while x >= 0:
                     back = nodes[x]
                     if q in back.en:
+                        if x < self._touch:
+                            self._touch = x
                         if not back.asleep(q):
                             self._mark(back, q, back.pending if conservative else back.backtrack)
                         break
@@ -554,6 +653,158 @@ class Systematic(Strategy):
                     r = events[x - 1][0].tid          # the lock holder
                     if any(len(users[key]) > 1 or r not in users[key] for key in keys):
                         self._add_backtrack(tr.first[x], p, ivc, True, keys)
+
+    def _add_top(self, j, p, ivc, pos, initials=None):
+        """_add_backtrack for a race of the run (step ``pos`` of ``p``);
+        the states it added points above, from the race's step down, are
+        no longer what a cached state stands for: a state reached by
+        another order of the same steps would add them elsewhere."""
+        self._touch = 1 << 30
+        self._add_backtrack(j, p, ivc, False, pos=pos, initials=initials)
+        if self.cache is not None:
+            self._mark_spill(self._touch, self._tracker.node[j], p, None)
+
+    def _mark_spill(self, lo, hi, p, f):
+        """States lo+1 .. hi remember that a race of ``p`` from state ``hi``
+        on added points at or above state ``lo``, with the task of the first
+        task step from each of them on (``f`` from ``hi`` on): a context
+        switch found before it is where BPOR put its point."""
+        nodes = self.nodes
+        events = self._events
+        sb = self._sb
+        for x in range(min(hi, len(nodes) - 1), lo, -1):
+            if x < hi:
+                t = events[x][0].tid
+                if t not in sb:
+                    f = t
+            sp = nodes[x].spill
+            if sp is None:
+                nodes[x].spill = {(p, f)}
+            else:
+                sp.add((p, f))
+
+    def _last_task_step(self, i):
+        """The last step before run step ``i`` that is not a store-buffer
+        commit (-1: none)."""
+        events = self._events
+        sb = self._sb
+        y = i - 1
+        while y >= 0 and events[y][0].tid in sb:
+            y -= 1
+        return y
+
+    def _spill(self, i, p, f):
+        """What a race of ``p`` below the state before run step ``i`` adds
+        above it, with this run's steps above it: the conservative points
+        from the last context switch before ``i`` (BPOR), and ``p`` (or, for
+        a store buffer, every task) where it could last run -- a superset of
+        what the race added from its own step, which had the same steps
+        (one task's, no switch) between it and this state."""
+        self._touch = 1 << 30
+        nodes = self.nodes
+        tr = self._tracker
+        if self.level is not None:
+            # the last task step before i: a switch from it to f is the
+            # context switch; else look before it
+            events = self._events
+            y = self._last_task_step(i)
+            if y < 0:
+                cj = 0
+            elif f is not None and events[y][0].tid != f:
+                cj = y + 1
+            else:
+                cj = self._last_context_switch_before(y + 1)
+            if cj is not None and cj < len(nodes):
+                self._add_backtrack(tr.first[cj], p, None, True)
+                grab = self._grab
+                users = self._lock_users
+                events = self._events
+                for x in range(cj + 1, i):
+                    keys = grab[x - 1]
+                    if keys is None:
+                        continue
+                    r = events[x - 1][0].tid
+                    if any(len(users.get(key, ())) > 1 or r not in users.get(key, ())
+                           for key in keys):
+                        self._add_backtrack(tr.first[x], p, None, True, keys)
+        sb = self._sb
+        late = [q for q in range(tr.ntask) if q not in sb] if p in sb else [p]
+        for q in late:
+            x = i - 1
+            while x >= 0:
+                back = nodes[x]
+                if q in back.en:
+                    if x < self._touch:
+                        self._touch = x
+                    if not back.asleep(q):
+                        self._mark(back, q, back.backtrack)
+                    break
+                x -= 1
+        self._mark_spill(self._touch, i, p, f)
+
+    def _initials(self, j, ivc):
+        """The tasks of the initials of v = notdep(j).e' (``ivc``: the
+        vector clock of e'), in run order: a trace-level fact, the same in
+        every run of the trace."""
+        tr = self._tracker
+        seq = tr.seq
+        tids = tr.tid
+        vcs = tr.vc
+        sj, pj = seq[j], tids[j]
+        v = [x for x in range(j + 1, tr.n)
+             if vcs[x][pj] < sj and ivc[tids[x]] >= seq[x]]
+        initials = []
+        for a, x in enumerate(v):
+            if any(vcs[x][tids[y]] >= seq[y] for y in v[:a]):
+                continue                  # not an initial
+            initials.append(tids[x])
+        return tuple(initials)
+
+    # ------------------------------------------------------- state cache
+    def _cached(self, node, i):
+        """Whether the new state ``node`` (before run step ``i``) was reached
+        before, and its subtree searched to the end: the same trace (the
+        same steps, dependent ones in the same order: the same state), the
+        same tail (the last task step and the commits after it), the same
+        preemptions spent and the same tasks asleep.  The search below it
+        would then repeat, choice for choice, the search below the first
+        one; what it would add above it is replayed instead, on this run's
+        order of the steps above (_replay_races): the races of the steps
+        below with the steps above (``Node.races``), and the points the
+        races below put above it (``Node.spill``)."""
+        e = self.cache.get(node.key)
+        if e is None:
+            return False
+        races, users, spills, exceeded = e
+        if exceeded:
+            self.nodes[-2].bound_exceeded = True
+            self._exceeded = True
+        self._replay = (i, races, users, spills)
+        return True
+
+    def _replay_races(self, i, races, users, spills=()):
+        """The backtrack points of the races remembered at a state the run
+        was cut short at (step ``i``), on this run's steps."""
+        tr = self._tracker
+        where = {}
+        for x in range(tr.n):
+            where[(tr.tid[x], tr.seq[x])] = x
+        # the lock users of the runs below the state too (more users: more
+        # conservative points, never fewer)
+        mine = self._lock_users
+        merged = {key: set(tids) for key, tids in mine.items()}
+        for key, tids in users.items():
+            merged.setdefault(key, set()).update(tids)
+        self._lock_users = merged
+        for tid, seq, p, initials in sorted(races, key=_race_order):
+            j = where.get((tid, seq))
+            if j is None:       # pragma: no cover (the same trace has the step)
+                raise NondeterminismError("dfs: a cached state's race names a step "
+                                          "its trace does not have")
+            self._add_top(j, p, None, i, initials)
+        for p, f in sorted(spills, key=lambda s: (s[0], s[1] is None, s[1] or 0)):
+            self._spill(i, p, f)
+        self._lock_users = mine
 
     # ------------------------------------------ wakeup trees (unbounded)
     def _wakeup(self, j, p):
@@ -705,6 +956,9 @@ class Systematic(Strategy):
                 self.level_pruned += sum(
                     1 for q in node.en if q not in node.done
                     and (k is None or node.pre + node.cost(q) <= k))
+            if node.key is not None and len(node.en) > 1:
+                self.cache.setdefault(node.key, (node.races or (), self._all_users,
+                                                 node.spill or (), node.bound_exceeded))
             nodes.pop()
             if nodes and node.bound_exceeded:
                 nodes[-1].bound_exceeded = True
@@ -746,9 +1000,13 @@ class Systematic(Strategy):
             self.level_runs = 0
             self.level_complete = 0
             self.level_pruned = 0
+            self.level_cached = 0
             self._exceeded = False
             self.prefix_len = 0
             self._tracker = None
+            if self.cache is not None:
+                self.cache = {}
+                self._all_users = {}
 
     # ------------------------------------------------------- certificates
     def reduction_text(self):
@@ -766,6 +1024,7 @@ class Systematic(Strategy):
             "reduced": self.reduction == "dpor" and not self.opaque,
             "runs": self.runs, "complete_runs": self.distinct,
             "sleep_blocked": self.sleep_blocked, "pruned_branches": self.pruned,
+            "state_cache_hits": self.cached,
             "scope": scope(settings),
         }
 
@@ -785,6 +1044,8 @@ class Systematic(Strategy):
         if self.reduction == "dpor" and not self.opaque:
             if self.sleep_blocked:
                 extra.append(f"{self.sleep_blocked} sleep-set blocked")
+            if self.cached:
+                extra.append(f"{self.cached} cut short at a state searched before")
             extra.append(f"{self.pruned} branches pruned")
         if max_run:
             extra.append(f"longest run {max_run} steps")
@@ -808,6 +1069,8 @@ def scope_text(settings):
 
 
 _MISSING = object()
+_MASK = (1 << 64) - 1
+
 
 
 class RaceTracker:
@@ -1101,6 +1364,10 @@ def _plain_machine(m):
             return False
         seen.add(t.cpu)
     return True
+
+
+def _race_order(r):
+    return (r[0], r[1], r[2], r[3] is None, r[3] or ())
 
 
 def _dep(a, b):

@@ -69,7 +69,7 @@ DISABLING = ("minchan-rfc", "lru-cache-disable", "nested-skip-v1", "nested-skip-
 # Certificate bounds.  Every safe cell is certified under TSO with the
 # largest preemption bound whose DPOR search finishes in about half a minute
 # on one core of the 2-core CI machine, k<=0 at least (nested-disablers under
-# lru-cache-disable needs about a minute for that, 22,413 schedules; figures: bench/bench.py
+# lru-cache-disable needs about 20 s for that, 6,349 schedules with the state cache; figures: bench/bench.py
 # --only certificates).  The expensive cells are the ones whose migrate_pages()
 # retry loop runs 10 passes x 5 alloc_contig_range() tries (a run of ~600
 # steps) while another CPU's references race with every pass.
