@@ -7,7 +7,7 @@
 For each cell (family/scenario/variant/k) it runs the DPOR search of
 ``foliolab explore --strategy dfs -k K`` and counts, level by level, the runs
 and the distinct traces among the complete ones (a trace: every step with
-its vector clock, as tests/test_dpor.py names them).  Without a bound every
+its vector clock: dpor.mazurkiewicz_trace).  Without a bound every
 complete run is a distinct trace (sleep sets); under one, BPOR's
 conservative points and conservative sleep sets explore a trace many
 times, and the ratio says how much a search that ran each trace once would
@@ -21,21 +21,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from foliolab.engine.footprint import Event
 from foliolab.explore import dpor
 from foliolab.explore.explorer import explore
 from foliolab.explore.registry import find_family, variant_patches
 
 DEFAULT = ("lru_cache/drain-gen-shortcut/v0/2", "lru_cache/readd-after-drain/sync-rcu/2")
-
-
-def trace_of(events, ntask):
-    tr = dpor.RaceTracker(ntask + 4)
-    for i, (ev, invisible, drained) in enumerate(events):
-        for sb, sbkey, key, ekey in drained:
-            tr.push(Event(sb, frozenset(), frozenset((sbkey, key, ekey))), False, i)
-        tr.push(ev, invisible, i)
-    return frozenset((tr.tid[x], tr.seq[x], tuple(tr.vc[x])) for x in range(tr.n))
 
 
 def measure(cell):
@@ -49,7 +39,7 @@ def measure(cell):
         runs[self.level] = runs.get(self.level, 0) + 1
         if not res.aborted:
             traces.setdefault(self.level, set()).add(
-                trace_of(self._events, len(res.machine.tasks)))
+                dpor.mazurkiewicz_trace(self._events, len(res.machine.tasks)))
         return orig(self, res)
 
     dpor.Systematic.after = after

@@ -200,6 +200,7 @@ class Systematic(Strategy):
         self.level_cached = 0
         self._hs = [(0, 0)]           # per run step: the hash of the trace before it
         self._raced = []              # races of the run's new steps, in order
+        self._start = 0               # the first new step of the run
         self._replay = None           # what a run cut short replays (_cached)
         self._all_users = {}          # lock -> tids that held it, this level
         self._touch = 1 << 30         # the lowest state a race added points at
@@ -430,8 +431,7 @@ class Systematic(Strategy):
         if self.reduction == "none":
             return
         tr = self._tracker
-        if tr.ntask <= max(t.tid, max(ev.woke, default=0)) or \
-                tr.ntask < len(m.tasks):
+        if tr.ntask < len(m.tasks):
             # a task spawned beyond the tracker's size: start it over
             self._tracker = RaceTracker(len(m.tasks) + 4)
             self._hs = [(0, 0)]
@@ -617,16 +617,8 @@ class Systematic(Strategy):
             else:
                 late = [p]
             for q in late:
-                x = nj - 1 if q not in node.waiting else -1
-                while x >= 0:
-                    back = nodes[x]
-                    if q in back.en:
-                        if x < self._touch:
-                            self._touch = x
-                        if not back.asleep(q):
-                            self._mark(back, q, back.pending if conservative else back.backtrack)
-                        break
-                    x -= 1
+                if q not in node.waiting:
+                    self._where_it_last_ran(q, nj - 1, conservative)
         if not conservative and self.level is not None and not (
                 alt is not None and alt in self._sb):
             # (A store leaving a store buffer costs no preemption and
@@ -643,16 +635,35 @@ class Systematic(Strategy):
                 # be such a point (tests/test_dpor.py::BOUND_HOLES, found
                 # by the generated tests): every state of the segment where
                 # the running task holds a lock the alternative takes is.
-                grab = self._grab
-                users = self._lock_users
-                events = self._events
-                for x in range(cj + 1, nj):
-                    keys = grab[x - 1]
-                    if keys is None:
-                        continue
-                    r = events[x - 1][0].tid          # the lock holder
-                    if any(len(users[key]) > 1 or r not in users[key] for key in keys):
-                        self._add_backtrack(tr.first[x], p, ivc, True, keys)
+                self._lock_holder_points(cj, nj, p, ivc)
+
+    def _where_it_last_ran(self, q, x, conservative):
+        """``q`` at the last state from ``x`` back where it could run."""
+        nodes = self.nodes
+        while x >= 0:
+            back = nodes[x]
+            if q in back.en:
+                if x < self._touch:
+                    self._touch = x
+                if not back.asleep(q):
+                    self._mark(back, q, back.pending if conservative else back.backtrack)
+                return
+            x -= 1
+
+    def _lock_holder_points(self, cj, end, p, ivc):
+        """Conservative points for ``p`` at the states cj+1 .. end-1 where
+        the running task holds a lock ``p`` (or its alternative) takes."""
+        grab = self._grab
+        users = self._lock_users
+        events = self._events
+        first = self._tracker.first
+        for x in range(cj + 1, end):
+            keys = grab[x - 1]
+            if keys is None:
+                continue
+            r = events[x - 1][0].tid          # the lock holder
+            if any(len(users[key]) > 1 or r not in users[key] for key in keys):
+                self._add_backtrack(first[x], p, ivc, True, keys)
 
     def _add_top(self, j, p, ivc, pos, initials=None):
         """_add_backtrack for a race of the run (step ``pos`` of ``p``);
@@ -701,45 +712,23 @@ class Systematic(Strategy):
         what the race added from its own step, which had the same steps
         (one task's, no switch) between it and this state."""
         self._touch = 1 << 30
-        nodes = self.nodes
         tr = self._tracker
         if self.level is not None:
             # the last task step before i: a switch from it to f is the
             # context switch; else look before it
-            events = self._events
             y = self._last_task_step(i)
             if y < 0:
                 cj = 0
-            elif f is not None and events[y][0].tid != f:
+            elif f is not None and self._events[y][0].tid != f:
                 cj = y + 1
             else:
                 cj = self._last_context_switch_before(y + 1)
-            if cj is not None and cj < len(nodes):
+            if cj is not None and cj < len(self.nodes):
                 self._add_backtrack(tr.first[cj], p, None, True)
-                grab = self._grab
-                users = self._lock_users
-                events = self._events
-                for x in range(cj + 1, i):
-                    keys = grab[x - 1]
-                    if keys is None:
-                        continue
-                    r = events[x - 1][0].tid
-                    if any(len(users.get(key, ())) > 1 or r not in users.get(key, ())
-                           for key in keys):
-                        self._add_backtrack(tr.first[x], p, None, True, keys)
+                self._lock_holder_points(cj, i, p, None)
         sb = self._sb
-        late = [q for q in range(tr.ntask) if q not in sb] if p in sb else [p]
-        for q in late:
-            x = i - 1
-            while x >= 0:
-                back = nodes[x]
-                if q in back.en:
-                    if x < self._touch:
-                        self._touch = x
-                    if not back.asleep(q):
-                        self._mark(back, q, back.backtrack)
-                    break
-                x -= 1
+        for q in [q for q in range(tr.ntask) if q not in sb] if p in sb else [p]:
+            self._where_it_last_ran(q, i - 1, False)
         self._mark_spill(self._touch, i, p, f)
 
     def _initials(self, j, ivc):
@@ -1066,6 +1055,21 @@ def scope_text(settings):
     sc = scope(settings)
     n = sc["ncpus"]
     return f"{sc['memory_model']}, {n} CPU{'s' if n != 1 else ''}, {sc['preempt']}"
+
+
+def mazurkiewicz_trace(events, ntask):
+    """A run's Mazurkiewicz trace, canonically, from its ``(Event, invisible,
+    drained)`` steps (``Systematic._events``): every step (its task, its
+    number among the task's steps) with its vector clock, which names the
+    steps that happen before it.  Two schedules have the same trace exactly
+    when they order every pair of dependent steps alike.  A store-buffer
+    drain inside a step counts as the buffer's commits, as in the search."""
+    tr = RaceTracker(ntask + 4)
+    for i, (ev, invisible, drained) in enumerate(events):
+        for sb, sbkey, key, ekey in drained:
+            tr.push(Event(sb, frozenset(), frozenset((sbkey, key, ekey))), False, i)
+        tr.push(ev, invisible, i)
+    return frozenset((tr.tid[x], tr.seq[x], tuple(tr.vc[x])) for x in range(tr.n))
 
 
 _MISSING = object()
