@@ -115,7 +115,7 @@ class Node:
         self.last = last             # last visible task before this step (tid or None)
         self.pre = pre               # preemptions before this step
         self.free = free             # store-buffer pseudo-tasks: never a preemption
-        self.waiting = ()            # task ids waiting for a held spinlock here
+        self.waiting = {}            # task id -> key of the held spinlock it waits for
         # Unbounded search (optimal DPOR): the wakeup tree's branches not yet
         # started here, in the order they are to run: [tid, Event or None
         # (unknown: dependent on everything), [branches below]]; and the
@@ -287,8 +287,8 @@ class Systematic(Strategy):
                 f"dfs: step {i + 1}: task {tid} ({m.tasks[tid].name}) was enabled at "
                 f"this point in an earlier run but is not now")
         node = self._new_node(en)
-        node.waiting = [t.tid for t in m.tasks
-                        if t.want is not None and t.want.owner is not None]
+        node.waiting = {t.tid: t.want.fpk for t in m.tasks
+                        if t.want is not None and t.want.owner is not None}
         if self.cache is not None:
             # (the tail: the last task step and the store-buffer commits
             # after it -- where BPOR puts the point of a context switch
@@ -619,6 +619,16 @@ class Systematic(Strategy):
             for q in late:
                 if q not in node.waiting:
                     self._where_it_last_ran(q, nj - 1, conservative)
+            if p in node.waiting:
+                # p spins on a lock the running task holds.  Unbounded, the
+                # race is reversed through the acquisitions; under a bound
+                # that reversal may take one preemption more than going
+                # before the holder took the lock, where p can run and the
+                # switch costs no more than here (tests/test_dpor.py::
+                # test_bounded_search_hole_with_two_critical_sections).
+                a = self._acquisition_before(nj, node.waiting[p])
+                if a is not None:
+                    self._add_backtrack(tr.first[a], p, ivc, True)
         if not conservative and self.level is not None and not (
                 alt is not None and alt in self._sb):
             # (A store leaving a store buffer costs no preemption and
@@ -636,6 +646,15 @@ class Systematic(Strategy):
                 # by the generated tests): every state of the segment where
                 # the running task holds a lock the alternative takes is.
                 self._lock_holder_points(cj, nj, p, ivc)
+
+    def _acquisition_before(self, x, key):
+        """The run step that took spinlock ``key`` last before state ``x``
+        (None: none in the run)."""
+        events = self._events
+        for y in range(x - 1, -1, -1):
+            if events[y][0].acquires == key:
+                return y
+        return None
 
     def _where_it_last_ran(self, q, x, conservative):
         """``q`` at the last state from ``x`` back where it could run."""
