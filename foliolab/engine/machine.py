@@ -352,16 +352,32 @@ class Machine:
 
     def wake(self, t):
         if t.state == BLOCKED or t.state == SPINNING:
+            woke = self.fp_woke
+            d = self.cpus[t.cpu]
+            before = None
+            if woke is not None and not d.single and self.current is not None \
+                    and self.current.cpu != t.cpu:
+                # (the scheduler's look at the CPU, not the step's: unrecorded)
+                fpr, self.fpr = self.fpr, None
+                before = _others(self._cpu_enabled(d), t)
             t.state = RUNNABLE
             t.wait = None
             t.idle = False
             self._dirty.append(t)
-            woke = self.fp_woke
+            if before is not None:
+                after = _others(self._cpu_enabled(d), t)
+                self.fpr = fpr
             if woke is not None:
                 # The woken task's next step happens after this one.  The
-                # wake-up enables a task and disables none: it commutes with
-                # the steps of the tasks already running there.
+                # wake-up enables a task; it commutes with the steps of the
+                # tasks already running there unless it also disables one:
+                # a CPU's task that slept there gets the CPU back, and under
+                # PREEMPT_NONE the tasks that could run while it slept no
+                # longer can -- the step then writes that CPU's key (its
+                # own CPU's is decided at the end of the step).
                 woke.append(t.tid)
+                if before is not None and before != after:
+                    self.fpw.append(d.key)
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
