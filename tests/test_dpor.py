@@ -12,6 +12,8 @@ from the footprints makes the reduction miss schedules: the tests catch it.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
@@ -243,7 +245,11 @@ def check_program(program, bounds=(0, 1, 2, None), exact=False, distinct=True):
                 f"{len(set(runs) - set(every))} unknown to the plain search")
 
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+# CI runs 60 derandomized examples per generated test.  The soundness holes
+# found so far (BOUND_HOLES, the shared-CPU wake-up) showed only with more:
+# FOLIOLAB_DPOR_EXAMPLES=400 runs that many random ones (DEVELOPERS.md).
+_EXAMPLES = int(os.environ.get("FOLIOLAB_DPOR_EXAMPLES", "0"))
+SETTINGS = settings(max_examples=_EXAMPLES or 60, deadline=None, derandomize=not _EXAMPLES,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.filter_too_much])
 
