@@ -186,6 +186,21 @@ class RunResult:
 class Machine:
     """N CPUs, their tasks, and the step loop."""
 
+    # Slots: a Machine has more attributes than CPython's shared-key
+    # instance dicts hold (30), which would make every ``m.current`` and
+    # ``m.fpw`` of the model a dict lookup.  __dict__ keeps attributes that
+    # other modules add (livelock's spin_detector) possible.
+    __slots__ = (
+        "ncpus", "preempt", "preempt_full", "preempt_voluntary", "tso", "lkmm",
+        "lkmm_words", "lkmm_cpu", "memory_model", "fair_bound", "max_steps",
+        "hung_task_steps", "cpus", "tasks", "current", "last", "steps", "schedule",
+        "preemptions", "nr_live", "labels", "mem_notes", "mem_log", "on_step",
+        "fpr", "fpw", "fp_woke", "fp_acquired", "fp_drained", "fp_pending",
+        "step_pending", "on_event", "retry_collapse", "watches", "choose_single",
+        "rcu_gps", "lock_deps", "quiesce_checks", "step_checks", "workqueues_ready",
+        "kworkers", "worker_pools", "_keys", "_dirty", "_min_deadline", "__dict__",
+    )
+
     def __init__(self, ncpus: int, *, preempt: str = PREEMPT_FULL,
                  memory_model: str = "sc", fair_bound: int = 64,
                  max_steps: int = 50_000, hung_task_steps: int = 4_000):
