@@ -101,18 +101,19 @@ class Task:
     a scenario are)."""
 
     __slots__ = (
-        "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
+        "tid", "name", "cpu", "rq", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
         "pid", "invisible", "want", "in_en", "acc", "deadline", "mem",
     )
 
-    def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
+    def __init__(self, tid, name, cpu, rq, gen, *, daemon=False, rt_prio=0,
                  user=False, is_sb=False, invisible=False):
         self.tid = tid
         self.pid = 100 + tid
         self.name = name
         self.cpu = cpu
+        self.rq = rq               # the Cpu of ``cpu`` (the loop's look-up)
         self.gen = gen
         self.state = RUNNABLE
         self.preempt_count = 0
@@ -273,7 +274,7 @@ class Machine:
         self._min_deadline = NEVER     # at most the earliest deadline of an enabled task
         if self.tso:
             for c in self.cpus:
-                t = Task(len(self.tasks), f"sb/{c.id}", c.id, None,
+                t = Task(len(self.tasks), f"sb/{c.id}", c.id, c, None,
                          daemon=True, is_sb=True)
                 self.tasks.append(t)
                 c.sb_task = t
@@ -290,10 +291,10 @@ class Machine:
         """Create a task running generator ``gen`` on ``cpu``."""
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"task {name}: cpu {cpu} does not exist (ncpus={self.ncpus})")
-        t = Task(len(self.tasks), name, cpu, gen, daemon=daemon,
+        c = self.cpus[cpu]
+        t = Task(len(self.tasks), name, cpu, c, gen, daemon=daemon,
                  rt_prio=rt_prio, user=user, invisible=invisible)
         self.tasks.append(t)
-        c = self.cpus[cpu]
         c.tasks.append(t)
         c.single = len(c.tasks) == 1 and not self.lkmm
         if not daemon:
@@ -306,7 +307,7 @@ class Machine:
     def add_mem_task(self, name, cpu, mem):
         """lkmm: a pseudo-task (a daemon that never holds its CPU) whose
         step is ``mem.step()``, enabled while ``mem.pending()``."""
-        t = Task(len(self.tasks), name, cpu, None, daemon=True, is_sb=True)
+        t = Task(len(self.tasks), name, cpu, self.cpus[cpu], None, daemon=True, is_sb=True)
         t.mem = mem
         self.tasks.append(t)
         self.cpus[cpu].props.append(t)
@@ -643,6 +644,11 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
+        # registered in setup; add_step_check appends to this list
+        step_checks = self.step_checks
+        # tso: store buffers or propagation pseudo-tasks may sit in a
+        # CPU's enabled tasks; without them a CPU with one task (single)
+        # has en [t] or [], as t.in_en says
         tso = self.tso or self.lkmm
         lkmm = self.lkmm
         steps = self.steps
@@ -675,7 +681,6 @@ class Machine:
                         break
             schedule.append(t.tid)
             steps += 1
-            step_checks = self.step_checks
             if step_checks:
                 held_before = [lk is not None and (lk.owner is t or t.want is lk)
                                for lk, _c, _n in step_checks]
@@ -683,7 +688,7 @@ class Machine:
                 # running restarts the task's starvation clock
                 t.deadline = steps + fair
             self.steps = steps
-            c = cpus[t.cpu]
+            c = t.rq
             if on_event is not None:
                 changed = self._step_events(t, c, en, on_event)
                 last = self.last
@@ -703,7 +708,7 @@ class Machine:
                     on_step and on_step(t)
                 changed = refresh(c, steps)
             else:
-                self.last = last = t
+                self.last = self.current = last = t
                 if c.curr is not t:
                     # context switch: full barrier and a quiescent state
                     if lkmm and c.curr is not None:
@@ -714,7 +719,6 @@ class Machine:
                         self.drain_store_buffer(t.cpu)
                     if rcu_gps:
                         self.rcu_report_qs(t.cpu)
-                self.current = t
                 t.sched_point = 0
                 try:
                     label = t.gen.send(None)
@@ -725,8 +729,9 @@ class Machine:
                     self._rcu_step_qs(t)
                 if labels is not None:
                     labels.append(label)
-                    on_step and on_step(t)
-                if c.single and not c.sb and c.en[-1] is t:
+                    if on_step is not None:
+                        on_step(t)
+                if c.single and (not tso or not c.sb and c.en[-1] is t):
                     # the CPU's only task, enabled before the step, and en
                     # is [t] (not [t, sb/N] with the buffer drained by the
                     # step): _refresh_cpu's first case, inline
@@ -747,12 +752,12 @@ class Machine:
             # the enabled set: this CPU, and the CPUs the step marked
             if dirty:
                 for u in dirty:
-                    d = cpus[u.cpu]
-                    if d is c:
-                        continue
-                    if d.single and not d.sb and not u.is_sb and len(d.en) == u.in_en:
+                    d = u.rq
+                    if d.single and (not tso or not d.sb and not u.is_sb
+                                     and len(d.en) == u.in_en):
                         # u is the only task of d and d.en is [u] or []:
-                        # _refresh_cpu's first case, inline (lock waiters)
+                        # _refresh_cpu's first case, inline (lock waiters;
+                        # on c, where u is t, it finds nothing to change)
                         w = u.want
                         if u.state == RUNNABLE and (w is None or w.owner is None):
                             if not u.in_en:
@@ -770,7 +775,7 @@ class Machine:
                                 u.deadline = NEVER
                             d.en = []
                             changed = True
-                    elif refresh(d, steps):
+                    elif d is not c and refresh(d, steps):
                         changed = True
                 dirty.clear()
             if changed:
