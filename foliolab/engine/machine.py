@@ -104,7 +104,7 @@ class Task:
         "tid", "name", "cpu", "rq", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
-        "pid", "invisible", "want", "in_en", "acc", "deadline", "mem",
+        "pid", "invisible", "want", "in_en", "acc", "since", "mem",
     )
 
     def __init__(self, tid, name, cpu, rq, gen, *, daemon=False, rt_prio=0,
@@ -135,12 +135,13 @@ class Task:
         self.invisible = invisible
         # fairness bookkeeping (fair_bound > 0): enabled now; while not
         # enabled, the steps it starved since it last ran (banked when it
-        # left the enabled set); while enabled, the step at which the bound
-        # forces it.  A run only sets the deadline to step + fair_bound (its
-        # starvation clock restarts), so the hot loop writes one field.
+        # left the enabled set); while enabled, the step its starvation
+        # clock started at (the bound forces it at since + fair_bound).  A
+        # run only sets since to the step (the clock restarts): the hot
+        # loop writes one field, with no addition.
         self.in_en = False
         self.acc = 0
-        self.deadline = NEVER
+        self.since = NEVER
         self.mem = None            # lkmm: the propagation this pseudo-task runs
 
     def __repr__(self):
@@ -199,7 +200,7 @@ class Machine:
         "fpr", "fpw", "fp_woke", "fp_acquired", "fp_drained", "fp_pending",
         "step_pending", "on_event", "retry_collapse", "watches", "choose_single",
         "rcu_gps", "lock_deps", "quiesce_checks", "step_checks", "workqueues_ready",
-        "kworkers", "worker_pools", "_keys", "_dirty", "_min_deadline", "__dict__",
+        "kworkers", "worker_pools", "_keys", "_dirty", "_min_since", "__dict__",
     )
 
     def __init__(self, ncpus: int, *, preempt: str = PREEMPT_FULL,
@@ -271,7 +272,7 @@ class Machine:
         self.worker_pools = []
         self._keys = 0
         self._dirty = []               # tasks whose CPU's enabled tasks may have changed
-        self._min_deadline = NEVER     # at most the earliest deadline of an enabled task
+        self._min_since = NEVER        # at most the earliest since of an enabled task
         if self.tso:
             for c in self.cpus:
                 t = Task(len(self.tasks), f"sb/{c.id}", c.id, c, None,
@@ -513,8 +514,8 @@ class Machine:
     def _refresh_cpu(self, c, step):
         """Recompute CPU ``c``'s enabled tasks; True when they changed.
         Fairness bookkeeping: tasks leaving the set bank their starved steps,
-        tasks entering it get the step the bound forces them at (and lower
-        ``_min_deadline`` to it)."""
+        tasks entering it restart their clock that much earlier (and lower
+        ``_min_since`` to it)."""
         old = c.en
         if c.single and not c.sb:
             # one task on this CPU (the common case): enabled unless it
@@ -524,11 +525,10 @@ class Machine:
             if t.state == RUNNABLE and (want is None or want.owner is None):
                 if not old:
                     t.in_en = True
-                    fair = self.fair_bound
-                    if fair:
-                        d = t.deadline = step + fair - t.acc
-                        if d < self._min_deadline:
-                            self._min_deadline = d
+                    if self.fair_bound:
+                        x = t.since = step - t.acc
+                        if x < self._min_since:
+                            self._min_since = x
                     c.en = [t]
                     return True
                 if len(old) == 1 and old[0] is t:
@@ -539,8 +539,8 @@ class Machine:
             elif len(old) == 1 and old[0] is t:
                 t.in_en = False
                 if self.fair_bound:
-                    t.acc = step + self.fair_bound - t.deadline
-                    t.deadline = NEVER
+                    t.acc = step - t.since
+                    t.since = NEVER
                 c.en = []
                 return True
             else:
@@ -558,16 +558,16 @@ class Machine:
             if t not in new:
                 t.in_en = False
                 if fair:
-                    # starved since deadline - fair (its last run or its entry)
-                    t.acc = step + fair - t.deadline
-                    t.deadline = NEVER
+                    # starved since its last run or its entry
+                    t.acc = step - t.since
+                    t.since = NEVER
         for t in new:
             if not t.in_en:
                 t.in_en = True
                 if fair:
-                    d = t.deadline = step + fair - t.acc
-                    if d < self._min_deadline:
-                        self._min_deadline = d
+                    x = t.since = step - t.acc
+                    if x < self._min_since:
+                        self._min_since = x
         c.en = new
         return True
 
@@ -603,18 +603,19 @@ class Machine:
         return en
 
     def _earliest(self, en):
-        """The earliest deadline of the enabled tasks ``en`` (NEVER without
-        fairness).  ``_min_deadline`` is only a lower bound of it: tasks
-        entering the set lower it, a run raises only the runner's deadline
-        and a task leaving the set removes a deadline, which leave it a
-        bound; the loop calls this when the bound is due, to make it exact."""
-        md = NEVER
+        """The earliest deadline (since + fair_bound) of the enabled tasks
+        ``en`` (NEVER without fairness).  ``_min_since`` is only a lower
+        bound of their earliest since: tasks entering the set lower it, a
+        run raises only the runner's since and a task leaving the set
+        removes one, which leave it a bound; the loop calls this when the
+        deadline is due, to make it exact."""
+        ms = NEVER
         for t in en:
-            d = t.deadline
-            if d < md:
-                md = d
-        self._min_deadline = md
-        return md
+            x = t.since
+            if x < ms:
+                ms = x
+        self._min_since = ms
+        return ms + self.fair_bound
 
     # ------------------------------------------------------------- the loop
     def run(self, choose):
@@ -676,8 +677,9 @@ class Machine:
                 t = en[0]
             else:
                 # fairness: the longest-starved task over the bound runs next
+                ms = md - fair
                 for t in en:
-                    if t.deadline == md:
+                    if t.since == ms:
                         break
             schedule.append(t.tid)
             steps += 1
@@ -686,7 +688,7 @@ class Machine:
                                for lk, _c, _n in step_checks]
             if fair:
                 # running restarts the task's starvation clock
-                t.deadline = steps + fair
+                t.since = steps
             self.steps = steps
             c = t.rq
             if on_event is not None:
@@ -741,8 +743,8 @@ class Machine:
                     else:
                         t.in_en = False
                         if fair:
-                            t.acc = steps + fair - t.deadline
-                            t.deadline = NEVER
+                            t.acc = 0             # it ran this step
+                            t.since = NEVER
                         c.en = []
                         changed = True
                 else:
@@ -763,16 +765,16 @@ class Machine:
                             if not u.in_en:
                                 u.in_en = True
                                 if fair:
-                                    x = u.deadline = steps + fair - u.acc
-                                    if x < self._min_deadline:
-                                        self._min_deadline = x
+                                    x = u.since = steps - u.acc
+                                    if x < self._min_since:
+                                        self._min_since = x
                                 d.en = [u]
                                 changed = True
                         elif u.in_en:
                             u.in_en = False
                             if fair:
-                                u.acc = steps + fair - u.deadline
-                                u.deadline = NEVER
+                                u.acc = steps - u.since
+                                u.since = NEVER
                             d.en = []
                             changed = True
                     elif d is not c and refresh(d, steps):
@@ -786,7 +788,7 @@ class Machine:
                     for d in cpus:
                         en += d.en
                 n = len(en)
-                md = self._min_deadline
+                md = self._min_since + fair
             if steps >= check:
                 if steps >= max_steps:
                     raise Livelock(self._livelock_report())
