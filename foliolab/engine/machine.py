@@ -737,21 +737,26 @@ class Machine:
                     # the CPU's only task, enabled before the step, and en
                     # is [t] (not [t, sb/N] with the buffer drained by the
                     # step): _refresh_cpu's first case, inline
+                    changed = False
                     w = t.want
-                    if t.state == RUNNABLE and (w is None or w.owner is None):
-                        changed = False
-                    else:
+                    if t.state != RUNNABLE or w is not None and w.owner is not None:
                         t.in_en = False
                         if fair:
                             t.acc = 0             # it ran this step
                             t.since = NEVER
                         c.en = []
-                        changed = True
+                        en = en.copy()
+                        en.remove(t)
+                        n -= 1
                 else:
                     changed = refresh(c, steps)
             if step_checks:
                 self._run_step_checks(t, held_before)
-            # the enabled set: this CPU, and the CPUs the step marked
+            # The enabled set: this CPU, and the CPUs the step marked.  The
+            # task of a one-task CPU that leaves it is taken out of en (of a
+            # copy: the policy may hold on to en), the others keeping their
+            # order, as a rebuild would; a task entering it, or any change
+            # on a CPU with more tasks, sets changed: en is rebuilt.
             if dirty:
                 for u in dirty:
                     d = u.rq
@@ -776,7 +781,11 @@ class Machine:
                                 u.acc = steps - u.since
                                 u.since = NEVER
                             d.en = []
-                            changed = True
+                            # u is in en: it entered before this step (its
+                            # state does not change while dirty is read)
+                            en = en.copy()
+                            en.remove(u)
+                            n -= 1
                     elif d is not c and refresh(d, steps):
                         changed = True
                 dirty.clear()
