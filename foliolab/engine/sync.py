@@ -304,7 +304,7 @@ def _spin_acquire(lock, t, text):
         w.append(lock.fpk)
         m.fp_acquired = lock.fpk
     if waiters:
-        m._dirty += waiters               # they spin again (Machine.lock_changed, inline)
+        m._dirty.extend(waiters)          # they spin again (Machine.lock_changed, inline)
 
 
 def _spin_wrong_owner(lock, t):
@@ -340,7 +340,7 @@ def spin_unlock(lock):
     if m.lkmm:
         _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
-        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
+        m._dirty.extend(lock.waiters)     # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     return lock.step_unlock
 
@@ -368,7 +368,7 @@ def spin_unlock_irq(lock):
     if m.lkmm:
         _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
-        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
+        m._dirty.extend(lock.waiters)     # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     t.irqs_off -= 1
     return lock.step_unlock_irq
