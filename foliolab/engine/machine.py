@@ -382,7 +382,7 @@ class Machine:
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
-        self._dirty += waiters
+        self._dirty.extend(waiters)
 
     def might_sleep(self, t, what):
         if t.preempt_count or t.irqs_off:
@@ -707,7 +707,8 @@ class Machine:
                 if labels is not None:
                     labels.append(label if label is not None
                                   else f"store {var.name} = {value} becomes visible")
-                    on_step and on_step(t)
+                    if on_step is not None:
+                        on_step(t)
                 changed = refresh(c, steps)
             else:
                 self.last = self.current = last = t
@@ -740,6 +741,7 @@ class Machine:
                     changed = False
                     w = t.want
                     if t.state != RUNNABLE or w is not None and w.owner is not None:
+                        # t leaves the enabled set (see below)
                         t.in_en = False
                         if fair:
                             t.acc = 0             # it ran this step
@@ -752,11 +754,12 @@ class Machine:
                     changed = refresh(c, steps)
             if step_checks:
                 self._run_step_checks(t, held_before)
-            # The enabled set: this CPU, and the CPUs the step marked.  The
-            # task of a one-task CPU that leaves it is taken out of en (of a
-            # copy: the policy may hold on to en), the others keeping their
-            # order, as a rebuild would; a task entering it, or any change
-            # on a CPU with more tasks, sets changed: en is rebuilt.
+            # The enabled set: this CPU, and the CPUs the step marked.  A
+            # one-task CPU's task that leaves it is taken out of a copy of
+            # en (the policy may hold on to the list it was given); the
+            # others keep their order, as in a rebuild.  A task entering it,
+            # or any change on a CPU with more tasks, sets changed: en is
+            # rebuilt.
             if dirty:
                 for u in dirty:
                     d = u.rq
@@ -781,8 +784,8 @@ class Machine:
                                 u.acc = steps - u.since
                                 u.since = NEVER
                             d.en = []
-                            # u is in en: it entered before this step (its
-                            # state does not change while dirty is read)
+                            # u is in en: it did not enter it in this step
+                            # (its state does not change while dirty is read)
                             en = en.copy()
                             en.remove(u)
                             n -= 1
