@@ -101,18 +101,19 @@ class Task:
     a scenario are)."""
 
     __slots__ = (
-        "tid", "name", "cpu", "gen", "state", "preempt_count", "irqs_off",
+        "tid", "name", "cpu", "rq", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
-        "pid", "invisible", "want", "in_en", "acc", "deadline", "mem",
+        "pid", "invisible", "want", "in_en", "acc", "since", "mem",
     )
 
-    def __init__(self, tid, name, cpu, gen, *, daemon=False, rt_prio=0,
+    def __init__(self, tid, name, cpu, rq, gen, *, daemon=False, rt_prio=0,
                  user=False, is_sb=False, invisible=False):
         self.tid = tid
         self.pid = 100 + tid
         self.name = name
         self.cpu = cpu
+        self.rq = rq               # the Cpu of ``cpu`` (the loop's look-up)
         self.gen = gen
         self.state = RUNNABLE
         self.preempt_count = 0
@@ -134,12 +135,13 @@ class Task:
         self.invisible = invisible
         # fairness bookkeeping (fair_bound > 0): enabled now; while not
         # enabled, the steps it starved since it last ran (banked when it
-        # left the enabled set); while enabled, the step at which the bound
-        # forces it.  A run only sets the deadline to step + fair_bound (its
-        # starvation clock restarts), so the hot loop writes one field.
+        # left the enabled set); while enabled, the step its starvation
+        # clock started at (the bound forces it at since + fair_bound).  A
+        # run only sets since to the step (the clock restarts): the hot
+        # loop writes one field, with no addition.
         self.in_en = False
         self.acc = 0
-        self.deadline = NEVER
+        self.since = NEVER
         self.mem = None            # lkmm: the propagation this pseudo-task runs
 
     def __repr__(self):
@@ -185,6 +187,21 @@ class RunResult:
 
 class Machine:
     """N CPUs, their tasks, and the step loop."""
+
+    # Slots: a Machine has more attributes than CPython's shared-key
+    # instance dicts hold (30), which would make every ``m.current`` and
+    # ``m.fpw`` of the model a dict lookup.  __dict__ keeps attributes that
+    # other modules add (livelock's spin_detector) possible.
+    __slots__ = (
+        "ncpus", "preempt", "preempt_full", "preempt_voluntary", "tso", "lkmm",
+        "lkmm_words", "lkmm_cpu", "memory_model", "fair_bound", "max_steps",
+        "hung_task_steps", "cpus", "tasks", "current", "last", "steps", "schedule",
+        "preemptions", "nr_live", "labels", "mem_notes", "mem_log", "on_step",
+        "fpr", "fpw", "fp_woke", "fp_acquired", "fp_drained", "fp_pending",
+        "step_pending", "on_event", "retry_collapse", "watches", "choose_single",
+        "rcu_gps", "lock_deps", "quiesce_checks", "step_checks", "workqueues_ready",
+        "kworkers", "worker_pools", "_keys", "_dirty", "_min_since", "__dict__",
+    )
 
     def __init__(self, ncpus: int, *, preempt: str = PREEMPT_FULL,
                  memory_model: str = "sc", fair_bound: int = 64,
@@ -255,10 +272,10 @@ class Machine:
         self.worker_pools = []
         self._keys = 0
         self._dirty = []               # tasks whose CPU's enabled tasks may have changed
-        self._min_deadline = NEVER     # at most the earliest deadline of an enabled task
+        self._min_since = NEVER        # at most the earliest since of an enabled task
         if self.tso:
             for c in self.cpus:
-                t = Task(len(self.tasks), f"sb/{c.id}", c.id, None,
+                t = Task(len(self.tasks), f"sb/{c.id}", c.id, c, None,
                          daemon=True, is_sb=True)
                 self.tasks.append(t)
                 c.sb_task = t
@@ -275,10 +292,10 @@ class Machine:
         """Create a task running generator ``gen`` on ``cpu``."""
         if not 0 <= cpu < self.ncpus:
             raise ValueError(f"task {name}: cpu {cpu} does not exist (ncpus={self.ncpus})")
-        t = Task(len(self.tasks), name, cpu, gen, daemon=daemon,
+        c = self.cpus[cpu]
+        t = Task(len(self.tasks), name, cpu, c, gen, daemon=daemon,
                  rt_prio=rt_prio, user=user, invisible=invisible)
         self.tasks.append(t)
-        c = self.cpus[cpu]
         c.tasks.append(t)
         c.single = len(c.tasks) == 1 and not self.lkmm
         if not daemon:
@@ -291,7 +308,7 @@ class Machine:
     def add_mem_task(self, name, cpu, mem):
         """lkmm: a pseudo-task (a daemon that never holds its CPU) whose
         step is ``mem.step()``, enabled while ``mem.pending()``."""
-        t = Task(len(self.tasks), name, cpu, None, daemon=True, is_sb=True)
+        t = Task(len(self.tasks), name, cpu, self.cpus[cpu], None, daemon=True, is_sb=True)
         t.mem = mem
         self.tasks.append(t)
         self.cpus[cpu].props.append(t)
@@ -381,7 +398,7 @@ class Machine:
 
     def lock_changed(self, waiters):
         """A spinlock was taken or released: its waiters' CPUs may change."""
-        self._dirty += waiters
+        self._dirty.extend(waiters)
 
     def might_sleep(self, t, what):
         if t.preempt_count or t.irqs_off:
@@ -513,8 +530,8 @@ class Machine:
     def _refresh_cpu(self, c, step):
         """Recompute CPU ``c``'s enabled tasks; True when they changed.
         Fairness bookkeeping: tasks leaving the set bank their starved steps,
-        tasks entering it get the step the bound forces them at (and lower
-        ``_min_deadline`` to it)."""
+        tasks entering it restart their clock that much earlier (and lower
+        ``_min_since`` to it)."""
         old = c.en
         if c.single and not c.sb:
             # one task on this CPU (the common case): enabled unless it
@@ -524,11 +541,10 @@ class Machine:
             if t.state == RUNNABLE and (want is None or want.owner is None):
                 if not old:
                     t.in_en = True
-                    fair = self.fair_bound
-                    if fair:
-                        d = t.deadline = step + fair - t.acc
-                        if d < self._min_deadline:
-                            self._min_deadline = d
+                    if self.fair_bound:
+                        x = t.since = step - t.acc
+                        if x < self._min_since:
+                            self._min_since = x
                     c.en = [t]
                     return True
                 if len(old) == 1 and old[0] is t:
@@ -539,8 +555,8 @@ class Machine:
             elif len(old) == 1 and old[0] is t:
                 t.in_en = False
                 if self.fair_bound:
-                    t.acc = step + self.fair_bound - t.deadline
-                    t.deadline = NEVER
+                    t.acc = step - t.since
+                    t.since = NEVER
                 c.en = []
                 return True
             else:
@@ -558,16 +574,16 @@ class Machine:
             if t not in new:
                 t.in_en = False
                 if fair:
-                    # starved since deadline - fair (its last run or its entry)
-                    t.acc = step + fair - t.deadline
-                    t.deadline = NEVER
+                    # starved since its last run or its entry
+                    t.acc = step - t.since
+                    t.since = NEVER
         for t in new:
             if not t.in_en:
                 t.in_en = True
                 if fair:
-                    d = t.deadline = step + fair - t.acc
-                    if d < self._min_deadline:
-                        self._min_deadline = d
+                    x = t.since = step - t.acc
+                    if x < self._min_since:
+                        self._min_since = x
         c.en = new
         return True
 
@@ -603,18 +619,19 @@ class Machine:
         return en
 
     def _earliest(self, en):
-        """The earliest deadline of the enabled tasks ``en`` (NEVER without
-        fairness).  ``_min_deadline`` is only a lower bound of it: tasks
-        entering the set lower it, a run raises only the runner's deadline
-        and a task leaving the set removes a deadline, which leave it a
-        bound; the loop calls this when the bound is due, to make it exact."""
-        md = NEVER
+        """The earliest deadline (since + fair_bound) of the enabled tasks
+        ``en`` (NEVER without fairness).  ``_min_since`` is only a lower
+        bound of their earliest since: tasks entering the set lower it, a
+        run raises only the runner's since and a task leaving the set
+        removes one, which leave it a bound; the loop calls this when the
+        deadline is due, to make it exact."""
+        ms = NEVER
         for t in en:
-            d = t.deadline
-            if d < md:
-                md = d
-        self._min_deadline = md
-        return md
+            x = t.since
+            if x < ms:
+                ms = x
+        self._min_since = ms
+        return ms + self.fair_bound
 
     # ------------------------------------------------------------- the loop
     def run(self, choose):
@@ -644,6 +661,11 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
+        # registered in setup; add_step_check appends to this list
+        step_checks = self.step_checks
+        # tso: store buffers or propagation pseudo-tasks may sit in a
+        # CPU's enabled tasks; without them a CPU with one task (single)
+        # has en [t] or [], as t.in_en says
         tso = self.tso or self.lkmm
         lkmm = self.lkmm
         steps = self.steps
@@ -671,20 +693,20 @@ class Machine:
                 t = en[0]
             else:
                 # fairness: the longest-starved task over the bound runs next
+                ms = md - fair
                 for t in en:
-                    if t.deadline == md:
+                    if t.since == ms:
                         break
             schedule.append(t.tid)
             steps += 1
-            step_checks = self.step_checks
             if step_checks:
                 held_before = [lk is not None and (lk.owner is t or t.want is lk)
                                for lk, _c, _n in step_checks]
             if fair:
                 # running restarts the task's starvation clock
-                t.deadline = steps + fair
+                t.since = steps
             self.steps = steps
-            c = cpus[t.cpu]
+            c = t.rq
             if on_event is not None:
                 changed = self._step_events(t, c, en, on_event)
                 last = self.last
@@ -701,10 +723,11 @@ class Machine:
                 if labels is not None:
                     labels.append(label if label is not None
                                   else f"store {var.name} = {value} becomes visible")
-                    on_step and on_step(t)
+                    if on_step is not None:
+                        on_step(t)
                 changed = refresh(c, steps)
             else:
-                self.last = last = t
+                self.last = self.current = last = t
                 if c.curr is not t:
                     # context switch: full barrier and a quiescent state
                     if lkmm and c.curr is not None:
@@ -715,7 +738,6 @@ class Machine:
                         self.drain_store_buffer(t.cpu)
                     if rcu_gps:
                         self.rcu_report_qs(t.cpu)
-                self.current = t
                 t.sched_point = 0
                 try:
                     label = t.gen.send(None)
@@ -726,52 +748,64 @@ class Machine:
                     self._rcu_step_qs(t)
                 if labels is not None:
                     labels.append(label)
-                    on_step and on_step(t)
-                if c.single and not c.sb and c.en[-1] is t:
+                    if on_step is not None:
+                        on_step(t)
+                if c.single and (not tso or not c.sb and c.en[-1] is t):
                     # the CPU's only task, enabled before the step, and en
                     # is [t] (not [t, sb/N] with the buffer drained by the
                     # step): _refresh_cpu's first case, inline
+                    changed = False
                     w = t.want
-                    if t.state == RUNNABLE and (w is None or w.owner is None):
-                        changed = False
-                    else:
+                    if t.state != RUNNABLE or w is not None and w.owner is not None:
+                        # t leaves the enabled set (see below)
                         t.in_en = False
                         if fair:
-                            t.acc = steps + fair - t.deadline
-                            t.deadline = NEVER
+                            t.acc = 0             # it ran this step
+                            t.since = NEVER
                         c.en = []
-                        changed = True
+                        en = en.copy()
+                        en.remove(t)
+                        n -= 1
                 else:
                     changed = refresh(c, steps)
             if step_checks:
                 self._run_step_checks(t, held_before)
-            # the enabled set: this CPU, and the CPUs the step marked
+            # The enabled set: this CPU, and the CPUs the step marked.  A
+            # one-task CPU's task that leaves it is taken out of a copy of
+            # en (the policy may hold on to the list it was given); the
+            # others keep their order, as in a rebuild.  A task entering it,
+            # or any change on a CPU with more tasks, sets changed: en is
+            # rebuilt.
             if dirty:
                 for u in dirty:
-                    d = cpus[u.cpu]
-                    if d is c:
-                        continue
-                    if d.single and not d.sb and not u.is_sb and len(d.en) == u.in_en:
+                    d = u.rq
+                    if d.single and (not tso or not d.sb and not u.is_sb
+                                     and len(d.en) == u.in_en):
                         # u is the only task of d and d.en is [u] or []:
-                        # _refresh_cpu's first case, inline (lock waiters)
+                        # _refresh_cpu's first case, inline (lock waiters;
+                        # on c, where u is t, it finds nothing to change)
                         w = u.want
                         if u.state == RUNNABLE and (w is None or w.owner is None):
                             if not u.in_en:
                                 u.in_en = True
                                 if fair:
-                                    x = u.deadline = steps + fair - u.acc
-                                    if x < self._min_deadline:
-                                        self._min_deadline = x
+                                    x = u.since = steps - u.acc
+                                    if x < self._min_since:
+                                        self._min_since = x
                                 d.en = [u]
                                 changed = True
                         elif u.in_en:
                             u.in_en = False
                             if fair:
-                                u.acc = steps + fair - u.deadline
-                                u.deadline = NEVER
+                                u.acc = steps - u.since
+                                u.since = NEVER
                             d.en = []
-                            changed = True
-                    elif refresh(d, steps):
+                            # u is in en: it did not enter it in this step
+                            # (its state does not change while dirty is read)
+                            en = en.copy()
+                            en.remove(u)
+                            n -= 1
+                    elif d is not c and refresh(d, steps):
                         changed = True
                 dirty.clear()
             if changed:
@@ -782,7 +816,7 @@ class Machine:
                     for d in cpus:
                         en += d.en
                 n = len(en)
-                md = self._min_deadline
+                md = self._min_since + fair
             if steps >= check:
                 if steps >= max_steps:
                     raise Livelock(self._livelock_report())

@@ -1,9 +1,16 @@
 """Kernel synchronisation primitives, written so model code reads like C.
 
-Generators (use ``yield from``): every operation another CPU can observe or
-that can switch tasks -- lock acquire/release, atomic read-modify-write,
+Steps (use ``yield from``): every operation another CPU can observe or that
+can switch tasks -- lock acquire/release, atomic read-modify-write,
 preempt_enable, sleeping.  Plain functions: operations that are invisible to
 other CPUs (preempt_disable, local_lock acquire, atomic_read).
+
+Most steps are generators.  The hottest one-step primitives (spin_unlock,
+spin_unlock_irq, atomic_inc, atomic_dec) are plain functions instead: they
+do their work when called and return their label as a 1-tuple, which
+``yield from`` yields at once -- the same step as the generator's (whose
+body ran to its only yield when ``yield from`` started it), without a
+generator per call.
 
 Spinlocks announce themselves: ``spin_lock()`` ends the current step with the
 task wanting the lock (``Task.want``); the machine does not run the task
@@ -256,15 +263,16 @@ def local_unlock_irqrestore(ll):
 
 # ----------------------------------------------------------------- spinlock
 class spinlock_t(_Lock):
-    __slots__ = ("lbl_lock", "lbl_lock_irq", "lbl_unlock", "lbl_unlock_irq")
+    __slots__ = ("lbl_lock", "lbl_lock_irq", "step_unlock", "step_unlock_irq")
 
     def __init__(self, m, name, cls=None):
         super().__init__(m, name, cls)
-        # the labels of its steps, formatted once (a lock is hot)
+        # the labels of its steps, formatted once (a lock is hot); the
+        # unlocks' as the 1-tuples they return
         self.lbl_lock = f"spin_lock({name})"
         self.lbl_lock_irq = f"spin_lock_irq({name})"
-        self.lbl_unlock = f"spin_unlock({name})"
-        self.lbl_unlock_irq = f"spin_unlock_irq({name})"
+        self.step_unlock = (f"spin_unlock({name})",)
+        self.step_unlock_irq = (f"spin_unlock_irq({name})",)
 
 
 def _spin_acquire(lock, t, text):
@@ -296,7 +304,7 @@ def _spin_acquire(lock, t, text):
         w.append(lock.fpk)
         m.fp_acquired = lock.fpk
     if waiters:
-        m._dirty += waiters               # they spin again (Machine.lock_changed, inline)
+        m._dirty.extend(waiters)          # they spin again (Machine.lock_changed, inline)
 
 
 def _spin_wrong_owner(lock, t):
@@ -315,7 +323,7 @@ def spin_lock(lock):
 
 
 # The release is written out in both unlocks (no helper call: the hottest
-# path of the model).
+# path of the model).  Each returns its step (see the top of this file).
 def spin_unlock(lock):
     m = lock.m
     t = m.current
@@ -332,9 +340,9 @@ def spin_unlock(lock):
     if m.lkmm:
         _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
-        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
+        m._dirty.extend(lock.waiters)     # one of them may take it now (lock_changed)
     t.preempt_count -= 1
-    yield lock.lbl_unlock
+    return lock.step_unlock
 
 
 def spin_lock_irq(lock):
@@ -360,10 +368,10 @@ def spin_unlock_irq(lock):
     if m.lkmm:
         _lkmm.lock_released(m, lock)      # a release
     if lock.waiters:
-        m._dirty += lock.waiters          # one of them may take it now (lock_changed)
+        m._dirty.extend(lock.waiters)     # one of them may take it now (lock_changed)
     t.preempt_count -= 1
     t.irqs_off -= 1
-    yield lock.lbl_unlock_irq
+    return lock.step_unlock_irq
 
 
 spin_lock_irqsave = spin_lock_irq
@@ -462,12 +470,13 @@ def _atomic_rmw(a):
         w.append(a.fpk)
 
 
+# atomic_inc() and atomic_dec() return their step (see the top of this file).
 def atomic_inc(a):
     m = a.m
     if m.tso or m.fpw is not None:    # else _atomic_rmw() has nothing to do
         _atomic_rmw(a)
     a.counter += 1
-    yield f"atomic_inc({a.name}) -> {a.counter}"
+    return (f"atomic_inc({a.name}) -> {a.counter}",)
 
 
 def atomic_dec(a):
@@ -475,7 +484,7 @@ def atomic_dec(a):
     if m.tso or m.fpw is not None:
         _atomic_rmw(a)
     a.counter -= 1
-    yield f"atomic_dec({a.name}) -> {a.counter}"
+    return (f"atomic_dec({a.name}) -> {a.counter}",)
 
 
 def atomic_inc_return(a):
