@@ -18,8 +18,9 @@ differently:
   the task reads or writes from then on;
 * it is *changed* once another task writes one of those keys after the
   task first touched it (a store leaving a store buffer counts as another
-  task's, even the task's own), or a step of the attempt woke a task, or a
-  step on either side was opaque;
+  task's, even the task's own; a summary write of a block of struct pages
+  counts as a write of its scan key, engine/footprint.py), or a step of the
+  attempt woke a task, or a step on either side was opaque;
 * ``retry_unchanged`` is true when nothing changed: the next attempt would
   start from the same values, read the same values and do the same, so
   the site skips the attempts that would repeat this one (the decision
@@ -50,7 +51,7 @@ every schedule of a Mazurkiewicz trace, as the reduction requires.
 
 from __future__ import annotations
 
-from .footprint import OPAQUE
+from .footprint import OPAQUE, SUMMARY
 
 
 class RetryWatch:
@@ -89,7 +90,9 @@ def retry_unchanged(m, site):
         return False
     r = m.fpr
     if r is not None:
-        r.extend(w.keys)
+        # (not the summary writes: they stand for the pages the attempt
+        # wrote, which their own keys name; reading them means nothing)
+        r.extend(key for key in w.keys if key < SUMMARY)
     return not w.changed
 
 
@@ -112,6 +115,9 @@ def watch_step(watches, t, fpr, fpw, woke, drained):
                 keys.add(ekey)
         else:
             keys = w.keys
-            if OPAQUE in fpw or any(key in keys for key in fpw) or any(
+            # a summary write changes what a read of its scan key saw
+            # (engine/footprint.py), and nothing else
+            if OPAQUE in fpw or any((key - SUMMARY if key >= SUMMARY else key) in keys
+                                    for key in fpw) or any(
                     key in keys for _sb, _s, key, _e in drained):
                 w.changed = True

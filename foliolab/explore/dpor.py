@@ -78,7 +78,7 @@ fairness bound (``fair_bound=0``): the preemption bound takes its place.
 
 from __future__ import annotations
 
-from ..engine.footprint import Event
+from ..engine.footprint import BLOCK_BASE, Event
 from ..engine.machine import ScheduleAborted
 from .run import NondeterminismError
 from .strategies import Strategy
@@ -1106,6 +1106,16 @@ class RaceTracker:
     accesses: a step that writes a key comes after the last write and the
     reads since; a step that reads it, after the last write.  Vector clocks
     count each task's steps.  Opaque steps conflict with everything.
+
+    Summary writes (``Event.sw``, engine/footprint.py) commute with one
+    another: a summary write of scan key ``x`` comes after every task's
+    last read of ``x`` and leaves those reads in place; it is recorded as
+    the task's last write of ``x`` (``lastw[x]``, which only summary writes
+    fill: nothing writes a scan key otherwise), so a read of ``x`` comes
+    after every task's last summary write.  A write of a block key (a
+    whole block written) ends the reads of the block's scan key as a write
+    of it would: every later summary write of the block reads the block
+    key, so it comes after that write and the reads before it.
     """
 
     def __init__(self, ntask):
@@ -1188,6 +1198,8 @@ class RaceTracker:
                 _join(vc, vcs[w])
         lastw = self.lastw
         lastr = self.lastr
+        if ev.pw is None:
+            ev.split()
         if ev.opaque:
             for q in range(self.ntask):
                 j = last[q]
@@ -1197,12 +1209,18 @@ class RaceTracker:
             oa = self.opaque_at
             if oa >= 0 and vc[tids[oa]] < seq[oa]:
                 _join(vc, vcs[oa])
-            for key in ev.writes:
+            for key in ev.pw:
                 d = lastw.get(key)
                 if d:
                     for q, j in d.items():
                         if vc[q] < seq[j]:
                             _join(vc, vcs[j])
+                d = lastr.get(key)
+                if d:
+                    for q, j in d.items():
+                        if vc[q] < seq[j]:
+                            _join(vc, vcs[j])
+            for key in ev.sw:
                 d = lastr.get(key)
                 if d:
                     for q, j in d.items():
@@ -1222,7 +1240,7 @@ class RaceTracker:
             lo[p] = i
             self._set_attr(log, "opaque_at", i)
         else:
-            for key in ev.writes:
+            for key in ev.pw:
                 d = lastw.get(key)
                 if d is None:
                     add((lastw, key, _MISSING))
@@ -1234,6 +1252,24 @@ class RaceTracker:
                 if r:
                     add((lastr, key, r))
                     lastr[key] = {}
+                if key >= BLOCK_BASE:
+                    # a write of a whole block of struct pages: the scans of
+                    # the block before it are done with too (the next page
+                    # write reads the block key: it comes after this write)
+                    r = lastr.get(key | 1)
+                    if r:
+                        add((lastr, key | 1, r))
+                        lastr[key | 1] = {}
+            for key in ev.sw:
+                # the reads of the scan key stay: the next summary write
+                # comes after them too
+                d = lastw.get(key)
+                if d is None:
+                    add((lastw, key, _MISSING))
+                    lastw[key] = {p: i}
+                else:
+                    add((d, p, d.get(p, _MISSING)))
+                    d[p] = i
             for key in ev.reads:
                 d = lastr.get(key)
                 if d is None:
@@ -1263,7 +1299,7 @@ class RaceTracker:
         setattr(self, name, value)
 
     def _races(self, i, ev, p, prev, woke):
-        cand = self._candidates(ev, p)
+        cand, weak = self._candidates(ev, p)
         if not cand:
             return ()
         seq = self.seq
@@ -1279,7 +1315,7 @@ class RaceTracker:
                 j = acq[1]
             if prev is not None and prev[q] >= seq[j]:
                 continue                      # already before p's previous step
-            races.append((q, j))
+            races.append((q, j, q in weak))
         if acq is not None and acq[0] != p and cand.get(acq[0], -1) > acq[2]:
             # The holder's later steps conflict too (a read after its
             # unlock): that race is the latest, but the lock's order is a
@@ -1287,44 +1323,83 @@ class RaceTracker:
             # not be affordable where this one's is.
             q, a = acq[0], acq[1]
             if a != woke and (prev is None or prev[q] < seq[a]):
-                races.append((q, a))
+                races.append((q, a, False))
         out = []
         vc = vcs[i]
-        for q, j in races:
+        for q, j, _ in races:
             # only direct races: drop a step that happens before another
-            # candidate (the transitive reduction, Coons)
+            # candidate (the transitive reduction, Coons) -- not a weak one
+            # (_candidates), which may stand for no race at all
             sj = seq[j]
-            if any(q2 != q and vcs[j2][q] >= sj for q2, j2 in races):
+            if any(q2 != q and not w2 and vcs[j2][q] >= sj for q2, j2, w2 in races):
                 continue
             out.append((j, p, vc))
         return out
 
     def _candidates(self, ev, p):
-        """For each other task: its latest step dependent with ``ev``."""
+        """For each other task: its latest step dependent with ``ev``; and
+        the tasks whose latest is *weak*: found only among the reads of
+        struct pages (page keys, block keys, scan keys; engine/footprint.py)
+        that ``ev`` writes.  A write of one page does not end the reads of
+        its block (a scan of it, the block key), nor a write of a whole
+        block the reads of its pages, as a key per page would: such a read
+        may be one that a later write of the page already ordered, no race
+        at all.  A weak candidate races as any other (a race too many costs
+        runs, not behaviours), but it drops no other as indirect: a lock's
+        acquisition that happens before it, say, which with a key per page
+        would be a race of its own."""
         cand = {}
+        weak = ()
         if ev.opaque:
             for q, j in enumerate(self.last):
                 if q != p and j >= 0:
                     cand[q] = j
-            return cand
+            return cand, weak
         for q, j in enumerate(self.last_opaque):
             if q != p and j >= 0:
                 cand[q] = j
         lastw = self.lastw
         lastr = self.lastr
-        for key in ev.writes:
-            for d in (lastw.get(key), lastr.get(key)):
-                if d:
+        late = None                     # the weak candidates: q -> step
+        for key in ev.pw:
+            d = lastw.get(key)
+            if d:
+                for q, j in d.items():
+                    if q != p and j > cand.get(q, -1):
+                        cand[q] = j
+            d = lastr.get(key)
+            if d:
+                if key > 0 and (key & 1 or key >= BLOCK_BASE):   # a page, a block
+                    if late is None:
+                        late = {}
+                    for q, j in d.items():
+                        if q != p and j > late.get(q, -1):
+                            late[q] = j
+                else:
                     for q, j in d.items():
                         if q != p and j > cand.get(q, -1):
                             cand[q] = j
+        for key in ev.sw:
+            d = lastr.get(key)
+            if d:
+                if late is None:
+                    late = {}
+                for q, j in d.items():
+                    if q != p and j > late.get(q, -1):
+                        late[q] = j
         for key in ev.reads:
             d = lastw.get(key)
             if d:
                 for q, j in d.items():
                     if q != p and j > cand.get(q, -1):
                         cand[q] = j
-        return cand
+        if late:
+            weak = set()
+            for q, j in late.items():
+                if j > cand.get(q, -1):
+                    cand[q] = j
+                    weak.add(q)
+        return cand, weak
 
     def event_races(self, p, ev):
         """The last steps (of other tasks, not already before ``p``'s last
@@ -1333,11 +1408,17 @@ class RaceTracker:
         prev = self.vc[prev_i] if prev_i >= 0 else None
         seq = self.seq
         out = set()
-        for key in ev.writes:
+        if ev.pw is None:
+            ev.split()
+        for key in ev.pw:
             for src in (self.lastw.get(key), self.lastr.get(key)):
                 for q, j in (src or {}).items():
                     if q != p and (prev is None or prev[q] < seq[j]):
                         out.add(j)
+        for key in ev.sw:
+            for q, j in (self.lastr.get(key) or {}).items():
+                if q != p and (prev is None or prev[q] < seq[j]):
+                    out.add(j)
         for key in ev.reads:
             for q, j in (self.lastw.get(key) or {}).items():
                 if q != p and (prev is None or prev[q] < seq[j]):

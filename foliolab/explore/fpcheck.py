@@ -10,6 +10,17 @@ between two yields -- and fails when a step touched something its footprint
 does not declare (a read of an undeclared key, or a write of a key declared
 only as read or not at all).
 
+struct pages follow the block scheme of engine/footprint.py: a read of a
+page is covered by the page's key with its block key, or by the block's
+scan key (a scan of the whole block); a write of a page needs the block's
+summary write and block key with the page's key, or the block key written
+with the scan key read (a write of the whole block).  A page write without
+its summary write would be missed by a scan of its block; a scan without
+its block's scan key would miss the page writes.  Declarations that break
+the scheme (a summary write declared as read, a scan key as written) are
+violations too.  Objects of other classes keyed by a page's key (a page's
+wait queue) need that key itself.
+
 It works by instrumenting the model's classes for the duration of a ``with``
 block (``__getattribute__``/``__setattr__`` of the tracked fields, and
 container subclasses for the lists and dicts they hold), so it is slow and
@@ -30,7 +41,10 @@ from __future__ import annotations
 import collections
 
 from ..engine import memory, rcu, sync, workqueue
-from ..engine.footprint import OPAQUE, RCU_KEY, page_key
+from ..engine.footprint import (
+    BLOCK_BASE, BLOCK_ORDER, OPAQUE, RCU_KEY, SUMMARY, block_key, block_scan_key, page_key,
+    summary_key,
+)
 
 
 class Violation:
@@ -55,7 +69,14 @@ def _key_fpk(obj, attr):
 
 
 def _key_page(obj, attr):
-    return page_key(object.__getattribute__(obj, "pfn"))
+    return _PageRef(object.__getattribute__(obj, "pfn"))
+
+
+class _PageRef(int):
+    """The key of an access to a struct page's fields: its pfn, checked
+    against the page and block keys (``_page_covered``), not as a key."""
+
+    __slots__ = ()
 
 
 def _key_rcu(obj, attr):
@@ -123,6 +144,8 @@ class FootprintChecker:
         self.steps_checked = 0
         self._reads = {}
         self._writes = {}
+        self._preads = {}             # struct page accesses: pfn -> what
+        self._pwrites = {}
         self._saved = []
         self._next = None
         self._in_init = 0          # constructing new objects: not shared yet
@@ -135,7 +158,11 @@ class FootprintChecker:
     def _record(self, key, what, write):
         if not self._active():
             return
-        d = self._writes if write else self._reads
+        if type(key) is _PageRef:
+            d = self._pwrites if write else self._preads
+            key = int(key)
+        else:
+            d = self._writes if write else self._reads
         if key not in d:
             d[key] = f"{what} at {_where()}"
 
@@ -147,6 +174,8 @@ class FootprintChecker:
         k.m.on_event = self._on_event
         self._reads = {}
         self._writes = {}
+        self._preads = {}
+        self._pwrites = {}
 
     def _on_event(self, m, t, en, reads, writes, woke, acquired, drained):
         self.steps_checked += 1
@@ -156,23 +185,46 @@ class FootprintChecker:
             # are declared as the buffer's own steps right before this one
             declared_w.update((sbkey, key, ekey))
         if OPAQUE not in declared_w and not t.invisible:
-            declared_r = set(reads) | declared_w
+            read_only = set(reads)
+            declared_r = read_only | declared_w
             for key, what in self._writes.items():
                 if key not in declared_w:
                     self._violation(m, t, key, what, True, key in declared_r)
             for key, what in self._reads.items():
                 if key not in declared_r:
                     self._violation(m, t, key, what, False, False)
+            for pfn, what in self._pwrites.items():
+                missing = _page_write_missing(pfn, read_only, declared_w, declared_r)
+                if missing is not None:
+                    self._violation(m, t, missing[0], what, True, missing[1])
+            for pfn, what in self._preads.items():
+                missing = _page_read_missing(pfn, read_only, declared_r)
+                if missing is not None:
+                    self._violation(m, t, missing[0], what, False, missing[1])
+            for key in read_only:
+                if key >= SUMMARY:
+                    self._violation(m, t, key, "a summary write declared as read",
+                                    False, "a key nothing reads")
+            for key in declared_w:
+                if key & 1 and BLOCK_BASE <= key < SUMMARY:
+                    self._violation(m, t, key, "a block's scan key declared as written",
+                                    True, "a key nothing writes")
         self._reads = {}
         self._writes = {}
+        self._preads = {}
+        self._pwrites = {}
         if self._next is not None:
             self._next(m, t, en, reads, writes, woke, acquired, drained)
 
     def _violation(self, m, t, key, what, write, as_read):
         if len(self.violations) < self.limit:
-            self.violations.append(Violation(
-                m.steps, t.name, key, what, write,
-                "it as read only" if as_read else "nothing about it"))
+            if as_read is True:
+                declared = "it as read only"
+            elif as_read is False:
+                declared = "nothing about it"
+            else:
+                declared = as_read
+            self.violations.append(Violation(m.steps, t.name, key, what, write, declared))
 
     def report(self):
         return "\n".join(str(v) for v in self.violations)
@@ -255,7 +307,7 @@ class FootprintChecker:
         def wrap(base):
             def f(mm, pfn, *a):
                 if chk._active():
-                    chk._record(page_key(pfn), f"mem_map lookup of pfn 0x{pfn:x}", False)
+                    chk._record(_PageRef(pfn), f"mem_map lookup of pfn 0x{pfn:x}", False)
                 return base(mm, pfn, *a)
             return f
 
@@ -296,6 +348,43 @@ class FootprintChecker:
 
 
 _MISSING = object()
+
+
+def _page_read_missing(pfn, reads, declared):
+    """None when a read of the struct page of ``pfn`` is covered: the page's
+    key and its block key, or its block's scan key; else (the key missing,
+    what was declared)."""
+    b = pfn >> BLOCK_ORDER
+    if block_scan_key(b) in reads:
+        return None
+    if page_key(pfn) not in declared:
+        return page_key(pfn), "nothing about it (nor its block's scan key)"
+    if block_key(b) not in declared:
+        return block_key(b), "its page key without its block key"
+    return None
+
+
+def _page_write_missing(pfn, reads, writes, declared):
+    """None when a write of the struct page of ``pfn`` is covered: the
+    block's summary write and block key with the page's key written, or
+    the block key written with the scan key read (the whole block); else
+    (the key missing, what was declared)."""
+    b = pfn >> BLOCK_ORDER
+    if summary_key(b) not in writes:
+        if page_key(pfn) in writes:
+            return summary_key(b), "its page key without its block's summary write"
+        if block_key(b) in writes:
+            return summary_key(b), "its whole block without the block's summary write"
+        return summary_key(b), "neither its page key nor its block's summary write"
+    if block_key(b) not in declared:
+        return block_key(b), "its page key without its block key"
+    if page_key(pfn) in writes:
+        return None
+    if block_key(b) in writes and block_scan_key(b) in reads:
+        return None
+    if page_key(pfn) in declared:
+        return page_key(pfn), "it as read only"
+    return page_key(pfn), "its block's summary write, not the page (nor all the block)"
 
 
 def _where():

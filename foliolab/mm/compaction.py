@@ -224,7 +224,10 @@ def split_map_pages(k, freelist):
         order = page.private
         post_alloc_hook(page, order, __GFP_MOVABLE)
         if order:
-            pfns_fp_write(k, page.pfn + 1, page.pfn + (1 << order))
+            # the whole block, head included (post_alloc_hook wrote it): a
+            # range of whole pageblocks declares a few keys, not 1 << order
+            # (engine/footprint.py)
+            pfns_fp_write(k, page.pfn, page.pfn + (1 << order))
             add_split_range(page.pfn + 1, page.pfn + (1 << order))   # split_page()
         out.blocks.append((page, order))
     return out
@@ -373,7 +376,10 @@ def isolate_migratepages_block(k, cc, low_pfn, end_pfn, isolate_mode):
             # A tail page: the kernel would try get_page_unless_zero() on
             # each tail and fail (tails have refcount 0).  Skip them all at
             # once: those failed attempts change nothing.
-            pfns_fp_read(k, low_pfn, folio.pfn + folio_nr_pages(folio))
+            # (from the head when the scan is at the first tail: the step
+            # read the head above, and a whole pageblock is one key)
+            pfns_fp_read(k, folio.pfn if low_pfn == folio.pfn + 1 else low_pfn,
+                         folio.pfn + folio_nr_pages(folio))
             low_pfn = folio.pfn + folio_nr_pages(folio)
             continue
         if folio.order and not cc.alloc_contig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..engine.footprint import page_write_keys
 from ..engine.oracles import ListCorruption
 from ..engine.sync import spinlock_t
 
@@ -73,10 +74,11 @@ class ListHead(OrderedDict):
 
 # CONFIG_DEBUG_LIST-style primitives on ListHead (free lists and LRU lists).
 def _list_fp(lh, page):
-    w = page.k.m.fpw
+    m = page.k.m
+    w = m.fpw
     if w is not None:
         w.append(lh.fpk)
-        w.append((page.pfn << 1) | 1)
+        page_write_keys(m.fpr, w, page.pfn)
 
 
 def list_add(lh, page):

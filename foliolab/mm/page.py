@@ -19,6 +19,7 @@ as x86 locked instructions do.
 
 from __future__ import annotations
 
+from ..engine.footprint import BLOCK_BASE, BLOCK_ORDER, pfns_read_keys, pfns_write_keys, summary_key
 from ..engine.kernel import kfunc
 from ..engine.memory import locked_op
 from ..engine.oracles import BadPageState, KernelBug, RefcountUnderflow
@@ -125,11 +126,20 @@ def dump_flags(page):
 
 # ----------------------------------------------------------- flag accessors
 # Every accessor declares its footprint (engine/footprint.py): one key per
-# struct page, (pfn << 1) | 1.
+# struct page, (pfn << 1) | 1, and its block's keys: a read reads the block
+# key, a write writes the block's summary key and reads the block key
+# (inline here: these run at every step).
+_BLOCK = BLOCK_BASE
+_ORDER = BLOCK_ORDER
+_SUMW = summary_key(0)
+
+
 def _test(page, bit):
     r = page.k.m.fpr
     if r is not None:
-        r.append((page.pfn << 1) | 1)
+        pfn = page.pfn
+        r.append((pfn << 1) | 1)
+        r.append(_BLOCK + (pfn >> _ORDER << 1))
     return page.flags >> bit & 1 == 1
 
 
@@ -140,7 +150,13 @@ def _rmw(page):
         locked_op(m)
     w = m.fpw
     if w is not None:
-        w.append((page.pfn << 1) | 1)
+        pfn = page.pfn
+        b = pfn >> _ORDER << 1
+        w.append((pfn << 1) | 1)
+        w.append(_SUMW + b)
+        r = m.fpr
+        if r is not None:
+            r.append(_BLOCK + b)
 
 
 def _set(page, bit):
@@ -416,14 +432,23 @@ def page_fp_read(page):
     engine/footprint.py)."""
     r = page.k.m.fpr
     if r is not None:
-        r.append((page.pfn << 1) | 1)
+        pfn = page.pfn
+        r.append((pfn << 1) | 1)
+        r.append(_BLOCK + (pfn >> _ORDER << 1))
 
 
 def page_fp_write(page):
     """Declare a write of ``page``'s fields in the current step."""
-    w = page.k.m.fpw
+    m = page.k.m
+    w = m.fpw
     if w is not None:
-        w.append((page.pfn << 1) | 1)
+        pfn = page.pfn
+        b = pfn >> _ORDER << 1
+        w.append((pfn << 1) | 1)
+        w.append(_SUMW + b)
+        r = m.fpr
+        if r is not None:
+            r.append(_BLOCK + b)
 
 
 def pfn_fp_read(k, pfn):
@@ -432,17 +457,22 @@ def pfn_fp_read(k, pfn):
     r = k.m.fpr
     if r is not None:
         r.append((pfn << 1) | 1)
+        r.append(_BLOCK + (pfn >> _ORDER << 1))
 
 
 def pfns_fp_read(k, start, end):
-    """Declare reads of the struct pages [start, end) (a pfn scan)."""
+    """Declare reads of the struct pages [start, end) (a pfn scan): a whole
+    block (``1 << BLOCK_ORDER`` pages, aligned) by its scan key, the pages
+    of a partial one one by one (engine/footprint.py)."""
     r = k.m.fpr
     if r is not None and end > start:
-        r.extend(range((start << 1) | 1, (end << 1) | 1, 2))
+        pfns_read_keys(r, start, end)
 
 
 def pfns_fp_write(k, start, end):
-    """Declare writes of the struct pages [start, end)."""
-    w = k.m.fpw
+    """Declare writes of the struct pages [start, end): a whole block by its
+    block key, scan key and summary write, a partial one page by page."""
+    m = k.m
+    w = m.fpw
     if w is not None and end > start:
-        w.extend(range((start << 1) | 1, (end << 1) | 1, 2))
+        pfns_write_keys(m.fpr, w, start, end)

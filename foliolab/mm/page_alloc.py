@@ -457,7 +457,8 @@ def check_new_pages(k, page, order):
     not pristine and fails it."""
     check_new_page(page)
     if order:
-        pfns_fp_read(k, page.pfn + 1, page.pfn + (1 << order))
+        # (the head too, read above: whole pageblocks are one key each)
+        pfns_fp_read(k, page.pfn, page.pfn + (1 << order))
         mem_map = k.mem_map
         peek, split = mem_map.peek, mem_map.split
         for pfn in range(page.pfn + 1, page.pfn + (1 << order)):
@@ -590,9 +591,14 @@ def move_freepages(k, zone, start_pfn, end_pfn, migratetype, num_movable=None):
     pfn = start_pfn
     moved = 0
     # Footprint: every pfn visited (a free block's tails are covered by its
-    # head, which any change to the block writes).
+    # head, which any change to the block writes), declared run by run
+    # [lo, hi): a whole pageblock visited is one key (engine/footprint.py).
+    lo = hi = start_pfn
     while pfn <= end_pfn:
-        pfn_fp_read(k, pfn)
+        if pfn != hi:
+            pfns_fp_read(k, lo, hi)
+            lo = pfn
+        hi = pfn + 1
         page = peek(pfn)
         if page is None or not page.page_type & 1:
             if num_movable is not None and page is not None and folio_test_lru(page_folio(page)):
@@ -600,9 +606,12 @@ def move_freepages(k, zone, start_pfn, end_pfn, migratetype, num_movable=None):
             pfn += 1
             continue
         order = page.private
+        pfns_fp_read(k, lo, hi)       # (before the list move, which may fail)
+        lo = hi
         move_to_free_list(page, zone, order, migratetype)
         pfn += 1 << order
         moved += 1 << order
+    pfns_fp_read(k, lo, hi)
     return moved
 
 
@@ -1242,8 +1251,15 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
     peek, split = mem_map.peek, mem_map.split
     pfn = page.pfn
     end = (pfn & ~(zone.pageblock_nr_pages - 1)) + zone.pageblock_nr_pages
+    # Footprint: every pfn visited, run by run [lo, hi) (a whole pageblock
+    # is one key, engine/footprint.py), declared on the way out.
+    lo = hi = pfn
+    found = None
     while pfn < end:
-        pfn_fp_read(k, pfn)
+        if pfn != hi:
+            pfns_fp_read(k, lo, hi)
+            lo = pfn
+        hi = pfn + 1
         p = peek(pfn)
         if p is None and pfn >> SPLIT_SHIFT in split:
             p = mem_map.materialise_split(pfn)   # refcount 1, not on the LRU: unmovable
@@ -1251,12 +1267,14 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
             pfn += 1
             continue
         if _test(p, PG_reserved):
-            return p
+            found = p
+            break
         head = p.compound_head
         if head is not None or folio_test_head(p):
             head = head or p
             if not folio_test_lru(head):
-                return p
+                found = p
+                break
             pfn = head.pfn + (1 << head.order)
             continue
         if p._refcount == 0:
@@ -1265,8 +1283,10 @@ def has_unmovable_pages(k, zone, page, migratetype, flags):
         if folio_test_lru(p):
             pfn += 1
             continue
-        return p
-    return None
+        found = p
+        break
+    pfns_fp_read(k, lo, hi)
+    return found
 
 
 # ============================================================ pcp draining
@@ -1436,12 +1456,17 @@ def _busy_pfns(k, start, end):
     get = k.mem_map.get               # materialises the pages of split blocks
     out = []
     pfn = start
+    lo = hi = start                   # the run of pfns visited (footprint)
+    seen = set()                      # the heads _free_block_head declared
     while pfn < end:
-        pfn_fp_read(k, pfn)
+        if pfn != hi:
+            pfns_fp_read(k, lo, hi)
+            lo = pfn
+        hi = pfn + 1
         p = get(pfn)
         if p is None:
             # pristine: free only if inside a free block (found by its head)
-            head = _free_block_head(k, pfn)
+            head = _free_block_head(k, pfn, seen)
             if head is not None:
                 pfn = head.pfn + (1 << head.private)
                 continue
@@ -1454,14 +1479,23 @@ def _busy_pfns(k, start, end):
         head = p.compound_head or p
         out.append(head.pfn if head.pfn >= start else pfn)
         pfn = max(pfn + 1, head.pfn + (1 << head.order)) if head.order else pfn + 1
+    pfns_fp_read(k, lo, hi)
     return out
 
 
-def _free_block_head(k, pfn):
+def _free_block_head(k, pfn, seen=None):
+    """The free block ``pfn`` lies in (by its head), or None.  ``seen``:
+    head pfns already declared as read in this step (a scan asks for each
+    pfn, and neighbours share their candidate heads)."""
     peek = k.mem_map.peek             # free heads are always materialised
     for order in range(1, MAX_ORDER):
-        pfn_fp_read(k, pfn & ~((1 << order) - 1))
-        h = peek(pfn & ~((1 << order) - 1))
+        hp = pfn & ~((1 << order) - 1)
+        if seen is None:
+            pfn_fp_read(k, hp)
+        elif hp not in seen:
+            seen.add(hp)
+            pfn_fp_read(k, hp)
+        h = peek(hp)
         if h is not None and h.page_type & 1 and h.private >= order:
             return h
     return None
