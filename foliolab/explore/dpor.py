@@ -1241,13 +1241,7 @@ class RaceTracker:
             self._set_attr(log, "opaque_at", i)
         else:
             for key in ev.pw:
-                d = lastw.get(key)
-                if d is None:
-                    add((lastw, key, _MISSING))
-                    lastw[key] = {p: i}
-                else:
-                    add((d, p, d.get(p, _MISSING)))
-                    d[p] = i
+                _note(add, lastw, key, p, i)
                 r = lastr.get(key)
                 if r:
                     add((lastr, key, r))
@@ -1263,21 +1257,9 @@ class RaceTracker:
             for key in ev.sw:
                 # the reads of the scan key stay: the next summary write
                 # comes after them too
-                d = lastw.get(key)
-                if d is None:
-                    add((lastw, key, _MISSING))
-                    lastw[key] = {p: i}
-                else:
-                    add((d, p, d.get(p, _MISSING)))
-                    d[p] = i
+                _note(add, lastw, key, p, i)
             for key in ev.reads:
-                d = lastr.get(key)
-                if d is None:
-                    add((lastr, key, _MISSING))
-                    lastr[key] = {p: i}
-                else:
-                    add((d, p, d.get(p, _MISSING)))
-                    d[p] = i
+                _note(add, lastr, key, p, i)
         cs = self.cs
         if ev.acquires is not None:
             add((cs, ev.acquires, cs.get(ev.acquires, _MISSING)))
@@ -1437,6 +1419,18 @@ class RaceTracker:
             if q == p or j < 0 or (prev is not None and prev[q] >= self.seq[j]):
                 continue
             yield j
+
+
+def _note(add, box, key, p, i):
+    """``box[key][p] = i`` (the last access of ``key`` by task ``p``), with
+    its undo entry through ``add``."""
+    d = box.get(key)
+    if d is None:
+        add((box, key, _MISSING))
+        box[key] = {p: i}
+    else:
+        add((d, p, d.get(p, _MISSING)))
+        d[p] = i
 
 
 class _AttrBox:

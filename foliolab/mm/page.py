@@ -125,21 +125,19 @@ def dump_flags(page):
 
 
 # ----------------------------------------------------------- flag accessors
-# Every accessor declares its footprint (engine/footprint.py): one key per
-# struct page, (pfn << 1) | 1, and its block's keys: a read reads the block
-# key, a write writes the block's summary key and reads the block key
-# (inline here: these run at every step).
+# Every accessor declares its footprint (engine/footprint.py) through
+# page_fp_read / page_fp_write: one key per struct page, (pfn << 1) | 1, and
+# its block's keys: a read reads the block key, a write writes the block's
+# summary key and reads the block key.  (Called only while a systematic
+# search records footprints: the test of m.fpr / m.fpw stays inline.)
 _BLOCK = BLOCK_BASE
 _ORDER = BLOCK_ORDER
 _SUMW = summary_key(0)
 
 
 def _test(page, bit):
-    r = page.k.m.fpr
-    if r is not None:
-        pfn = page.pfn
-        r.append((pfn << 1) | 1)
-        r.append(_BLOCK + (pfn >> _ORDER << 1))
+    if page.k.m.fpr is not None:
+        page_fp_read(page)
     return page.flags >> bit & 1 == 1
 
 
@@ -148,15 +146,8 @@ def _rmw(page):
     m = page.k.m
     if m.tso:
         locked_op(m)
-    w = m.fpw
-    if w is not None:
-        pfn = page.pfn
-        b = pfn >> _ORDER << 1
-        w.append((pfn << 1) | 1)
-        w.append(_SUMW + b)
-        r = m.fpr
-        if r is not None:
-            r.append(_BLOCK + b)
+    if m.fpw is not None:
+        page_fp_write(page)
 
 
 def _set(page, bit):
@@ -430,11 +421,7 @@ def bad_page(page, reason):
 def page_fp_read(page):
     """Declare a read of ``page``'s fields in the current step (footprints,
     engine/footprint.py)."""
-    r = page.k.m.fpr
-    if r is not None:
-        pfn = page.pfn
-        r.append((pfn << 1) | 1)
-        r.append(_BLOCK + (pfn >> _ORDER << 1))
+    pfn_fp_read(page.k, page.pfn)
 
 
 def page_fp_write(page):
