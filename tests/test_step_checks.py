@@ -4,6 +4,8 @@ not only at the end of a run."""
 
 from __future__ import annotations
 
+import pytest
+
 from foliolab.engine.machine import Machine
 from foliolab.engine.oracles import InvariantViolation
 from foliolab.engine.sync import spin_lock, spin_unlock, spinlock_t
@@ -62,3 +64,16 @@ def test_a_broken_release_is_caught_at_the_release_not_at_the_end():
     assert isinstance(r.failure, InvariantViolation)
     # W0: announce, take + a++, unlock -> the check fires at step 3
     assert r.steps == 3
+
+
+def test_a_check_added_from_a_step_is_refused_with_a_clear_error():
+    m = Machine(1, memory_model="sc")
+    st = State()
+
+    def late():
+        m.add_step_check(_check(st))
+        yield "registered a check"
+    m.spawn("T", 0, late())
+    # (it used to surface as an UnboundLocalError inside the machine's loop)
+    with pytest.raises(RuntimeError, match=r"add_step_check\(\) is for a scenario's setup"):
+        m.run(_first)

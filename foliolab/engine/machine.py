@@ -341,6 +341,11 @@ class Machine:
         invariant over racy state is checked only on the representatives.
         Scenarios register their checks in ``setup``, users the same way
         from their own scenario's ``setup``."""
+        if self.current is not None:
+            # the loop reads the list once per step: a check added by a
+            # step would run before it saw a step begin
+            raise RuntimeError("add_step_check() is for a scenario's setup, before the run; "
+                               f"task {self.current.name} called it from a step")
         self.step_checks.append((after_release_of, check,
                                  name or getattr(check, "__name__", "check")))
         return check
