@@ -243,9 +243,9 @@ class Machine:
         self.last = None
         self.steps = 0
         self.schedule = []
-        # the task of every step that was a preemption, for the count (an
-        # int above 256 is allocated at every += and freed at the next: a
-        # fifth of the loop's cost)
+        # the task of every step that was a preemption: the count is its
+        # length (an int count above 256 is allocated at every += and freed
+        # at the next, on more than half of the steps of a random walk)
         self.preempted = []
         self.nr_live = 0               # non-daemon tasks not yet finished
         # observers (set by explore/ or report/): called after every step
