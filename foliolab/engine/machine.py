@@ -104,7 +104,7 @@ class Task:
         "tid", "name", "cpu", "rq", "gen", "state", "preempt_count", "irqs_off",
         "rcu_nesting", "sched_point", "user", "rt_prio", "daemon", "idle",
         "wait", "blocked_since", "held", "is_sb", "retval",
-        "pid", "invisible", "want", "in_en", "acc", "since", "mem",
+        "pid", "invisible", "want", "in_en", "acc", "since", "mem", "alone",
     )
 
     def __init__(self, tid, name, cpu, rq, gen, *, daemon=False, rt_prio=0,
@@ -143,9 +143,20 @@ class Task:
         self.acc = 0
         self.since = NEVER
         self.mem = None            # lkmm: the propagation this pseudo-task runs
+        # the enabled tasks of its CPU when it is the CPU's only task and
+        # enabled: one list per task, not one per entry (Cpu.en lists are
+        # replaced, never modified)
+        self.alone = [self]
 
     def __repr__(self):
         return f"<Task {self.tid} {self.name} cpu{self.cpu} {STATE_NAMES[self.state]}>"
+
+
+# Machine._loop's stand-in for the last task before the first step
+_NO_TASK = Task(-1, "none", -1, None, None)
+# the enabled tasks of a CPU without any (Cpu.en lists are replaced, never
+# modified: a CPU's en is this list or its only task's Task.alone)
+_NO_TASKS = []
 
 
 class Cpu:
@@ -196,7 +207,7 @@ class Machine:
         "ncpus", "preempt", "preempt_full", "preempt_voluntary", "tso", "lkmm",
         "lkmm_words", "lkmm_cpu", "memory_model", "fair_bound", "max_steps",
         "hung_task_steps", "cpus", "tasks", "current", "last", "steps", "schedule",
-        "preemptions", "nr_live", "labels", "mem_notes", "mem_log", "on_step",
+        "preempted", "nr_live", "labels", "mem_notes", "mem_log", "on_step",
         "fpr", "fpw", "fp_woke", "fp_acquired", "fp_drained", "fp_pending",
         "step_pending", "on_event", "retry_collapse", "watches", "choose_single",
         "rcu_gps", "lock_deps", "quiesce_checks", "step_checks", "workqueues_ready",
@@ -232,7 +243,10 @@ class Machine:
         self.last = None
         self.steps = 0
         self.schedule = []
-        self.preemptions = 0
+        # the task of every step that was a preemption: the count is its
+        # length (an int count above 256 is allocated at every += and freed
+        # at the next, on more than half of the steps of a random walk)
+        self.preempted = []
         self.nr_live = 0               # non-daemon tasks not yet finished
         # observers (set by explore/ or report/): called after every step
         self.labels = None             # list of labels when recording
@@ -279,6 +293,11 @@ class Machine:
                          daemon=True, is_sb=True)
                 self.tasks.append(t)
                 c.sb_task = t
+
+    @property
+    def preemptions(self):
+        """The choices of another task while the last one was still enabled."""
+        return len(self.preempted)
 
     def new_key(self, n=1):
         """Fresh footprint keys for ``n`` objects (even ints, creation order)."""
@@ -550,11 +569,11 @@ class Machine:
                         x = t.since = step - t.acc
                         if x < self._min_since:
                             self._min_since = x
-                    c.en = [t]
+                    c.en = t.alone
                     return True
                 if len(old) == 1 and old[0] is t:
                     return False
-                new = [t]
+                new = t.alone
             elif not old:
                 return False
             elif len(old) == 1 and old[0] is t:
@@ -562,7 +581,7 @@ class Machine:
                 if self.fair_bound:
                     t.acc = step - t.since
                     t.since = NEVER
-                c.en = []
+                c.en = _NO_TASKS
                 return True
             else:
                 new = []
@@ -659,6 +678,7 @@ class Machine:
         schedule = self.schedule
         cpus = self.cpus
         fair = self.fair_bound
+        fairness = fair > 0
         max_steps = self.max_steps
         dirty = self._dirty
         refresh = self._refresh_cpu
@@ -666,13 +686,19 @@ class Machine:
         labels = self.labels
         on_step = self.on_step
         on_event = self.on_event
-        # registered in setup; add_step_check appends to this list
+        preempted = self.preempted
+        # registered in setup (add_step_check refuses a step's), so the
+        # test is of a bool (a list's costs a call)
         step_checks = self.step_checks
+        checking = bool(step_checks)
         # tso: store buffers or propagation pseudo-tasks may sit in a
         # CPU's enabled tasks; without them a CPU with one task (single)
         # has en [t] or [], as t.in_en says
         tso = self.tso or self.lkmm
         lkmm = self.lkmm
+        # the steps that leave the plain path: footprints for the search,
+        # pseudo-tasks (store buffers, propagations; tso and lkmm only)
+        special = on_event is not None or tso
         steps = self.steps
         for c in cpus:
             refresh(c, steps)
@@ -682,7 +708,9 @@ class Machine:
         md = self._earliest(en)
         # the policy is asked from lo enabled tasks on
         lo = 1 if self.choose_single else 2
-        last = self.last
+        # the last task stepped; before the first, a stand-in that was
+        # never enabled (one test less in the preemption count)
+        last = self.last or _NO_TASK
         live = self.nr_live > 0
         # the next step that needs a look beyond the step itself: the hung
         # task check every 256 steps, or the step limit
@@ -690,8 +718,8 @@ class Machine:
         while live:
             if n >= lo and (md > steps or (md := self._earliest(en)) > steps):
                 t = choose(self, en)
-                if t is not last and last is not None and last.in_en and not t.is_sb:
-                    self.preemptions += 1
+                if t is not last and last.in_en and not t.is_sb:
+                    preempted.append(t)
             elif n == 0:
                 raise Deadlock(self._deadlock_report())
             elif n < lo:
@@ -704,33 +732,34 @@ class Machine:
                         break
             schedule.append(t.tid)
             steps += 1
-            if step_checks:
+            if checking:
                 held_before = [lk is not None and (lk.owner is t or t.want is lk)
                                for lk, _c, _n in step_checks]
-            if fair:
+            if fairness:
                 # running restarts the task's starvation clock
                 t.since = steps
             self.steps = steps
             c = t.rq
-            if on_event is not None:
-                changed = self._step_events(t, c, en, on_event)
-                last = self.last
-                live = self.nr_live > 0
-            elif t.is_sb:
-                # a store becoming visible is not a context switch: it
-                # neither costs a preemption nor ends the running task's turn
-                if t.mem is not None:
-                    label = t.mem.step()
+            if special and (on_event is not None or t.is_sb):
+                if on_event is not None:
+                    changed = self._step_events(t, c, en, on_event)
+                    last = self.last or _NO_TASK
+                    live = self.nr_live > 0
                 else:
-                    var, value = c.sb.pop(0)
-                    var.v = value
-                    label = None
-                if labels is not None:
-                    labels.append(label if label is not None
-                                  else f"store {var.name} = {value} becomes visible")
-                    if on_step is not None:
-                        on_step(t)
-                changed = refresh(c, steps)
+                    # a store becoming visible is not a context switch: it
+                    # neither costs a preemption nor ends the running task's turn
+                    if t.mem is not None:
+                        label = t.mem.step()
+                    else:
+                        var, value = c.sb.pop(0)
+                        var.v = value
+                        label = None
+                    if labels is not None:
+                        labels.append(label if label is not None
+                                      else f"store {var.name} = {value} becomes visible")
+                        if on_step is not None:
+                            on_step(t)
+                    changed = refresh(c, steps)
             else:
                 self.last = self.current = last = t
                 if c.curr is not t:
@@ -764,16 +793,16 @@ class Machine:
                     if t.state != RUNNABLE or w is not None and w.owner is not None:
                         # t leaves the enabled set (see below)
                         t.in_en = False
-                        if fair:
+                        if fairness:
                             t.acc = 0             # it ran this step
                             t.since = NEVER
-                        c.en = []
+                        c.en = _NO_TASKS
                         en = en.copy()
                         en.remove(t)
                         n -= 1
                 else:
                     changed = refresh(c, steps)
-            if step_checks:
+            if checking:
                 self._run_step_checks(t, held_before)
             # The enabled set: this CPU, and the CPUs the step marked.  A
             # one-task CPU's task that leaves it is taken out of a copy of
@@ -793,18 +822,18 @@ class Machine:
                         if u.state == RUNNABLE and (w is None or w.owner is None):
                             if not u.in_en:
                                 u.in_en = True
-                                if fair:
+                                if fairness:
                                     x = u.since = steps - u.acc
                                     if x < self._min_since:
                                         self._min_since = x
-                                d.en = [u]
+                                d.en = u.alone
                                 changed = True
                         elif u.in_en:
                             u.in_en = False
-                            if fair:
+                            if fairness:
                                 u.acc = steps - u.since
                                 u.since = NEVER
-                            d.en = []
+                            d.en = _NO_TASKS
                             # u is in en: it did not enter it in this step
                             # (its state does not change while dirty is read)
                             en = en.copy()

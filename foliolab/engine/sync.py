@@ -275,21 +275,24 @@ class spinlock_t(_Lock):
         self.step_unlock_irq = (f"spin_unlock_irq({name})",)
 
 
-def _spin_acquire(lock, t, text):
+def spin_lock(lock, label=None):
     """Announce the lock, end the step; take it at the start of the next.
 
     The announcement is the interleaving point after what the step did
     before the lock (a lockless test_and_clear of PG_lru right before taking
     the lruvec lock is visible to other CPUs from then on): model code relies
     on it.  While the lock is held the task spins (not enabled, keeping its
-    CPU) without taking steps."""
+    CPU) without taking steps.  ``label``: the announcement's, when it is
+    not spin_lock()'s own (spin_lock_irq)."""
     m = lock.m
+    t = m.current
+    t.preempt_count += 1
     if t.held:
         _lockdep_check(m, t, lock)
     t.want = lock
     waiters = lock.waiters
     waiters.append(t)
-    yield text
+    yield label or lock.lbl_lock
     # the machine resumes us only once the lock is free
     waiters.remove(t)
     t.want = None
@@ -310,16 +313,6 @@ def _spin_acquire(lock, t, text):
 def _spin_wrong_owner(lock, t):
     raise LockdepSplat(
         f"BUG: spinlock wrong owner on CPU#{t.cpu}, {t.name}/{t.pid}: {lock.name}")
-
-
-# spin_lock() and spin_lock_irq() are plain functions that hand over the
-# acquisition generator: ``yield from spin_lock(lock)`` runs it at once, so
-# the count is raised at the same point as in a generator, with one
-# generator less on the hottest path of the model.
-def spin_lock(lock):
-    t = lock.m.current
-    t.preempt_count += 1
-    return _spin_acquire(lock, t, lock.lbl_lock)
 
 
 # The release is written out in both unlocks (no helper call: the hottest
@@ -345,11 +338,12 @@ def spin_unlock(lock):
     return lock.step_unlock
 
 
+# spin_lock_irq() hands over spin_lock()'s generator (one generator per
+# acquisition); ``yield from`` starts it at once, so both counts are raised
+# in the step that announces the lock.
 def spin_lock_irq(lock):
-    t = lock.m.current
-    t.irqs_off += 1
-    t.preempt_count += 1
-    return _spin_acquire(lock, t, lock.lbl_lock_irq)
+    lock.m.current.irqs_off += 1
+    return spin_lock(lock, lock.lbl_lock_irq)
 
 
 def spin_unlock_irq(lock):
@@ -436,13 +430,17 @@ def mutex_unlock(mtx):
 class atomic_t:
     """atomic_t: RMW operations are locked instructions (full barriers)."""
 
-    __slots__ = ("m", "name", "counter", "fpk")
+    __slots__ = ("m", "name", "counter", "fpk", "lbl_inc", "lbl_dec")
 
     def __init__(self, m, name, value=0):
         self.m = m
         self.name = name
         self.counter = value
         self.fpk = m.new_key()
+        # the labels of atomic_inc() and atomic_dec() up to the value,
+        # formatted once (a counter is hot)
+        self.lbl_inc = f"atomic_inc({name}) -> "
+        self.lbl_dec = f"atomic_dec({name}) -> "
 
     def __repr__(self):
         return f"atomic_t({self.name}={self.counter})"
@@ -476,7 +474,7 @@ def atomic_inc(a):
     if m.tso or m.fpw is not None:    # else _atomic_rmw() has nothing to do
         _atomic_rmw(a)
     a.counter += 1
-    return (f"atomic_inc({a.name}) -> {a.counter}",)
+    return (f"{a.lbl_inc}{a.counter}",)
 
 
 def atomic_dec(a):
@@ -484,7 +482,7 @@ def atomic_dec(a):
     if m.tso or m.fpw is not None:
         _atomic_rmw(a)
     a.counter -= 1
-    return (f"atomic_dec({a.name}) -> {a.counter}",)
+    return (f"{a.lbl_dec}{a.counter}",)
 
 
 def atomic_inc_return(a):
