@@ -1,11 +1,14 @@
 """Putting a run together cheaply: what the runs of one exploration share
-(the function table of a patch list) and what each has of its own."""
+(the function table of a patch list) and what each has of its own, and the
+collector's threshold during a search (explore/explorer.py)."""
 
 from __future__ import annotations
 
 import functools
+import gc
 
 from foliolab.engine.kernel import BASELINE, Patch, build_table
+from foliolab.explore.explorer import SEARCH_GC_THRESHOLD, explore
 from foliolab.explore.registry import find_family, variant_patches
 from foliolab.scenarios.base import make_run
 
@@ -65,3 +68,14 @@ def test_a_kfunc_registered_later_is_in_the_next_table(monkeypatch):
     after = build_table([])
     assert "foliolab_test_late" not in before
     assert after["foliolab_test_late"] is foliolab_test_late
+
+
+def test_a_search_raises_the_collector_threshold_and_restores_it():
+    sc, patches = _cell()
+    old = gc.get_threshold()
+    seen = []
+    explore(sc, "lru-cache-disable", patches, "random", 2, 0, trace_dir=None,
+            progress=False, shrink=False, record=False,
+            setup=lambda k: seen.append(gc.get_threshold()))
+    assert gc.get_threshold() == old
+    assert seen and all(t[0] >= SEARCH_GC_THRESHOLD for t in seen)
