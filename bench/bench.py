@@ -138,6 +138,28 @@ def scenario_steps_per_second(slug="readd-after-drain", variant="v0", runs=200):
     return steps / run_time, runs / total, steps / runs
 
 
+def build_ms(slug="readd-after-drain", variant="lru-cache-disable", runs=2000):
+    """Milliseconds to put one run together (make_run: machine, booted
+    kernel, scenario state), as a systematic search does once per schedule,
+    with the settings of the DFS certificate; the collector off (what it
+    costs depends on the search's heap: explore/explorer.py
+    SEARCH_GC_THRESHOLD)."""
+    import gc
+    fam = find_family("lru_cache")
+    sc = fam.scenario(slug)
+    patches = variant_patches(fam.variants[variant])
+    settings = sc.settings({"fair_bound": 0, "retry_collapse": True})
+    make_run(sc, patches, settings)
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            make_run(sc, patches, settings)
+        return (time.perf_counter() - t0) / runs * 1000
+    finally:
+        gc.enable()
+
+
 def measure_vs_explore_steps_per_second(slug="readd-after-drain", variant="v0", runs=200):
     """The same scenario runs stepped by measure mode's clock and by the
     explorer's random walk: steps/s inside Machine.run() for each."""
@@ -262,6 +284,7 @@ BASELINE = {
     "readd_k2": "29 s, 15,000 schedules (SC; no reduction)",
     "n4": "not done in 40 s (172,824 runs at k<=2)",
     "stages_fixed": "3.15 s, 65,972 runs",
+    "build": "0.15 ms",
 }
 
 
@@ -308,6 +331,8 @@ def main(argv=None):
             f"({per_run:.0f} steps/schedule)   baseline {BASELINE['scenario']:,}\n")
         out(f"   readd-after-drain v0, build + run:               {sched_rate:12,.0f} "
             f"schedules/s ({1000 / sched_rate:.2f} ms per schedule)\n")
+        out(f"   readd-after-drain lru-cache-disable, build only: {build_ms():12.3f} "
+            f"ms per run   baseline {BASELINE['build']}\n")
 
     if "first" in only:
         out(f"\n2. schedules to the first failure, median over {args.seeds} seeds "

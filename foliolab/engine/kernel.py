@@ -87,8 +87,40 @@ class Patch:
         return f"<Patch {self.name}>"
 
 
+# Tables composed so far, most recent last: tuple(patches) -> (signature,
+# table).  A run only reads its table (FunctionTable binds into its own
+# attributes), so the runs of one variant -- a systematic search builds one
+# per schedule -- share one table instead of copying the baseline's 200-odd
+# entries and checking every replacement again.  The signature is what the
+# table was composed from: a kfunc registered since, or a patch given another
+# function since, composes a new one.
+_TABLES: dict = {}
+_TABLES_MAX = 64
+
+
+def _signature(patches):
+    return (len(BASELINE),) + tuple(
+        (tuple(p.added.items()), tuple(p.replaced.items()), tuple(p.wrapped.items()))
+        for p in patches)
+
+
 def build_table(patches):
-    """Baseline plus patches, in order: {name: function}."""
+    """Baseline plus patches, in order: {name: function}.  The table is shared
+    by every caller with the same patches: read it, never write it."""
+    key = tuple(patches)
+    sig = _signature(key)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    table = _compose_table(key)
+    _TABLES.pop(key, None)
+    if len(_TABLES) >= _TABLES_MAX:
+        del _TABLES[next(iter(_TABLES))]          # the oldest
+    _TABLES[key] = (sig, table)
+    return table
+
+
+def _compose_table(patches):
     table = dict(BASELINE)
     for p in patches:
         for key, f in p.added.items():

@@ -12,6 +12,8 @@ kept (and its trace written) and the result says ``interrupted``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
 import time
@@ -237,11 +239,38 @@ def with_strategy_settings(full, settings, strat):
     return full
 
 
+# The collector's young-generation threshold during a search (CPython's
+# default: 700).  Every run is a graph of cycles (pages, lists and locks
+# point back at the kernel and the machine, tasks' generators at both) that
+# only the cyclic collector frees, a few hundred objects a schedule.  At 700
+# the collector runs about once a schedule and promotes the live run to the
+# older generations each time, which makes it walk the whole heap -- a
+# systematic search's own state, hundreds of thousands of sets and tuples --
+# every few hundred schedules: a quarter of the time of readd-after-drain /
+# lru-cache-disable at k<=2 (bench/bench.py).  At 10,000 the same garbage
+# is freed a few schedules later and the full collections are rare.  When
+# the collector runs changes no run: it already runs at points that depend
+# on the process's history, and model code has nothing for it to run (no
+# try/finally around a yield, tests/test_model_finally.py).
+SEARCH_GC_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def _search_gc():
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], SEARCH_GC_THRESHOLD), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def explore(*args, watchdog=None, **kw):
     """:func:`_explore` (its docstring) with the soft-lockup watchdog on:
     ``watchdog`` seconds of wall time a step may run without yielding
-    (None: off, as in measure mode and the tests)."""
-    with _watchdog(watchdog):
+    (None: off, as in measure mode and the tests), and the collector tuned
+    for a search (``SEARCH_GC_THRESHOLD``)."""
+    with _watchdog(watchdog), _search_gc():
         return _explore(*args, **kw)
 
 

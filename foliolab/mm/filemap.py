@@ -29,7 +29,7 @@ from ..engine.kernel import kfunc
 from ..engine.oracles import KernelBug
 from ..engine.rcu import rcu_read_lock, rcu_read_unlock
 from ..engine.sync import (
-    lockdep_assert_held, might_sleep_point, spin_lock_irq, spin_unlock_irq,
+    lockdep_assert_held, might_sleep_point, spin_lock_irq, spin_unlock_irq, spinlock_t,
     wait_queue_head_t, wake_up,
 )
 from .errno import EEXIST, ENOMEM
@@ -46,7 +46,6 @@ AOP_TRUNCATED_PAGE = 0x80001
 
 class address_space:
     def __init__(self, k, name, *, swap_backed=False):
-        from ..engine.sync import spinlock_t
         self.host = name
         self.i_pages = {}
         self.xa_lock = spinlock_t(k.m, f"{name}.i_pages.xa_lock", "&mapping->i_pages")

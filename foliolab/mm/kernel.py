@@ -4,7 +4,9 @@ function table.
 ``build_kernel(machine, settings, patches)`` boots a fresh kernel: it imports
 every model module (which registers its baseline functions), builds the
 function table of the variant, initialises each subsystem in boot order and
-runs the patches' init hooks.  Nothing here is shared between runs.
+runs the patches' init hooks.  Nothing a run changes is shared between runs:
+the runs of one patch list share only the table of its functions, which no
+run writes (each binds and probes them in its own ``k.fn``).
 
 Settings (all optional, defaults in ``MM_DEFAULTS``):
 

@@ -14,8 +14,8 @@ from .mmzone import (
     list_add, list_add_tail, list_del,
 )
 from .page import (
-    folio_nr_pages, folio_test_active, folio_test_swapbacked,
-    folio_test_unevictable,
+    PG_active, PG_lru, PG_referenced, _nonatomic_set, folio_nr_pages, folio_test_active,
+    folio_test_swapbacked, folio_test_unevictable,
 )
 
 
@@ -90,7 +90,6 @@ def __folio_clear_lru_flags(folio):
 def setup_lru_folio(k, folio, *, active=False, referenced=False):
     """Boot-time helper: put ``folio`` on its LRU list with PG_lru set, as if
     it had been added and drained long ago (no lock: nothing runs yet)."""
-    from .page import PG_active, PG_lru, PG_referenced, _nonatomic_set
     if active:
         _nonatomic_set(folio, PG_active)
     if referenced:

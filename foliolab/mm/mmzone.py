@@ -41,6 +41,10 @@ LRU_NAMES = ("inactive_anon", "active_anon", "inactive_file", "active_file", "un
 
 MAX_ORDER = 11          # orders 0..10 (v5.x MAX_ORDER; v6.4+ NR_PAGE_ORDERS)
 
+# the names of the free lists, formatted once: FREE_LIST_NAMES[order][migratetype]
+FREE_LIST_NAMES = tuple(tuple(f"free_area[{order}].{name}" for name in MIGRATETYPE_NAMES)
+                        for order in range(MAX_ORDER))
+
 
 def is_migrate_isolate(mt):
     return mt == MIGRATE_ISOLATE
@@ -124,8 +128,7 @@ class _free_lists(dict):
     def __missing__(self, mt):
         if not 0 <= mt < MIGRATE_TYPES:
             raise IndexError(f"free_list[{mt}]: no such migratetype")
-        lh = self[mt] = ListHead(f"free_area[{self.order}].{MIGRATETYPE_NAMES[mt]}",
-                                 self.fpk)
+        lh = self[mt] = ListHead(FREE_LIST_NAMES[self.order][mt], self.fpk)
         return lh
 
 

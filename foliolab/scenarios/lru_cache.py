@@ -29,10 +29,12 @@ Properties:
 from __future__ import annotations
 
 from ..engine.oracles import PropertyViolation
+from ..mm.cma import cma_declare_contiguous
 from ..mm.errno import EAGAIN
 from ..mm.filemap import address_space, folio_mark_uptodate, setup_page_cache_folio
 from ..mm.mm_inline import setup_lru_folio
 from ..mm.page import folio_test_lru
+from ..mm.page_alloc import setup_alloc_page_at
 from ..mm.rmap import mm_struct, setup_map_folio
 from ..mm.swap import folio_in_cpu_batches, folio_stranded_in_batches
 from .base import BUG, HANG, NA, SAFE, Expect, Family, Scenario, Variant
@@ -89,8 +91,6 @@ def boot_cma_layout(k, *, f_state="lru"):
     PG_referenced: the next access activates it), "new" (F just allocated,
     refcount 1 held by the faulting task, not yet cached), or None (no F).
     """
-    from ..mm.cma import cma_declare_contiguous
-    from ..mm.page_alloc import setup_alloc_page_at
     k.cma_a = cma_declare_contiguous(k, CMA_BASE, CMA_PAGES, "A")
     k.app_file = address_space(k, "app")
     k.app_mm = mm_struct(k, "app")
@@ -525,7 +525,6 @@ class DrainGenShortcut(LruCacheScenario):
     }
 
     def setup(self, k):
-        from ..mm.page_alloc import setup_alloc_page_at
         from ..mm.swap import folio_batch_add
         k.results = {}
         k.stranded_causes = []
@@ -581,7 +580,6 @@ class UnpairedDisable(LruCacheScenario):
 
     def setup(self, k):
         from ..mm.page import PG_reserved, _nonatomic_set
-        from ..mm.page_alloc import setup_alloc_page_at
         boot_cma_layout(k, f_state=None)
         r = setup_alloc_page_at(k, 0xC05)
         r.name = "R"
