@@ -47,6 +47,8 @@ step (:mod:`~foliolab.engine.footprint`) and hands it to ``on_event``.
 
 from __future__ import annotations
 
+from math import floor
+
 from .footprint import (
     END_KEY, OPAQUE, RCU_KEY, cpu_key, rcu_cpu_key, rcu_view_key, sb_entry_key, sbuf_key,
 )
@@ -715,9 +717,18 @@ class Machine:
         # the next step that needs a look beyond the step itself: the hung
         # task check every 256 steps, or the step limit
         check = min((steps | 255) + 1, max_steps)
+        # a uniform random walk (explore/strategies.py RandomWalk): its
+        # draw made here, the same draws as its choose() would make
+        uniform = getattr(choose, "uniform", None)
+        again = getattr(choose, "again", None)
         while live:
             if n >= lo and (md > steps or (md := self._earliest(en)) > steps):
-                t = choose(self, en)
+                if uniform is not None:
+                    t = en[floor(uniform() * n)]
+                    if t.invisible:
+                        t = again(en)
+                else:
+                    t = choose(self, en)
                 if t is not last and last.in_en and not t.is_sb:
                     preempted.append(t)
             elif n == 0:

@@ -111,11 +111,19 @@ class RandomWalk(Strategy):
         # the same draws give the same choices
         def choose(m, en):
             t = en[floor(rnd() * len(en))]
-            if t.invisible:         # uniform over the visible tasks instead
-                vis = visible(en)
-                t = vis[floor(rnd() * len(vis))]
+            if t.invisible:
+                t = again(en)
             return t
 
+        def again(en):
+            """Uniform over the visible tasks instead."""
+            vis = visible(en)
+            return vis[floor(rnd() * len(vis))]
+
+        # The machine makes the first draw itself (Machine._loop): the same
+        # draws in the same order, without a Python call per step.
+        choose.uniform = rnd
+        choose.again = again
         self._choose = choose
 
     def next_choose(self):
