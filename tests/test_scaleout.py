@@ -302,3 +302,19 @@ def test_ctrl_c_then_resume_finishes_the_run(tmp_path, jobs):
     assert _strip(json.loads(p.stdout)) == serial
     keys = [json.loads(x)["key"] for x in (run / "results.jsonl").read_text().splitlines()]
     assert len(keys) == len(set(keys)) == 60       # nothing done twice
+
+
+def test_a_split_certificate_counts_what_the_serial_one_counts(tmp_path):
+    """The split search's certificate is the serial one's text (one
+    function writes both), with the subtrees: the runs its state cache cut
+    short are counted too."""
+    args = ("explore", "readd-after-drain", "-V", "lru-cache-disable", "-s", "dfs", "-k", "0",
+            "--json", "--trace-dir", str(tmp_path))
+    serial = json.loads(foliolab(*args).stdout)
+    split = json.loads(foliolab(*args, "--split", "2", "-j", "1").stdout)
+    assert split["outcome"] == serial["outcome"] == "certified"
+    hits = split["search"]["state_cache_hits"]
+    assert hits > 0
+    assert f"{hits} cut short at a state searched before" in split["certificate"]
+    head = serial["certificate"].split(":")[0]
+    assert split["certificate"].startswith(head + ":")

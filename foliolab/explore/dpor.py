@@ -1075,27 +1075,40 @@ class Systematic(Strategy):
     def certificate(self, settings, max_run, partial=False):
         """The certificate, stating what it covers: "no failure within 2
         preemptions (tso, 2 CPUs, CONFIG_PREEMPT; DPOR): ..."."""
-        k = self.certified_level
-        if self.exhaustive and not partial:
-            what = "no failure in any schedule (exhaustive"
-        else:
-            what = f"no failure within {k} preemption{'s' if k != 1 else ''} ("
-            what = what.rstrip("(") + "("
-        text = (f"{what}{'; ' if self.exhaustive and not partial else ''}"
-                f"{scope_text(settings)}; {self.reduction_text()}): "
-                f"{self.distinct} schedule{'s' if self.distinct != 1 else ''}")
-        extra = []
-        if self.reduction == "dpor" and not self.opaque:
-            if self.sleep_blocked:
-                extra.append(f"{self.sleep_blocked} sleep-set blocked")
-            if self.cached:
-                extra.append(f"{self.cached} cut short at a state searched before")
-            extra.append(f"{self.pruned} branches pruned")
-        if max_run:
-            extra.append(f"longest run {max_run} steps")
-        if extra:
-            text += f" ({', '.join(extra)})"
-        return text
+        reduced = self.reduction == "dpor" and not self.opaque
+        return certificate_text(
+            self.certified_level, self.exhaustive and not partial, settings,
+            self.reduction_text(), self.distinct,
+            sleep_blocked=self.sleep_blocked, cached=self.cached,
+            pruned=self.pruned if reduced else None, max_run=max_run)
+
+
+def certificate_text(k, exhaustive, settings, reduction, distinct, *, sleep_blocked=0,
+                     cached=0, pruned=None, max_run=0, subtrees=None):
+    """A certificate's text (a serial search's or a split one's, which
+    says in how many subtrees): the bound ``k`` or ``exhaustive``, the
+    scope (``settings``), the reduction, the schedules, and the search's
+    counts (``pruned`` None: no reduction, none of them)."""
+    if exhaustive:
+        what = "no failure in any schedule (exhaustive; "
+    else:
+        what = f"no failure within {k} preemption{'s' if k != 1 else ''} ("
+    text = (f"{what}{scope_text(settings)}; {reduction}): "
+            f"{distinct} schedule{'s' if distinct != 1 else ''}")
+    if subtrees is not None:
+        text += f" in {subtrees} subtrees, every one finished"
+    extra = []
+    if pruned is not None:
+        if sleep_blocked:
+            extra.append(f"{sleep_blocked} sleep-set blocked")
+        if cached:
+            extra.append(f"{cached} cut short at a state searched before")
+        extra.append(f"{pruned} branches pruned")
+    if max_run:
+        extra.append(f"longest run {max_run} steps")
+    if extra:
+        text += f" ({', '.join(extra)})"
+    return text
 
 
 def scope(settings):

@@ -89,7 +89,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     from ..explore import explore
     from ..explore.explorer import Exploration
     from ..explore.split import PrefixSystematic
-    from ..explore.dpor import scope, scope_text
+    from ..explore.dpor import certificate_text, scope
     from ..explore.explorer import with_strategy_settings
     t0 = time.perf_counter()
     units, cut = dfs_units(scenario, family, variant, patches, patch_files,
@@ -149,29 +149,22 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     exhaustive = complete and not cut and all(r["exhaustive"] for r in res)
     blocked = sum(r["sleep_blocked"] for r in res)
     pruned = sum(r["pruned"] for r in res)
+    cached = sum(r.get("cached", 0) for r in res)
     reduced = all(r["reduced"] for r in res) if res else True
     ex.search = {"bound": preemptions, "certified_level": preemptions if complete else None,
                  "exhaustive": exhaustive, "reduction": "dpor", "reduced": reduced,
                  "runs": schedules, "complete_runs": ex.distinct_schedules,
                  "sleep_blocked": blocked, "pruned_branches": pruned,
+                 "state_cache_hits": cached,
                  "subtrees": len(units), "subtrees_finished": len(res),
                  "scope": scope(full)}
     if complete and not out.interrupted:
         ex.outcome = "certified"
-        what = ("no failure in any schedule (exhaustive; " if exhaustive else
-                f"no failure within {preemptions} preemption{'s' if preemptions != 1 else ''} (")
         red = "DPOR" if reduced else "no reduction (the scenario declares no footprints)"
-        extra = []
-        if reduced:
-            if blocked:
-                extra.append(f"{blocked} sleep-set blocked")
-            extra.append(f"{pruned} branches pruned")
-        if ex.max_run_steps:
-            extra.append(f"longest run {ex.max_run_steps} steps")
-        ex.certificate = (f"{what}{scope_text(full)}; {red}): {ex.distinct_schedules} "
-                          f"schedule{'s' if ex.distinct_schedules != 1 else ''} in "
-                          f"{len(units)} subtrees, every one finished"
-                          + (f" ({', '.join(extra)})" if extra else ""))
+        ex.certificate = certificate_text(
+            preemptions, exhaustive, full, red, ex.distinct_schedules,
+            sleep_blocked=blocked, cached=cached, pruned=pruned if reduced else None,
+            max_run=ex.max_run_steps, subtrees=len(units))
     ex.seconds = time.perf_counter() - t0
     return ex
 

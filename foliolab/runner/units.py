@@ -70,6 +70,7 @@ def _exploration_summary(ex):
         "max_run_steps": ex.max_run_steps, "complete": ex.complete,
         "exhaustive": bool(s.get("exhaustive")), "distinct": ex.distinct_schedules,
         "sleep_blocked": s.get("sleep_blocked", 0), "pruned": s.get("pruned_branches", 0),
+        "cached": s.get("state_cache_hits", 0),
         "reduced": s.get("reduced"), "failure": ex.failure,
         "schedule_index": ex.schedule_index, "trace": ex.trace_path,
         "found_by": ex.found_by, "error": ex.error, "nondeterminism": ex.nondeterminism,
