@@ -402,17 +402,6 @@ class Systematic(Strategy):
     def _on_event(self, m, t, en, reads, writes, woke, acquired, drained):
         i = m.steps - 1
         nodes = self.nodes
-        if i < self._kept:
-            # a replayed step (next_choose): recorded by the last run
-            if nodes[i].chosen != t.tid:
-                raise NondeterminismError(
-                    f"dfs: step {i + 1}: ran task {t.tid}, the search chose {nodes[i].chosen}")
-            if self.reduction != "none":
-                if self._tracker.ntask < len(m.tasks):
-                    self._restart_tracker(m, i + 1)
-                elif i >= len(self._tracker.first):
-                    self._track(i)
-            return
         if i == len(nodes):   # pragma: no cover (the policy is asked at every step)
             node = self._new_node([t])
             node.chosen = t.tid
@@ -421,6 +410,20 @@ class Systematic(Strategy):
         if node.chosen != t.tid:
             raise NondeterminismError(
                 f"dfs: step {i + 1}: ran task {t.tid}, the search chose {node.chosen}")
+        if i >= self._kept:
+            # (a replayed step was recorded by the last run: next_choose)
+            self._record(m, t, i, node, reads, writes, woke, acquired, drained)
+        if self.reduction == "none":
+            return
+        if self._tracker.ntask < len(m.tasks):
+            self._restart_tracker(m, i + 1)
+        elif i >= len(self._tracker.first):
+            self._track(i)
+
+    def _record(self, m, t, i, node, reads, writes, woke, acquired, drained):
+        """Record new run step ``i``: its event (in the run's list and at its
+        node, for sleep sets), the locks held after it, the propagations it
+        disabled."""
         if t.invisible:
             ev = Event(t.tid, frozenset(), frozenset())
         else:
@@ -461,12 +464,6 @@ class Systematic(Strategy):
         else:
             node.events[t.tid] = ev
             self._events.append((ev, t.invisible, ()))
-        if self.reduction == "none":
-            return
-        if self._tracker.ntask < len(m.tasks):
-            self._restart_tracker(m, i + 1)
-        elif i >= len(self._tracker.first):
-            self._track(i)
 
     def _restart_tracker(self, m, n):
         """A task spawned beyond the tracker's size: start it over, with the
@@ -1054,11 +1051,7 @@ class Systematic(Strategy):
 
     # ------------------------------------------------------- certificates
     def reduction_text(self):
-        if self.reduction == "none":
-            return "no reduction"
-        if self.opaque:
-            return "no reduction (the scenario declares no footprints)"
-        return "DPOR"
+        return reduction_text(self.reduction, self.opaque)
 
     def summary_json(self, settings):
         """Scope and counts of the search, for --json and traces."""
@@ -1081,6 +1074,16 @@ class Systematic(Strategy):
             self.reduction_text(), self.distinct,
             sleep_blocked=self.sleep_blocked, cached=self.cached,
             pruned=self.pruned if reduced else None, max_run=max_run)
+
+
+def reduction_text(reduction, opaque):
+    """What a certificate says of the reduction (``opaque``: the scenario
+    declares no footprints, so DPOR had nothing to prune with)."""
+    if reduction == "none":
+        return "no reduction"
+    if opaque:
+        return "no reduction (the scenario declares no footprints)"
+    return "DPOR"
 
 
 def certificate_text(k, exhaustive, settings, reduction, distinct, *, sleep_blocked=0,
@@ -1261,26 +1264,18 @@ class RaceTracker:
             for key in ev.pw:
                 d = lastw.get(key)
                 if d:
-                    for q, j in d.items():
-                        if vc[q] < seq[j]:
-                            _join(vc, vcs[j])
+                    _join_steps(vc, d, seq, vcs)
                 d = lastr.get(key)
                 if d:
-                    for q, j in d.items():
-                        if vc[q] < seq[j]:
-                            _join(vc, vcs[j])
+                    _join_steps(vc, d, seq, vcs)
             for key in ev.sw:
                 d = lastr.get(key)
                 if d:
-                    for q, j in d.items():
-                        if vc[q] < seq[j]:
-                            _join(vc, vcs[j])
+                    _join_steps(vc, d, seq, vcs)
             for key in ev.reads:
                 d = lastw.get(key)
                 if d:
-                    for q, j in d.items():
-                        if vc[q] < seq[j]:
-                            _join(vc, vcs[j])
+                    _join_steps(vc, d, seq, vcs)
         races = self._races(i, ev, p, prev, w)
         # record the accesses
         if ev.opaque:
@@ -1563,6 +1558,14 @@ def _insert(branches, w):
         if not br[2] or not rest:
             return
         branches, w = br[2], rest
+
+
+def _join_steps(vc, steps, seq, vcs):
+    """``vc`` after the steps ``steps`` (task -> step): joined with the
+    clock of each one it is not already after (the epoch test)."""
+    for q, j in steps.items():
+        if vc[q] < seq[j]:
+            _join(vc, vcs[j])
 
 
 def _join(a, b):

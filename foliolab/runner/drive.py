@@ -89,7 +89,7 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
     from ..explore import explore
     from ..explore.explorer import Exploration
     from ..explore.split import PrefixSystematic
-    from ..explore.dpor import certificate_text, scope
+    from ..explore.dpor import certificate_text, reduction_text, scope
     from ..explore.explorer import with_strategy_settings
     t0 = time.perf_counter()
     units, cut = dfs_units(scenario, family, variant, patches, patch_files,
@@ -160,9 +160,9 @@ def split_dfs(runner, scenario, family, variant, patches, patch_files, *, preemp
                  "scope": scope(full)}
     if complete and not out.interrupted:
         ex.outcome = "certified"
-        red = "DPOR" if reduced else "no reduction (the scenario declares no footprints)"
         ex.certificate = certificate_text(
-            preemptions, exhaustive, full, red, ex.distinct_schedules,
+            preemptions, exhaustive, full, reduction_text("dpor", not reduced),
+            ex.distinct_schedules,
             sleep_blocked=blocked, cached=cached, pruned=pruned if reduced else None,
             max_run=ex.max_run_steps, subtrees=len(units))
     ex.seconds = time.perf_counter() - t0
