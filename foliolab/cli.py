@@ -902,8 +902,9 @@ def _table_json(fam, columns, rows):
 _table_options = [
     click.option("--budget", "-n", type=click.IntRange(min=1, max=BUDGET_MAX), default=225,
                  show_default=True,
-                 help="Schedules per slot of the portfolio's rotation (sticky, PCT d=2, "
-                      "sticky, random, sticky, PCT d=3, sticky, POS): 1,800 in all by default."),
+                 help="Portfolio schedules of a cell expected safe (its certificate "
+                      "decides); 8 times that where a failure is expected or the column is "
+                      "a user's patch (1,800 by default)."),
     click.option("--dfs-budget", type=click.IntRange(min=1, max=BUDGET_MAX), default=100_000,
                  show_default=True, help="Schedules for the DFS certificate."),
     click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0,

@@ -41,7 +41,9 @@ from .registry import variant_label
 from .strategies import Portfolio
 from .run import HANG_KINDS
 
-PORTFOLIO_MEMBERS = 8          # budget per slot of the rotation: sticky, PCT d=2, sticky, random, sticky, PCT d=3, sticky, POS
+# A cell expected to fail, or a user's patch, gets this many times --budget
+# schedules of the portfolio (1,800 by default); a cell expected safe, --budget.
+PORTFOLIO_ROUNDS = 8
 BUG_DFS_BUDGET = 20_000
 
 
@@ -195,10 +197,10 @@ def _verdict(v, scenario, variant, patches, expect, *, settings, family, budget,
                   watchdog=watchdog)
     found = None
     # A cell the catalogue expects to be safe is decided by its certificate;
-    # the portfolio before it is a smoke test beyond the bound and gets one
-    # slot's budget in all (a cell expected to fail, or a user's patch, whose
-    # failure is the point, gets the whole rotation).
-    searched = budget if judge and expect.outcome == SAFE else budget * PORTFOLIO_MEMBERS
+    # the portfolio before it is a smoke test beyond the bound and gets
+    # --budget schedules (a cell expected to fail, or a user's patch, whose
+    # failure is the point, gets PORTFOLIO_ROUNDS times that).
+    searched = budget if judge and expect.outcome == SAFE else budget * PORTFOLIO_ROUNDS
     ex = explore(scenario, variant, patches, Portfolio(seed * 7919),
                  searched, seed * 7919, **common)
     _absorb(v, ex)
@@ -319,4 +321,4 @@ def expectations(family):
     return [(s, vn, s.expect(vn)) for s in family.scenarios for vn in family.variants]
 
 
-__all__ = ["Verdict", "verdict", "expectations", "Expect", "PORTFOLIO_MEMBERS"]
+__all__ = ["Verdict", "verdict", "expectations", "Expect", "PORTFOLIO_ROUNDS"]
