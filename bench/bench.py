@@ -12,7 +12,8 @@
    readd-after-drain scenario.
 2. Time to the first bug.
    And for every cell expected to fail: the median schedules to the
-   first failure of the portfolio and of each single strategy.
+   first failure of the portfolio and of each single strategy (the
+   portfolio's shares come from failure rates: bench/portfolio.py).
 3. The small programs measured against the Python peers (ploom, musil):
    the lost update, the two-preemption "stages" bug and its fix, N locked
    increments for N = 2, 3, 4: runs, complete runs and seconds with and
@@ -269,7 +270,6 @@ def first_failure_rows(fam, seeds, budget):
                     ex = explore(sc, v, patches, strat, budget, seed, trace_dir=None,
                                  progress=False, depth=depth, shrink=False, record=False)
                     found.append(ex.schedule_index if ex.failure is not None else None)
-                hits = sorted(x for x in found if x is not None)
                 # a miss counts as budget+1 in the median: "none" if most missed
                 vals = sorted(x if x is not None else budget + 1 for x in found)
                 med = statistics.median(vals)
@@ -354,6 +354,9 @@ def main(argv=None):
             out(f"   {slug:20} {v:20} {cells} {r}\n")
         out(f"   worst portfolio / best single: {worst:.1f}x   baseline (pct d=2 alone): "
             f"'none in 1000' where random found it at 764\n")
+        out("   (medians of a few seeds scatter: a member that fails on its 2nd schedule by\n"
+            "   luck makes any portfolio look 10x worse; the ratios from failure rates, and\n"
+            "   the least any mixture of the members can do: bench/portfolio.py)\n")
 
     if "programs" in only:
         out(f"\n3. small programs (the peers' benchmark): runs / complete runs / seconds, "

@@ -28,8 +28,10 @@ Wall time is used here for reporting only.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
+import statistics
 import sys
 import time
 
@@ -97,7 +99,7 @@ def ratio(shares, rates):
 def optimal_shares(table, floor=0.0):
     """The shares minimising the worst ratio over ``table`` (cell -> member ->
     rate; cells with no failure at all left out), each at least ``floor``:
-    (shares, worst ratio)."""
+    (shares, worst ratio).  No fixed mixture of the members does better."""
     from scipy.optimize import linprog
     rows = [r for r in table.values() if max(r.values()) > 0]
     k = len(MEMBERS)
@@ -111,6 +113,30 @@ def optimal_shares(table, floor=0.0):
     return s, 1 / res.x[k]
 
 
+def summary(shares, live):
+    """(worst ratio, cells over 2x, geometric mean of the ratios)."""
+    rs = [ratio(shares, r) for r in live]
+    return max(rs), sum(1 for x in rs if x > 2 + 1e-9), statistics.geometric_mean(rs)
+
+
+def best_round(live, n, worst_cap):
+    """Whole rounds of ``n`` schedules, every member at least once: among
+    those whose worst ratio is at most ``worst_cap``, the one with the
+    fewest cells over 2x (then the least geometric mean).  (weights, summary)
+    or None."""
+    best = None
+    k = len(MEMBERS)
+    for w in itertools.product(range(1, n - k + 2), repeat=k - 1):
+        last = n - sum(w)
+        if last < 1:
+            continue
+        w = (*w, last)
+        sm = summary({m: x / n for m, x in zip(MEMBERS, w)}, live)
+        if sm[0] <= worst_cap and (best is None or (sm[1], sm[2]) < (best[1][1], best[1][2])):
+            best = (w, sm)
+    return best
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--family", action="append")
@@ -118,9 +144,9 @@ def main(argv=None):
                     help="failing schedules a member's rate is measured to (default 20)")
     ap.add_argument("--cap", type=int, default=4000, help="schedules per member and cell at most")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--floor", type=float, default=0.05,
-                    help="the least share the optimum may give a member (default 0.05: a "
-                         "race no cell of the catalogue resembles may need any of them)")
+    ap.add_argument("--round", type=int, default=20, help="schedules per round (default 20)")
+    ap.add_argument("--worst", type=float, default=4.0,
+                    help="the worst ratio a round may have (default 4)")
     ap.add_argument("--save", metavar="JSON", help="write the measured counts here")
     ap.add_argument("--load", metavar="JSON", help="counts measured before (no search)")
     args = ap.parse_args(argv)
@@ -144,31 +170,41 @@ def main(argv=None):
     table = {}
     for (f, s, v, m), (bad, n) in got.items():
         table.setdefault((f, s, v), {})[m] = bad / n
+    live = [r for r in table.values() if max(r.values()) > 0]
+    now = current_shares()
+    free, _ = optimal_shares(table)
+    found = best_round(live, args.round, args.worst)
     out = sys.stdout.write
     out(f"failure rate per schedule (count mode; {args.failures} failures or {args.cap:,} "
         f"schedules per member), {time.perf_counter() - t0:.0f} s\n")
-    out(f"{'scenario':28} {'variant':22} " + " ".join(f"{m:>9}" for m in MEMBERS)
-        + f" {'today':>7} {'optimal':>7}\n")
-    now = current_shares()
-    opt, worst = optimal_shares(table, args.floor)
-    free, free_worst = optimal_shares(table)
+    out(f"{'scenario':30} {'variant':22} " + " ".join(f"{m:>9}" for m in MEMBERS)
+        + f" {'today':>7} {'minimax':>7}\n")
     for (f, s, v), r in table.items():
         if max(r.values()) == 0:
             tail = f" {'-':>7} {'-':>7}"
         else:
-            tail = f" {ratio(now, r):7.1f} {ratio(opt, r):7.1f}"
-        out(f"{s:28} {v:22} " + " ".join(f"{r[m]:9.4f}" for m in MEMBERS) + tail + "\n")
-    live = [r for r in table.values() if max(r.values()) > 0]
-    out("\nshares        " + " ".join(f"{m:>9}" for m in MEMBERS) + "   worst ratio\n")
-    out("today        " + " ".join(f"{now[m]:9.3f}" for m in MEMBERS)
-        + f"   {max(ratio(now, r) for r in live):.2f}x\n")
-    out("optimal      " + " ".join(f"{free[m]:9.3f}" for m in MEMBERS)
-        + f"   {free_worst:.2f}x   (the least any fixed mixture of these members can do)\n")
-    out(f"floor {args.floor:<6} " + " ".join(f"{opt[m]:9.3f}" for m in MEMBERS)
-        + f"   {worst:.2f}x   (the 'optimal' column above)\n")
-    out("binding cells (ratio within 1% of the optimum's worst):\n")
+            tail = f" {ratio(now, r):7.1f} {ratio(free, r):7.1f}"
+        out(f"{s:30} {v:22} " + " ".join(f"{r[m]:9.4f}" for m in MEMBERS) + tail + "\n")
+    out(f"\n{'shares':14}" + " ".join(f"{m:>9}" for m in MEMBERS)
+        + "   worst  >2x  geo-mean of the ratios\n")
+
+    def line(name, sh, note=""):
+        w, over, gm = summary(sh, live)
+        out(f"{name:14}" + " ".join(f"{sh[m]:9.3f}" for m in MEMBERS)
+            + f"  {w:5.2f}x {over:4d}  {gm:5.2f}{note}\n")
+    line("today", now, f"   (of {len(live)} cells)")
+    line("minimax", free, "   (the least worst ratio of any fixed mixture)")
+    if found is None:
+        out(f"no round of {args.round} with a worst ratio under {args.worst}x\n")
+    else:
+        w, _ = found
+        line(f"round of {args.round}", {m: x / args.round for m, x in zip(MEMBERS, w)},
+             f"   ({', '.join(f'{m} {x}' for m, x in zip(MEMBERS, w))}: the fewest cells "
+             f"over 2x with a worst ratio <= {args.worst}x)")
+    out("cells that bind the minimax (within 1% of its worst):\n")
+    worst = summary(free, live)[0]
     for (f, s, v), r in table.items():
-        if max(r.values()) > 0 and ratio(opt, r) >= worst * 0.99:
+        if max(r.values()) > 0 and ratio(free, r) >= worst * 0.99:
             out(f"   {f}/{s} {v}\n")
 
 
