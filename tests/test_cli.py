@@ -250,6 +250,16 @@ def test_bad_family_file_is_one_line(tmp_path):
     assert "no such file" in one_line_error(p)
 
 
+def test_a_family_module_that_does_not_import_is_one_line():
+    p = foliolab("list", env={"FOLIOLAB_FAMILIES": "no_such_family_module"})
+    assert "FOLIOLAB_FAMILIES: no_such_family_module: ModuleNotFoundError" in one_line_error(p)
+    p = foliolab("list", "--family", "no_such_family_module")
+    assert ("--family no_such_family_module: not a file, and not an importable module "
+            "(ModuleNotFoundError" in one_line_error(p))
+    p = foliolab("list", env={"FOLIOLAB_FAMILIES": "json"})
+    assert "FOLIOLAB_FAMILIES: json defines no FAMILY" in one_line_error(p)
+
+
 def test_nondeterministic_trace_exits_3(tmp_path):
     p = foliolab("explore", "lost-update", "--json", "--no-shrink", "--trace-dir", str(tmp_path))
     trace = json.loads(p.stdout)["trace"]

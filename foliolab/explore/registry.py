@@ -170,14 +170,9 @@ def load_family_file(entry):
     if entry.endswith(".py") or os.sep in entry or os.path.isfile(entry):
         fams = _load_file(entry, "--family")
     else:
-        try:
-            mod = importlib.import_module(entry)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:
-            raise LookupFailure(f"--family {entry}: not a file, and not an importable "
-                                f"module ({type(e).__name__}: {e})") from None
-        fams = _module_families(mod, f"--family {entry}")
+        fams = _import_families(entry, f"--family {entry}", lambda e: (
+            f"--family {entry}: not a file, and not an importable module "
+            f"({type(e).__name__}: {e})"))
     for f in fams:
         _files[f.name] = f
     return fams
@@ -190,15 +185,22 @@ def _load_env_entry(entry):
     if entry.endswith(".py") or os.sep in entry:
         fams = _load_file(entry, ENV_FAMILIES)
     else:
-        try:
-            mod = importlib.import_module(entry)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # a user's module: one line, never a traceback
-            raise LookupFailure(f"{ENV_FAMILIES}: {entry}: {type(e).__name__}: {e}") from None
-        fams = _module_families(mod, f"{ENV_FAMILIES}: {entry}")
+        fams = _import_families(entry, f"{ENV_FAMILIES}: {entry}", lambda e: (
+            f"{ENV_FAMILIES}: {entry}: {type(e).__name__}: {e}"))
     _env_cache[entry] = fams
     return fams
+
+
+def _import_families(entry, where, failed):
+    """The families of module ``entry``; ``failed(e)``: the one-line error
+    when importing it raises ``e``."""
+    try:
+        mod = importlib.import_module(entry)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a user's module: one line, never a traceback
+        raise LookupFailure(failed(e)) from None
+    return _module_families(mod, where)
 
 
 def _plugin_families():
