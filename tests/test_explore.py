@@ -513,7 +513,7 @@ def test_visibility_helpers():
     class M:
         def __init__(self, sched, tasks):
             self.schedule, self.tasks = sched, tasks
-            self.last = tasks[sched[-1]]
+            self.current = tasks[sched[-1]]
 
     assert last_visible(M([0, 1, 2, 2], [a, b, h])) is b
     assert last_visible(M([2, 2], [a, b, h])) is None

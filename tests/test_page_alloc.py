@@ -541,7 +541,7 @@ def test_free_unref_page_window_strands_a_page_on_the_pcp_list():
 
     def choose(m, en):
         by = {t.name: t for t in en}
-        if st_["phase"] == 0 and m.last is not None and m.last.name == "T1" \
+        if st_["phase"] == 0 and m.current is not None and m.current.name == "T1" \
                 and m.labels[-1].startswith("free_unref_page:"):
             st_["phase"] = 1
         if st_["phase"] == 1 and st_["drained"]:

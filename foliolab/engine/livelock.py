@@ -129,7 +129,7 @@ class SpinCycleDetector:
                        ("n", nsteps[t.tid] if t.tid < len(nsteps) else 0))
         return (self.state_fn(),
                 tuple(c.curr.tid if c.curr is not None else -1 for c in m.cpus),
-                m.last.tid if m.last is not None else -1,
+                m.current.tid if m.current is not None else -1,
                 tuple(self._task_state(t) for t in m.tasks),
                 tuple(pos))
 

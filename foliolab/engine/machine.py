@@ -208,7 +208,7 @@ class Machine:
     __slots__ = (
         "ncpus", "preempt", "preempt_full", "preempt_voluntary", "tso", "lkmm",
         "lkmm_words", "lkmm_cpu", "memory_model", "fair_bound", "max_steps",
-        "hung_task_steps", "cpus", "tasks", "current", "last", "steps", "schedule",
+        "hung_task_steps", "cpus", "tasks", "current", "steps", "schedule",
         "preempted", "nr_live", "labels", "mem_notes", "mem_log", "on_step",
         "fpr", "fpw", "fp_woke", "fp_acquired", "fp_drained", "fp_pending",
         "step_pending", "on_event", "retry_collapse", "watches", "choose_single",
@@ -241,8 +241,10 @@ class Machine:
         self.hung_task_steps = hung_task_steps
         self.cpus = [Cpu(i) for i in range(ncpus)]
         self.tasks = []
+        # the task that runs (the kernel's ``current``) and, between steps,
+        # the last task stepped: a store leaving a store buffer is not a
+        # task's step and changes neither
         self.current = None
-        self.last = None
         self.steps = 0
         self.schedule = []
         # the task of every step that was a preemption: the count is its
@@ -712,7 +714,7 @@ class Machine:
         lo = 1 if self.choose_single else 2
         # the last task stepped; before the first, a stand-in that was
         # never enabled (one test less in the preemption count)
-        last = self.last or _NO_TASK
+        last = self.current or _NO_TASK
         live = self.nr_live > 0
         # the next step that needs a look beyond the step itself: the hung
         # task check every 256 steps, or the step limit
@@ -754,7 +756,7 @@ class Machine:
             if special and (on_event is not None or t.is_sb):
                 if on_event is not None:
                     changed = self._step_events(t, c, en, on_event)
-                    last = self.last or _NO_TASK
+                    last = self.current or _NO_TASK
                     live = self.nr_live > 0
                 else:
                     # a store becoming visible is not a context switch: it
@@ -772,7 +774,7 @@ class Machine:
                             on_step(t)
                     changed = refresh(c, steps)
             else:
-                self.last = self.current = last = t
+                self.current = last = t
                 if c.curr is not t:
                     # context switch: full barrier and a quiescent state
                     if lkmm and c.curr is not None:
@@ -911,7 +913,6 @@ class Machine:
                 labels.append(f"store {var.name} = {value} becomes visible")
                 on_step and on_step(t)
         else:
-            self.last = t
             if c.curr is not t:
                 if self.lkmm and c.curr is not None:
                     lkmm_mb(self, t.cpu)

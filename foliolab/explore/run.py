@@ -234,8 +234,8 @@ class FailureInfo:
             return None
         m = res.machine
         task = None
-        if not at_end and f.kind not in MACHINE_KINDS and m.last is not None:
-            task = m.last.name
+        if not at_end and f.kind not in MACHINE_KINDS and m.current is not None:
+            task = m.current.name
         return cls(f.kind, f.message, task, res.steps, getattr(f, "prop", None))
 
     def same(self, other):

@@ -24,7 +24,7 @@ depends on wall time, ``id()`` or set order.
 
 A *choice* is a step at which the machine asks the policy (more than one
 task enabled and no fairness-forced task).  A choice is a *preemption* when
-the previously stepped task (``m.last``) is still enabled and another task is
+the previously stepped task (``m.current``) is still enabled and another task is
 chosen -- the machine's own ``m.preemptions`` count.
 
 Invisible tasks (``Task.invisible``: every step touches only the task's own
@@ -44,8 +44,8 @@ from .run import NondeterminismError
 
 
 def last_visible(m):
-    """The last visible task stepped (``m.last`` unless it is invisible)."""
-    last = m.last
+    """The last visible task stepped (``m.current`` unless it is invisible)."""
+    last = m.current
     if last is None or not last.invisible:
         return last
     sched = m.schedule
@@ -147,7 +147,7 @@ class StickyWalk(Strategy):
         rnd = self.rng.random
 
         def choose(m, en):
-            last = m.last
+            last = m.current
             cands = [t for t in en if not t.is_sb and not t.invisible] or en
             if last in cands and rnd() < stick:
                 return last
@@ -409,7 +409,7 @@ class DFS(Strategy):
 
         def choose(m, en):
             nonlocal pos, pre, pruned
-            last = m.last
+            last = m.current
             for o in en:
                 if o.invisible:
                     en = visible(en)
