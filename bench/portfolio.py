@@ -17,10 +17,14 @@ it needs, over the best single member's, is
 (first failures are geometric: the same ratio holds for means and medians).
 The shares that minimise the worst ratio over the cells are a small linear
 program (maximise t with sum_i s_i p_i >= t max_i p_i on every cell and
-sum_i s_i = 1; the worst ratio is 1/t): scipy's linprog solves it.  The
-report gives the rates, the worst ratio of the portfolio's rotation today
-and of the optimal shares, and the cells that bind -- the lower bound no
-fixed mixture of these members can beat.
+sum_i s_i = 1; the worst ratio is 1/t): scipy's linprog solves it, and
+no fixed mixture of these members can beat it.  That mixture can leave many
+cells over 2x, so the report also searches the whole rounds of ``--round``
+schedules (every member at least once) for the one with the fewest cells
+over 2x whose worst ratio stays within ``--worst``: the default portfolio's
+(foliolab/explore/strategies.py Portfolio.SHARES).  For today's portfolio,
+the minimax and that round: the worst ratio, the cells over 2x and the
+geometric mean of the ratios; and the cells that bind the minimax.
 
 Wall time is used here for reporting only.
 """
@@ -77,17 +81,14 @@ def rate(job):
     return (fam_name, slug, v, name), (bad, n)
 
 
-def shares_of(rotation):
-    out = dict.fromkeys(MEMBERS, 0.0)
-    for m in rotation:
-        out[m] += 1 / len(rotation)
-    return out
-
-
 def current_shares():
-    p = Portfolio(0)
-    names = {id(m): d for m, d in zip(p.members, MEMBERS)}
-    return shares_of([names[id(m)] for m in p.rotation])
+    """The default portfolio's shares (Portfolio.SHARES: member index,
+    schedules per round)."""
+    total = sum(w for _, w in Portfolio.SHARES)
+    out = dict.fromkeys(MEMBERS, 0.0)
+    for i, w in Portfolio.SHARES:
+        out[MEMBERS[i]] += w / total
+    return out
 
 
 def ratio(shares, rates):
@@ -96,10 +97,10 @@ def ratio(shares, rates):
     return float("inf") if mix == 0 else best / mix
 
 
-def optimal_shares(table, floor=0.0):
+def optimal_shares(table):
     """The shares minimising the worst ratio over ``table`` (cell -> member ->
-    rate; cells with no failure at all left out), each at least ``floor``:
-    (shares, worst ratio).  No fixed mixture of the members does better."""
+    rate; cells with no failure at all left out): (shares, worst ratio).  No
+    fixed mixture of the members does better."""
     from scipy.optimize import linprog
     rows = [r for r in table.values() if max(r.values()) > 0]
     k = len(MEMBERS)
@@ -108,7 +109,7 @@ def optimal_shares(table, floor=0.0):
     a_ub = [[-r[m] / max(r.values()) for m in MEMBERS] + [1.0] for r in rows]
     b_ub = [0.0] * len(rows)
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=[[1.0] * k + [0.0]], b_eq=[1.0],
-                  bounds=[(floor, 1)] * k + [(0, None)], method="highs")
+                  bounds=[(0, 1)] * k + [(0, None)], method="highs")
     s = dict(zip(MEMBERS, res.x[:k]))
     return s, 1 / res.x[k]
 

@@ -74,8 +74,22 @@ def test_the_shares_program_balances_members_each_alone_on_a_race():
     table["a"]["pos"], table["b"]["pos"] = 0.009, 0.45
     shares, worst = bench.optimal_shares(table)
     assert shares["pos"] > 0.8 and worst < 1.25
-    # a floor keeps every member in the mixture
-    shares, _ = bench.optimal_shares(table, 0.05)
-    assert min(shares.values()) >= 0.05 - 1e-9
     assert bench.ratio(shares, table["a"]) == pytest.approx(
         0.01 / sum(shares[m] * table["a"][m] for m in ms))
+
+
+def test_the_bench_reads_the_default_shares_and_finds_them_again():
+    bench = _bench()
+    now = bench.current_shares()
+    assert sum(now.values()) == pytest.approx(1.0)
+    assert now["sticky"] == pytest.approx(0.5) and now["pct(d=3)"] == pytest.approx(0.05)
+    zero = dict.fromkeys(bench.MEMBERS, 0.0)
+    # a race only the sticky walk finds and one every member finds alike:
+    # every other member keeps its one schedule, the sticky walk takes the
+    # rest of the round
+    live = [dict(zero, sticky=0.1), dict.fromkeys(bench.MEMBERS, 0.1)]
+    w, (worst, over, _gm) = bench.best_round(live, 10, 4.0)
+    assert dict(zip(bench.MEMBERS, w)) == {"pct(d=2)": 1, "pct(d=3)": 1, "random": 1,
+                                           "sticky": 6, "pos": 1}
+    assert over == 0 and worst == pytest.approx(10 / 6)
+    assert bench.best_round(live, 10, 1.5) is None
